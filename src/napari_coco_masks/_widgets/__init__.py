@@ -1,0 +1,1 @@
+"""napari dock widgets (thin adapters over :mod:`napari_coco_masks.segment`)."""
