@@ -1,0 +1,285 @@
+"""Tests for napari_coco_masks.segment.measure against scikit-image and pycocotools."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+from pycocotools import mask as mask_utils
+from skimage.data import binary_blobs, coins
+from skimage.draw import disk, ellipse
+from skimage.measure import label as sk_label
+from skimage.measure import marching_cubes, mesh_surface_area, regionprops_table
+from skimage.morphology import ball
+
+from napari_coco_masks.coco.geometry import coco_polygon_to_napari
+from napari_coco_masks.segment.measure import (
+    join_features,
+    measure,
+    measure_shapes,
+    summarize,
+    unit_label,
+)
+
+PROPS_2D = [
+    "label", "area", "perimeter", "equivalent_diameter_area", "axis_major_length",
+    "axis_minor_length", "eccentricity", "solidity", "centroid", "bbox",
+    "intensity_mean", "intensity_min", "intensity_max", "intensity_std",
+]
+PROPS_3D = [p for p in PROPS_2D if p not in ("perimeter", "eccentricity")]
+
+
+@pytest.fixture
+def coins_labels() -> tuple[np.ndarray, np.ndarray]:
+    """A real image cut small: skimage's coins thresholded and labelled (~20 objects)."""
+    image = coins()[:150, :200]
+    return sk_label(image > 110), image
+
+
+def assert_same_as_skimage(df: pd.DataFrame, ref: dict[str, np.ndarray]) -> None:
+    assert len(df) == len(ref["label"]) > 0
+    for name, values in ref.items():
+        np.testing.assert_allclose(df[name].to_numpy(), values, rtol=1e-9, atol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("spacing", [(1.0, 1.0), (0.25, 0.25), (3.0, 3.0)])
+def test_2d_equals_regionprops_table(coins_labels, spacing):
+    labels, image = coins_labels
+    ref = regionprops_table(labels, image, properties=PROPS_2D, spacing=spacing)
+    df = measure(labels, image, spacing=spacing, units="µm")
+    assert_same_as_skimage(df, ref)
+    # circularity follows its definition from the same columns
+    np.testing.assert_allclose(df["circularity"], 4 * np.pi * df["area"] / df["perimeter"] ** 2)
+
+
+def test_2d_anisotropic_equals_regionprops_except_perimeter(coins_labels):
+    labels, image = coins_labels
+    props = [p for p in PROPS_2D if p != "perimeter"]  # skimage refuses anisotropic perimeter
+    ref = regionprops_table(labels, image, properties=props, spacing=(0.5, 2.0))
+    df = measure(labels, image, spacing=(0.5, 2.0))
+    assert_same_as_skimage(df, ref)
+
+
+def test_3d_equals_regionprops_table():
+    rng = np.random.default_rng(1)
+    labels = sk_label(binary_blobs(24, blob_size_fraction=0.1, n_dim=3, volume_fraction=0.3, rng=1))
+    image = rng.random(labels.shape)
+    spacing = (2.0, 0.5, 0.5)
+    ref = regionprops_table(labels, image, properties=PROPS_3D, spacing=spacing)
+    df = measure(labels, image, spacing=spacing, units="µm")
+    keep = np.isfinite(ref["solidity"])  # skimage gives inf for objects qhull cannot hull
+    assert keep.sum() >= 3
+    for name, values in ref.items():
+        np.testing.assert_allclose(df[name].to_numpy()[keep], values[keep], rtol=1e-9, atol=1e-9)
+    assert df.attrs["units"]["area"] == "µm³"
+    assert df.attrs["units"]["surface_area"] == "µm²"
+    assert "perimeter" not in df and "eccentricity" not in df
+
+
+def test_3d_surface_area_of_a_ball_matches_marching_cubes_and_sphere():
+    r, s = 10, 0.5
+    volume = np.pad(ball(r), 2).astype(np.int32)
+    df = measure(volume, spacing=s)
+    verts, faces, _, _ = marching_cubes(np.pad(volume, 1).astype(float), 0.5, spacing=(s,) * 3)
+    assert df["surface_area"].iloc[0] == pytest.approx(mesh_surface_area(verts, faces))
+    # a voxelised ball's marching-cubes mesh is ~9 % larger than the sphere (staircase)
+    assert df["surface_area"].iloc[0] == pytest.approx(4 * np.pi * (r * s) ** 2, rel=0.12)
+    assert df["area"].iloc[0] == pytest.approx(4 / 3 * np.pi * (r * s) ** 3, rel=0.05)
+
+
+@pytest.mark.parametrize(("r", "s"), [(20, 0.5), (35, 2.0)])
+def test_disk_area_is_pi_r2_s2(r, s):
+    labels = np.zeros((2 * r + 11, 2 * r + 11), np.uint8)
+    labels[disk((r + 5, r + 5), r)] = 7
+    df = measure(labels, spacing=(s, s), units="mm")
+    row = df.iloc[0]
+    assert row["label"] == 7
+    assert row["area"] == pytest.approx(np.pi * r**2 * s**2, rel=0.02)
+    assert row["equivalent_diameter_area"] == pytest.approx(2 * r * s, rel=0.01)
+    assert row["perimeter"] == pytest.approx(2 * np.pi * r * s, rel=0.05)
+    assert row["circularity"] == pytest.approx(1.0, abs=0.1)
+    assert row["centroid-0"] == pytest.approx((r + 5) * s)
+    assert df.attrs["units"]["area"] == "mm²"
+    assert df.attrs["units"]["perimeter"] == "mm"
+
+
+def test_anisotropic_perimeter_of_a_stretched_disk_is_an_ellipse():
+    """The anisotropic perimeter (contour length) of a disk of radius r at spacing (1, 3) is the
+    perimeter of an ellipse with semi-axes r and 3r, within the staircase error of a contour."""
+    r = 30
+    labels = np.zeros((2 * r + 5, 2 * r + 5), np.int32)
+    labels[disk((r + 2, r + 2), r)] = 1
+    a, b = r, 3 * r
+    h = ((a - b) / (a + b)) ** 2
+    ellipse_perimeter = np.pi * (a + b) * (1 + 3 * h / (10 + np.sqrt(4 - 3 * h)))
+    df = measure(labels, spacing=(1, 3))
+    assert df["perimeter"].iloc[0] == pytest.approx(ellipse_perimeter, rel=0.05)
+    assert df["area"].iloc[0] == pytest.approx(np.pi * a * b, rel=0.02)
+
+
+def _coco_annotations(h: int, w: int) -> list[dict]:
+    """A small COCO annotation list: two polygons (one concave) and one RLE with a hole."""
+    hole = np.zeros((h, w), np.uint8, order="F")
+    hole[ellipse(40, 60, 15, 25)] = 1
+    hole[ellipse(40, 60, 5, 8)] = 0
+    rle = mask_utils.encode(np.asfortranarray(hole))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return [
+        {"id": 11, "category_id": 1, "iscrowd": 0, "segmentation": [[5, 5, 30.5, 5, 30.5, 20, 5, 22]]},
+        {"id": 12, "category_id": 2, "iscrowd": 0,
+         "segmentation": [[70, 60, 95, 60, 95, 90, 82, 70, 70, 90]]},
+        {"id": 13, "category_id": 2, "iscrowd": 1, "segmentation": rle},
+    ]
+
+
+def test_coco_masks_area_equals_pycocotools_area_times_pixel_area():
+    h, w = 100, 120
+    anns = _coco_annotations(h, w)
+    labels = np.zeros((h, w), np.int32)
+    rles = []
+    for k, ann in enumerate(anns):
+        seg = ann["segmentation"]
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w)) if isinstance(seg, list) else seg
+        rles.append(rle)
+        labels[mask_utils.decode(rle).astype(bool)] = k + 1
+    spacing = (0.2, 0.2)
+    df = measure(labels, spacing=spacing, units="µm")
+    expected = mask_utils.area(rles) * spacing[0] * spacing[1]
+    np.testing.assert_allclose(df["area"].to_numpy(), expected)
+    assert df["label"].tolist() == [1, 2, 3]
+
+
+def test_frame_axis_adds_frame_column_and_measures_each_frame(coins_labels):
+    labels, image = coins_labels
+    stack = np.stack([labels, np.where(labels == 3, 0, labels), labels[::-1]])
+    images = np.stack([image, image, image[::-1]])
+    df = measure(stack, images, spacing=(5.0, 0.5, 0.5), units=("s", "µm", "µm"), frame_axis=0)
+    assert df.columns[0] == "frame"
+    for t in range(3):
+        ref = regionprops_table(stack[t], images[t], properties=PROPS_2D, spacing=(0.5, 0.5))
+        assert_same_as_skimage(df[df["frame"] == t].reset_index(drop=True), ref)
+    assert 3 not in df.loc[df["frame"] == 1, "label"].tolist()
+    assert df.attrs["units"]["centroid-1"] == "µm"
+
+
+def test_dask_and_sparse_label_values_give_the_same_rows(coins_labels):
+    labels, image = coins_labels
+    ref = measure(labels, image)
+    lazy = measure(da.from_array(labels, chunks=64), da.from_array(image, chunks=64))
+    pd.testing.assert_frame_equal(lazy, ref)
+    sparse = np.where(labels > 0, labels.astype(np.int64) * 10**9, 0)
+    big = measure(sparse, image)
+    assert big["label"].tolist() == (ref["label"] * 10**9).tolist()
+    np.testing.assert_allclose(big["area"], ref["area"])
+
+
+def test_properties_subset_and_units_without_spacing(coins_labels):
+    labels, _ = coins_labels
+    df = measure(labels, properties=["area", "centroid"])
+    assert list(df.columns) == ["label", "area", "centroid-0", "centroid-1"]
+    assert df.attrs["units"] == {"label": "", "area": "px²", "centroid-0": "px", "centroid-1": "px"}
+    assert unit_label("area", "px²") == "area [px²]"
+    assert unit_label("eccentricity", "") == "eccentricity"
+
+
+def test_empty_labels_give_empty_frame():
+    df = measure(np.zeros((10, 10), np.uint8), np.ones((10, 10)))
+    assert len(df) == 0
+    assert "intensity_mean" in df.columns
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"labels": np.zeros((4, 4), float)}, "`labels` must be an integer"),
+        ({"labels": np.zeros((4, 4), int), "intensity": np.zeros((4, 5))}, r"`intensity` \(shape"),
+        ({"labels": np.zeros((4, 4), int), "spacing": (1, 2, 3)}, "`spacing`"),
+        ({"labels": np.zeros((4, 4), int), "spacing": (1, -2)}, "must be finite and > 0"),
+        ({"labels": np.zeros((4, 4), int), "properties": ["volume"]}, "unknown names"),
+        ({"labels": np.zeros((4, 4, 4), int), "properties": ["perimeter"]}, "2D objects only"),
+        ({"labels": np.zeros((4, 4), int), "properties": ["intensity_mean"]}, "need an `intensity`"),
+        ({"labels": np.full((4, 4), -1)}, "negative"),
+        ({"labels": np.zeros((4, 4), int), "frame_axis": 2}, "`frame_axis`"),
+    ],
+)
+def test_bad_input_names_the_parameter(kwargs, match):
+    labels = kwargs.pop("labels")
+    with pytest.raises(ValueError, match=match):
+        measure(labels, **kwargs)
+
+
+def test_measure_shapes_square_triangle_and_units():
+    square = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)
+    triangle = np.array([[0, 0], [0, 4], [3, 0]], float)
+    df = measure_shapes([square, triangle], spacing=(0.5, 2.0), units="µm")
+    assert df["area"].tolist() == pytest.approx([10 * 0.5 * 10 * 2.0, 0.5 * 4 * 2.0 * 3 * 0.5])
+    assert df["perimeter"].iloc[0] == pytest.approx(2 * (5 + 20))
+    assert df["perimeter"].iloc[1] == pytest.approx(8 + 1.5 + np.hypot(8, 1.5))
+    assert df[["centroid-0", "centroid-1"]].iloc[0].tolist() == pytest.approx([2.5, 10])
+    assert df.attrs["units"]["area"] == "µm²"
+
+
+def test_measure_shapes_ellipse_path_and_3d_vertices():
+    corners = np.array([[0, 0], [0, 20], [10, 20], [10, 0]], float)  # semi-axes 10 (col) x 5
+    path = np.array([[5, 0, 0], [5, 3, 4]], float)
+    df = measure_shapes([corners, path], spacing=(1, 1, 1), shape_types=["ellipse", "path"])
+    assert df["area"].iloc[0] == pytest.approx(np.pi * 10 * 5)
+    assert df["area"].iloc[1] == 0
+    assert df["perimeter"].iloc[1] == pytest.approx(5)
+
+
+def test_measure_shapes_of_coco_polygon_matches_pycocotools_mask_area():
+    """A COCO polygon in napari coordinates: shoelace area equals the polygon's own area and is
+    within a boundary band of pycocotools' rasterised area."""
+    h, w = 100, 120
+    flat = _coco_annotations(h, w)[1]["segmentation"][0]
+    vertices = coco_polygon_to_napari(flat)
+    df = measure_shapes([vertices], spacing=0.5)
+    xy = np.asarray(flat).reshape(-1, 2)
+    shoelace = 0.5 * abs(np.dot(xy[:, 0], np.roll(xy[:, 1], 1)) - np.dot(xy[:, 1], np.roll(xy[:, 0], 1)))
+    assert df["area"].iloc[0] == pytest.approx(shoelace * 0.25)
+    raster = float(mask_utils.area(mask_utils.frPyObjects([flat], h, w))[0])
+    assert df["area"].iloc[0] == pytest.approx(raster * 0.25, rel=0.08)
+
+
+def test_measure_shapes_rejects_mismatched_types():
+    with pytest.raises(ValueError, match="`shape_types` has 1 entries"):
+        measure_shapes([np.zeros((3, 2)), np.zeros((3, 2))], shape_types=["polygon"])
+
+
+def test_summarize_counts_total_mean_median_per_category():
+    df = pd.DataFrame({"label": [1, 2, 3, 4], "area": [1.0, 3.0, 10.0, 2.0],
+                       "category": ["a", "a", "b", "a"]})
+    df.attrs["units"] = {"label": "", "area": "µm²", "category": ""}
+    out = summarize(df)
+    assert out["category"].tolist() == ["a", "b"]
+    assert out["count"].tolist() == [3, 1]
+    assert out["area_total"].tolist() == [6.0, 10.0]
+    assert out["area_mean"].tolist() == [2.0, 10.0]
+    assert out["area_median"].tolist() == [2.0, 10.0]
+    assert out.attrs["units"]["area_total"] == "µm²"
+    everything = summarize(df, by=None)
+    assert everything["group"].tolist() == ["all"] and everything["count"].tolist() == [4]
+    with pytest.raises(ValueError, match="`by` \\('species'\\)"):
+        summarize(df, by="species")
+
+
+def test_join_features_by_index_column_keeps_row_order_and_units(coins_labels):
+    labels, _ = coins_labels
+    df = measure(labels, spacing=0.5, units="µm")
+    n = int(labels.max())
+    feats = pd.DataFrame({
+        "index": np.arange(n, 0, -1),
+        "annotation_id": np.arange(n, 0, -1) * 100,
+        "category": ["coin"] * n,
+        "area": np.zeros(n),  # stale column of the same name must not replace measurements
+    })
+    out = join_features(df, feats)
+    assert list(out.columns[:3]) == ["label", "annotation_id", "category"]
+    assert (out["annotation_id"] == out["label"] * 100).all()
+    pd.testing.assert_series_equal(out["area"], df["area"])
+    assert out.attrs["units"]["area"] == "µm²" and out.attrs["units"]["category"] == ""
+    # without an index column, row k is label k
+    plain = join_features(df, pd.DataFrame({"category": ["bg", *[f"c{k}" for k in range(1, n + 1)]]}))
+    assert (plain["category"] == "c" + plain["label"].astype(str)).all()

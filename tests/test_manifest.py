@@ -1,0 +1,88 @@
+"""napari discovers the plugin, and every contribution can be invoked through napari."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from npe2 import PluginManager
+
+PLUGIN = "napari-coco-masks"
+WIDGETS = ["Threshold and colour mask", "Watershed", "Seeded region growing", "Measure objects"]
+
+
+def test_manifest_is_discovered_with_every_contribution() -> None:
+    pm = PluginManager.instance()
+    pm.discover()
+    manifest = pm.get_manifest(PLUGIN)
+    contributions = manifest.contributions
+    assert [w.display_name for w in contributions.widgets] == WIDGETS
+    assert [r.command for r in contributions.readers] == [f"{PLUGIN}.get_reader"]
+    assert [w.command for w in contributions.writers] == [f"{PLUGIN}.write_coco"]
+    assert [s.key for s in contributions.sample_data] == ["coins"]
+    # every command's python_name resolves to a real callable
+    for command in contributions.commands:
+        assert callable(pm.get_command(command.id).resolve())
+
+
+def test_widgets_are_in_the_layers_menus() -> None:
+    menus = PluginManager.instance().get_manifest(PLUGIN).contributions.menus
+    segment = [item.command for item in menus["napari/layers/segment"]]
+    measure = [item.command for item in menus["napari/layers/measure"]]
+    assert segment == [
+        f"{PLUGIN}.threshold_widget",
+        f"{PLUGIN}.watershed_widget",
+        f"{PLUGIN}.region_growing_widget",
+    ]
+    assert measure == [f"{PLUGIN}.measure_widget"]
+
+
+@pytest.mark.parametrize("name", WIDGETS)
+def test_every_widget_docks_in_a_viewer(make_napari_viewer, name: str) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.default_rng(0).random((32, 32)), name="image")
+    dock, widget = viewer.window.add_plugin_dock_widget(PLUGIN, name)
+    assert dock is not None
+    assert widget is not None
+    assert name in dock.name
+
+
+def test_sample_data_opens_through_napari(make_napari_viewer) -> None:
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample(PLUGIN, "coins")
+    kinds = sorted(layer._type_string for layer in layers)
+    assert kinds == ["image", "labels", "shapes"]
+    labels = next(layer for layer in layers if layer._type_string == "labels")
+    n_coins = len(json.loads(Path(labels.metadata["coco"]["source"]).read_text())["annotations"])
+    assert len(np.unique(labels.data)) - 1 == n_coins
+
+
+def test_reader_and_writer_through_napari(make_napari_viewer, tmp_path: Path) -> None:
+    from napari_coco_masks._sample_data import COINS_JSON
+
+    viewer = make_napari_viewer()
+    layers = viewer.open(COINS_JSON, plugin=PLUGIN)
+    assert {layer._type_string for layer in layers} == {"image", "labels", "shapes"}
+    out = tmp_path / "saved.json"
+    written = viewer.layers.save(str(out), plugin=PLUGIN)
+    assert [Path(p) for p in written] == [out]
+    assert json.loads(out.read_text())["annotations"] == json.loads(COINS_JSON.read_text())[
+        "annotations"
+    ]
+
+
+def test_screenshot_shows_the_sample(make_napari_viewer, tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open_sample(PLUGIN, "coins")
+    viewer.reset_view()
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    iio.imwrite(tmp_path / "screenshot.png", shot)
+    rgb = shot[..., :3].reshape(-1, 3)
+    assert rgb.std() > 20, "the canvas is blank"
+    # label and shape colours on top of a grey image: many distinct colours, not only greys
+    colourful = np.abs(rgb.astype(int) - rgb.mean(axis=1, keepdims=True)).max(axis=1) > 30
+    assert colourful.mean() > 0.05, "no annotation colours visible on the canvas"
