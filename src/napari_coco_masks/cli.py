@@ -102,15 +102,15 @@ def cmd_measure(args: argparse.Namespace) -> int:
     from .segment.measure import measure, summarize, to_csv
 
     dataset = load_coco(args.coco)
-    categories = {c["id"]: c["name"] for c in dataset.categories}
+    by_label = {ann.position + 1: ann for ann in dataset.annotations}
     tables = []
-    for position, image in enumerate(dataset.images):
-        labels = rasterize_image(dataset, position)
+    for image in dataset.images:
+        labels = rasterize_image(dataset, image.position)
         table = measure(labels, spacing=args.spacing, units=args.units)
-        anns = {k + 1: a for k, a in enumerate(dataset.annotations)}
-        table.insert(1, "annotation_id", [anns[int(v)]["id"] for v in table["label"]])
-        table.insert(2, "category", [categories.get(anns[int(v)]["category_id"]) for v in table["label"]])
-        table.insert(0, "file_name", image.get("file_name"))
+        anns = [by_label[int(v)] for v in table["label"]]
+        table.insert(1, "annotation_id", [ann.id for ann in anns])
+        table.insert(2, "category", [dataset.category(ann).name for ann in anns])
+        table.insert(0, "file_name", image.file_name)
         tables.append(table)
     import pandas as pd
 

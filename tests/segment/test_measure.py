@@ -22,6 +22,9 @@ from napari_coco_masks.segment.measure import (
     unit_label,
 )
 
+#: pycocotools 2.0.x decodes through a numpy-1-style ``__array__`` (its warning, not ours).
+PYCOCOTOOLS_NUMPY2 = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 PROPS_2D = [
     "label", "area", "perimeter", "equivalent_diameter_area", "axis_major_length",
     "axis_minor_length", "eccentricity", "solidity", "centroid", "bbox",
@@ -53,6 +56,16 @@ def test_2d_equals_regionprops_table(coins_labels, spacing):
     np.testing.assert_allclose(df["circularity"], 4 * np.pi * df["area"] / df["perimeter"] ** 2)
 
 
+def test_whole_image_path_equals_regionprops_table(coins_labels):
+    """Without crop-only properties (perimeter, solidity) all objects are measured at once with
+    bincount instead of crop by crop: same values."""
+    labels, image = coins_labels
+    props = [p for p in PROPS_2D if p not in ("perimeter", "solidity")]
+    ref = regionprops_table(labels, image, properties=props, spacing=(0.5, 2.0))
+    df = measure(labels, image, spacing=(0.5, 2.0), properties=props)
+    assert_same_as_skimage(df, ref)
+
+
 def test_2d_anisotropic_equals_regionprops_except_perimeter(coins_labels):
     labels, image = coins_labels
     props = [p for p in PROPS_2D if p != "perimeter"]  # skimage refuses anisotropic perimeter
@@ -61,6 +74,8 @@ def test_2d_anisotropic_equals_regionprops_except_perimeter(coins_labels):
     assert_same_as_skimage(df, ref)
 
 
+@pytest.mark.filterwarnings("ignore:Failed to get convex hull image:UserWarning")
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_3d_equals_regionprops_table():
     rng = np.random.default_rng(1)
     labels = sk_label(binary_blobs(24, blob_size_fraction=0.1, n_dim=3, volume_fraction=0.3, rng=1))
@@ -72,6 +87,9 @@ def test_3d_equals_regionprops_table():
     assert keep.sum() >= 3
     for name, values in ref.items():
         np.testing.assert_allclose(df[name].to_numpy()[keep], values[keep], rtol=1e-9, atol=1e-9)
+    # flat objects (one voxel thick) are hulled in their plane instead of giving infinity
+    assert (~keep).any()
+    assert np.all((df["solidity"][~keep] > 0) & (df["solidity"][~keep] <= 1))
     assert df.attrs["units"]["area"] == "µm³"
     assert df.attrs["units"]["surface_area"] == "µm²"
     assert "perimeter" not in df and "eccentricity" not in df
@@ -133,6 +151,7 @@ def _coco_annotations(h: int, w: int) -> list[dict]:
     ]
 
 
+@PYCOCOTOOLS_NUMPY2
 def test_coco_masks_area_equals_pycocotools_area_times_pixel_area():
     h, w = 100, 120
     anns = _coco_annotations(h, w)
@@ -283,3 +302,52 @@ def test_join_features_by_index_column_keeps_row_order_and_units(coins_labels):
     # without an index column, row k is label k
     plain = join_features(df, pd.DataFrame({"category": ["bg", *[f"c{k}" for k in range(1, n + 1)]]}))
     assert (plain["category"] == "c" + plain["label"].astype(str)).all()
+
+
+def test_benchmark_quick_run_gives_the_same_values_as_skimage():
+    """Smoke-run benchmarks/bench_measure.py (no timing assertion: only its value check)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_measure.py"
+    spec = importlib.util.spec_from_file_location("bench_measure", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(quick=True)
+    assert len(rows) == len(bench.CASES)
+    for row in rows:
+        assert row["objects"] > 10
+        assert row["same_values"], row
+        assert row["ratio"] > 0
+
+
+@PYCOCOTOOLS_NUMPY2
+def test_real_coco_file_areas_equal_pycocotools(data_dir):
+    """Every instance of a real COCO file (4 images, 45 annotations), one mask per frame:
+    measured area == pycocotools' area of the same mask x pixel area; bbox matches toBbox."""
+    from pycocotools.coco import COCO
+
+    coco = COCO(str(data_dir / "coco2017-4img" / "data_samples" / "coco_25k" / "annotations.json"))
+    spacing = (0.3, 0.3)
+    for image_id in coco.getImgIds():
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+        rles = [coco.annToRLE(a) for a in anns]
+        stack = np.stack([mask_utils.decode(r).astype(np.int32) * (k + 1) for k, r in enumerate(rles)])
+        df = measure(stack, spacing=spacing, units="µm", frame_axis=0,
+                     properties=["area", "bbox"])
+        assert df["frame"].tolist() == list(range(len(anns)))
+        np.testing.assert_allclose(df["area"], mask_utils.area(rles) * 0.09)
+        boxes = mask_utils.toBbox(rles)  # x, y, w, h
+        np.testing.assert_array_equal(df["bbox-1"], boxes[:, 0])
+        np.testing.assert_array_equal(df["bbox-2"] - df["bbox-0"], boxes[:, 3])
+
+
+def test_to_csv_writes_units_in_headers(coins_labels, tmp_path):
+    from napari_coco_masks.segment.measure import to_csv
+
+    labels, image = coins_labels
+    df = measure(labels, image, spacing=0.5, units="µm", properties=["area", "intensity_mean"])
+    path = to_csv(df, tmp_path / "m.csv")
+    back = pd.read_csv(path)
+    assert list(back.columns) == ["label", "area [µm²]", "intensity_mean"]
+    np.testing.assert_allclose(back["area [µm²]"], df["area"])

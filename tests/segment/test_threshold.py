@@ -10,7 +10,12 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import color, data, filters, io, measure, segmentation, util
 
-from napari_coco_masks.segment.colour import colour_mask, hsv_range_around, rgb_to_hsv
+from napari_coco_masks.segment.colour import (
+    colour_labels,
+    colour_mask,
+    hsv_range_around,
+    rgb_to_hsv,
+)
 from napari_coco_masks.segment.threshold import (
     GLOBAL_METHODS,
     iter_threshold_frames,
@@ -63,6 +68,8 @@ def test_global_methods_match_skimage(image: np.ndarray, method: str) -> None:
     np.testing.assert_array_equal(labels > 0, reference)
     np.testing.assert_array_equal(labels, measure.label(reference))
     assert threshold_value(image, method) == reference_value
+    _, used = threshold(image, method=method, return_threshold=True)
+    assert used == reference_value
 
 
 @pytest.mark.parametrize("image", [img for _, img in REAL_IMAGES[:3]], ids=IMAGE_IDS[:3])
@@ -189,8 +196,16 @@ def test_time_series_per_frame_and_global() -> None:
     one = threshold(series, time_axis=0, per_frame=False)
     np.testing.assert_array_equal(one > 0, series > global_t)
     frames = list(iter_threshold_frames(series, time_axis=0, per_frame=False))
-    assert [i for i, _ in frames] == [0, 1, 2]
-    np.testing.assert_array_equal(np.stack([f for _, f in frames]), one)
+    assert [i for i, _, _ in frames] == [0, 1, 2]
+    assert all(t == global_t for _, _, t in frames)
+    np.testing.assert_array_equal(np.stack([f for _, f, _ in frames]), one)
+    # a preview of one frame still uses the series-wide threshold
+    [(index, only, used)] = iter_threshold_frames(series, per_frame=False, frames=[1])
+    assert index == 1 and used == global_t
+    np.testing.assert_array_equal(only > 0, one[1] > 0)
+    _, values = threshold(series, time_axis=0, return_threshold=True)
+    assert values[:2] == [filters.threshold_otsu(coins), filters.threshold_otsu(series[1])]
+    assert values[2] is None
     # components never cross frames
     assert not np.intersect1d(np.unique(one[0]), np.unique(one[1]))[1:].size
 
@@ -299,3 +314,33 @@ def test_hsv_range_around_a_picked_colour() -> None:
     mask = colour_mask(rgb, hue, sat, val)
     np.testing.assert_array_equal(mask, [[True, False]])
     assert 0.75 <= sat[0] and val[1] == 1.0
+
+
+def test_colour_labels_volume_and_series() -> None:
+    rgb = np.zeros((3, 20, 20, 3), np.uint8)
+    rgb[:, 2:6, 2:6] = (200, 20, 20)  # a red square in every frame
+    rgb[1:, 10:15, 10:15] = (210, 30, 10)  # a second one from frame 1
+    hue, sat, val = (340.0, 20.0), (0.5, 1.0), (0.3, 1.0)
+    [(index, volume)] = colour_labels(rgb, hue, sat, val)
+    assert index is None
+    np.testing.assert_array_equal(volume, measure.label(colour_mask(rgb, hue, sat, val)))
+    frames = list(colour_labels(rgb, hue, sat, val, time_axis=0, min_size=20))
+    assert [i for i, _ in frames] == [0, 1, 2]
+    # the 16-pixel squares are removed, the 25-pixel ones kept; labels continue over frames
+    assert [int(f.max()) for _, f in frames] == [0, 1, 2]
+    assert [len(np.unique(f)) - 1 for _, f in frames] == [0, 1, 1]
+    assert len(np.unique(next(colour_labels(rgb, hue, sat, val, time_axis=0))[1])) == 2
+    small = list(colour_labels(rgb, hue, sat, val, time_axis=0, min_size=17, frames=[2]))
+    assert [i for i, _ in small] == [2] and small[0][1].max() == 1
+
+
+def test_benchmark_quick_smoke() -> None:
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_threshold.py"
+    spec = importlib.util.spec_from_file_location("bench_threshold", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = module.main(quick=True)
+    assert {"case", "ours_ms", "skimage_ms", "ratio", "target"} <= set(rows[0])
+    assert all(row["ours_ms"] > 0 and row["skimage_ms"] > 0 for row in rows)

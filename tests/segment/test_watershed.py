@@ -133,6 +133,19 @@ def test_h_maxima_stops_shallow_splits():
     assert split_touching(truth > 0, min_distance=3, h=1.5 * dynamic).max() == 1
 
 
+@pytest.mark.parametrize("h", [0.7, 2.0, 3.5])
+def test_fast_h_maxima_equals_skimage(h):
+    from skimage.morphology import h_maxima
+
+    from napari_coco_masks.segment.watershed import _h_maxima
+
+    truth = np.concatenate([touching_disks(0), touching_disks(1)], axis=1)
+    distance = ndi.distance_transform_edt(truth > 0)
+    objects, _ = ndi.label(truth > 0)
+    expected = h_maxima(distance, h).astype(bool) & (distance > 0)
+    np.testing.assert_array_equal(_h_maxima(distance, objects, h), expected)
+
+
 def test_labels_are_split_per_label_and_never_merge():
     # label 1 holds two touching disks; label 2 is a disk touching label 1
     truth = balls((50, 80), np.array([[25.0, 15], [25, 35], [25, 60]]), np.array([11.0, 11, 14]))
@@ -169,6 +182,36 @@ def test_split_touching_time_series_per_frame_unique_ids():
     np.testing.assert_array_equal(np.moveaxis(moved, 2, 0), found)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int64])
+def test_split_touching_label_dtypes(dtype):
+    truth = touching_disks()
+    labels = np.where(truth > 0, 3, 0).astype(dtype)
+    labels[:, 60:] = np.where(truth[:, 60:] > 0, 5, 0)
+    expected = split_touching(labels.astype(np.int32), min_distance=5)
+    np.testing.assert_array_equal(split_touching(labels, min_distance=5), expected)
+    assert expected.max() == 12
+
+
+def test_dask_inputs_match_numpy():
+    import dask.array as da
+
+    truth = touching_disks()
+    stack = np.stack([truth > 0, truth > 0])
+    lazy = da.from_array(stack, chunks=(1, 33, 85))
+    np.testing.assert_array_equal(
+        split_touching(lazy, min_distance=5, frame_axis=0),
+        split_touching(stack, min_distance=5, frame_axis=0),
+    )
+    image = np.stack([noisy_blobs((66, 85), seed=s) for s in (0, 1)])
+    mask = np.ones(image.shape, bool)
+    mask[:, :, -5:] = False
+    points = np.array([[0, 5, 5], [1, 40, 60]])
+    np.testing.assert_array_equal(
+        watershed(da.from_array(image), points, mask=da.from_array(mask), frame_axis=0),
+        watershed(image, points, mask=mask, frame_axis=0),
+    )
+
+
 def test_empty_mask_gives_empty_labels():
     assert not split_touching(np.zeros((8, 9), bool)).any()
 
@@ -183,7 +226,7 @@ def test_iter_split_touching_reports_progress():
         except StopIteration as stop:
             result = stop.value
             break
-    assert ticks == [(0, 3), (1, 3), (2, 3), (3, 3)]
+    assert ticks == [(1, 3), (2, 3), (3, 3)]
     assert result.shape == stack.shape
 
 
@@ -195,7 +238,7 @@ def test_iter_split_touching_reports_progress():
         ({"mask": np.ones((4, 4), float)}, "threshold an intensity image"),
         ({"mask": np.ones((4, 4), bool), "spacing": (1.0,)}, "one value per spatial axis"),
         ({"mask": np.ones((4, 4), bool), "spacing": (1.0, -2)}, "positive and finite"),
-        ({"mask": np.ones((4, 4), bool), "min_distance": 0}, "`min_distance` must be positive"),
+        ({"mask": np.ones((4, 4), bool), "min_distance": 0}, "`min_distance` must be a positive"),
         ({"mask": np.ones((4, 4), bool), "h": -1}, "`h` must be a positive"),
         ({"mask": -np.ones((4, 4), int)}, "non-negative"),
         ({"mask": np.ones((4, 4), bool), "frame_axis": 0}, "3D or 4D with `frame_axis`"),
@@ -273,7 +316,7 @@ def test_watershed_time_series_per_frame():
     label_markers = np.stack([m0, m1])
     np.testing.assert_array_equal(watershed(frames, label_markers, frame_axis=0), found)
     ticks = list(iter_watershed(frames, points, frame_axis=0))
-    assert ticks == [(0, 2), (1, 2), (2, 2)]
+    assert ticks == [(1, 2), (2, 2)]
 
 
 def test_watershed_frame_without_markers_stays_empty():
@@ -292,7 +335,12 @@ def _bad_watershed_cases():
     return [
         (image, np.zeros(image.shape, np.int32), {}, "empty"),
         (image, np.zeros((0, 2)), {}, "no points"),
-        (image, np.array([[1.0, 2.0], [10.2, 3.0]]), {}, "1 of 2 marker points lie outside the image"),
+        (
+            image,
+            np.array([[1.0, 2.0], [10.2, 3.0]]),
+            {},
+            "1 of 2 marker points lie outside the image",
+        ),
         (image, np.array([[1.0, -0.7]]), {}, "outside the image"),
         (image, np.array([[1.0, 2.0], [8.0, 3.0]]), {"mask": mask}, "outside `mask`"),
         (image, labels, {"mask": mask}, "1 marker pixels lie outside `mask`"),
@@ -312,3 +360,21 @@ def _bad_watershed_cases():
 def test_watershed_bad_input(image, markers, kwargs, match):
     with pytest.raises(ValueError, match=match):
         watershed(image, markers, **kwargs)
+
+
+def test_benchmark_quick_smoke():
+    """The benchmark runs in quick mode and both pipelines find every generated disk."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "bench_watershed.py"
+    spec = importlib.util.spec_from_file_location("bench_watershed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(quick=True)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["found"] == row["found_reference"] == row["objects"]
+        assert row["components"] < row["objects"]  # the disks touch
+        assert row["iou"] > 0.9
+        assert row["ratio"] > 0

@@ -304,9 +304,32 @@ def _parse_categories(records: list, path: Path | None) -> list[CocoCategory]:
     return categories
 
 
-def _id_index(items: list, kind: str, path: Path | None) -> dict:
+class _IdIndex:
+    """Id -> position, where 3, 3.0 and "3" are the same id (string-id dialects)."""
+
+    def __init__(self, raw: dict, normalised: dict) -> None:
+        self.raw = raw
+        self.normalised = normalised
+
+    def get(self, v: Any) -> int | None:
+        try:
+            hit = self.raw.get(v)
+        except TypeError:  # unhashable id
+            return None
+        if hit is None and type(v) is not bool:
+            hit = self.normalised.get(_key(v))
+        return hit
+
+
+def _id_index(items: list, kind: str, path: Path | None) -> _IdIndex:
     index: dict = {}
+    raw: dict = {}
     for item in items:
+        try:
+            if type(item.id) is not bool:
+                raw.setdefault(item.id, item.position)
+        except TypeError:
+            pass
         key = _key(item.id)
         if key in index:
             raise CocoError(
@@ -315,7 +338,7 @@ def _id_index(items: list, kind: str, path: Path | None) -> dict:
                 where=_where(kind, item.position, "id"),
             )
         index[key] = item.position
-    return index
+    return _IdIndex(raw, index)
 
 
 def _key(v: Any) -> Any:
@@ -329,6 +352,13 @@ def _key(v: Any) -> Any:
 
 def _check_polygons(seg: list, where: str, path: Path | None) -> None:
     for j, part in enumerate(seg):
+        if (
+            type(part) is list
+            and len(part) >= 6
+            and not len(part) & 1
+            and type(part[0]) in (float, int)
+        ):
+            continue  # the common case, checked cheaply
         if not isinstance(part, list):
             raise CocoError(
                 "a polygon must be a flat list [x0, y0, x1, y1, ...]; got "
@@ -378,8 +408,11 @@ def _segmentation_kind(
     rec: Mapping, i: int, image: CocoImage, path: Path | None
 ) -> str:
     """Validate an annotation's segmentation and return its kind."""
-    where = _where("annotations", i, "segmentation")
     seg = rec.get("segmentation")
+    if type(seg) is list and seg:
+        _check_polygons(seg, f"annotations[{i}].segmentation", path)
+        return POLYGON
+    where = _where("annotations", i, "segmentation")
     if isinstance(seg, Mapping):
         check_rle(seg, (image.height, image.width), path=path, where=where)
         return RLE
@@ -424,7 +457,7 @@ def parse_coco(obj: Any, *, path: str | os.PathLike | None = None, invalid: str 
     annotations: list[CocoAnnotation] = []
     unknown: dict[str, list] = {"image_id": [], "category_id": [], "segmentation": []}
     for i, rec in enumerate(obj.get("annotations") or []):
-        if not isinstance(rec, Mapping):
+        if type(rec) is not dict and not isinstance(rec, Mapping):
             raise CocoError(
                 "an annotation must be an object", path=path, where=_where("annotations", i)
             )
@@ -432,11 +465,11 @@ def parse_coco(obj: Any, *, path: str | os.PathLike | None = None, invalid: str 
             raise CocoError(
                 "annotation has no 'image_id'", path=path, where=_where("annotations", i)
             )
-        img = image_index.get(_key(rec["image_id"]))
+        img = image_index.get(rec["image_id"])
         if img is None:
             unknown["image_id"].append((i, rec["image_id"]))
             continue
-        cat = category_index.get(_key(rec.get("category_id")))
+        cat = category_index.get(rec.get("category_id"))
         if cat is None:
             unknown["category_id"].append((i, rec.get("category_id")))
             continue

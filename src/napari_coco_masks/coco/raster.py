@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "annotation_mask",
+    "LabelStack",
     "annotation_window",
     "paint_order",
     "polygon_runs",
@@ -38,56 +39,178 @@ __all__ = [
 _SCALE = 5.0
 
 
-def _toggles_from_polygon(xy: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Column-major indices where ``rleFrPoly`` switches between background and foreground.
+def _polygon_toggles_dense(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Toggle positions of ``rleFrPoly`` for many polygon parts at once.
 
-    A pixel is foreground when an odd number of toggles lie at or before it.
+    Returns ``(part, index)``: for each toggle the part it belongs to and its column-major pixel
+    index. Within one part a pixel is foreground when an odd number of that part's toggles lie
+    at or before it. The arithmetic is ``maskApi.c``'s, in the same float64 operations.
     """
-    k = xy.size // 2
+    lens = np.fromiter((p.size // 2 for p in parts), dtype=np.int64, count=len(parts))
+    xy = np.concatenate([p[: 2 * n] for p, n in zip(parts, lens, strict=True)])
     # x[j] = (int)(scale * xy + .5): C casts truncate toward zero.
-    x = np.trunc(_SCALE * xy[0 : 2 * k : 2] + 0.5).astype(np.int64)
-    y = np.trunc(_SCALE * xy[1 : 2 * k : 2] + 0.5).astype(np.int64)
-    xs, ys = x, y
-    xe, ye = np.roll(x, -1), np.roll(y, -1)
-    dx = np.abs(xe - xs)
-    dy = np.abs(ys - ye)
+    x = np.trunc(_SCALE * xy[0::2] + 0.5).astype(np.int64)
+    y = np.trunc(_SCALE * xy[1::2] + 0.5).astype(np.int64)
+    first_vertex = np.cumsum(lens) - lens
+    nxt = np.arange(1, x.size + 1)
+    nxt[first_vertex + lens - 1] = first_vertex
+    xe, ye = x[nxt], y[nxt]
+    dx = np.abs(xe - x)
+    dy = np.abs(y - ye)
     along_x = dx >= dy
-    flip = (along_x & (xs > xe)) | (~along_x & (ys > ye))
-    xs, xe = np.where(flip, xe, xs), np.where(flip, xs, xe)
-    ys, ye = np.where(flip, ye, ys), np.where(flip, ys, ye)
+    flip = np.where(along_x, x > xe, y > ye)
+    xs = np.where(flip, xe, x)
+    xe = np.where(flip, x, xe)
+    ys = np.where(flip, ye, y)
+    ye = np.where(flip, y, ye)
     length = np.where(along_x, dx, dy)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(
-            along_x, (ye - ys).astype(float) / dx, (xe - xs).astype(float) / dy
-        )
+    num = np.where(along_x, ye - ys, xe - xs).astype(float)
     # A repeated vertex gives 0/0 in C; its single point is never used (its neighbours share
     # its column), so any finite slope gives the same mask.
-    s[length == 0] = 0.0
+    s = num / np.maximum(length, 1)
     n = length + 1
-    edge = np.repeat(np.arange(k), n)
-    first = np.cumsum(n) - n
-    d = np.arange(edge.size) - first[edge]
+    edge = np.repeat(np.arange(x.size), n)
+    d = np.arange(edge.size) - np.repeat(np.cumsum(n) - n, n)
     t = np.where(flip[edge], length[edge] - d, d)
     ax = along_x[edge]
-    se = s[edge]
-    xse = xs[edge]
-    yse = ys[edge]
-    # u = t + xs, v = (int)(ys + s*t + .5) along x; v = t + ys, u = (int)(xs + s*t + .5) along y.
-    interp = np.trunc(np.where(ax, yse, xse).astype(float) + se * t + 0.5).astype(np.int64)
-    u = np.where(ax, t + xse, interp)
-    v = np.where(ax, interp, t + yse)
-    # Points along the y-boundary, downsampled.
-    change = np.flatnonzero(u[1:] != u[:-1]) + 1
-    if change.size == 0:
-        return np.zeros(0, dtype=np.int64)
+    # along x: u = t + xs exactly; along y: u = (int)(xs + s*t + .5).
+    u = np.where(ax, t + xs[edge], 0)
+    ny = np.flatnonzero(~ax)
+    if ny.size:
+        e = edge[ny]
+        u[ny] = np.trunc(xs[e].astype(float) + s[e] * t[ny] + 0.5).astype(np.int64)
+    part_of_vertex = np.repeat(np.arange(lens.size), lens)
+    pid = part_of_vertex[edge]
+    change = np.flatnonzero((u[1:] != u[:-1]) & (pid[1:] == pid[:-1])) + 1
     uj, uprev = u[change], u[change - 1]
-    xd = np.where(uj < uprev, uj, uj - 1).astype(float)
-    xd = (xd + 0.5) / _SCALE - 0.5
-    keep = (np.floor(xd) == xd) & (xd >= 0) & (xd <= w - 1)
-    yd = np.minimum(v[change], v[change - 1])[keep].astype(float)
-    yd = (yd + 0.5) / _SCALE - 0.5
-    yd = np.ceil(np.clip(yd, 0, h))
-    return xd[keep].astype(np.int64) * h + yd.astype(np.int64)
+    xi = np.where(uj < uprev, uj, uj - 1)
+    # xd = (xi + .5) / scale - .5 is an integer in [0, w - 1] exactly when xi = 5 * col + 2.
+    keep = (xi % 5 == 2) & (xi >= 2) & (xi <= 5 * (w - 1) + 2)
+    change, xi = change[keep], xi[keep]
+    if change.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    both = np.concatenate([change, change - 1])
+    eb = edge[both]
+    axb = ax[both]
+    v = np.where(axb, 0, t[both] + ys[eb])
+    nx = np.flatnonzero(axb)
+    if nx.size:
+        e = eb[nx]
+        v[nx] = np.trunc(ys[e].astype(float) + s[e] * t[both][nx] + 0.5).astype(np.int64)
+    v = np.minimum(v[: change.size], v[change.size :])
+    yd = (v.astype(float) + 0.5) / _SCALE - 0.5
+    yd = np.ceil(np.clip(yd, 0, h)).astype(np.int64)
+    return pid[change], (xi - 2) // 5 * h + yd
+
+
+def _polygon_toggles(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Toggle positions of ``rleFrPoly`` for many polygon parts at once, without the dense boundary.
+
+    Same result as :func:`_polygon_toggles_dense`, which follows ``maskApi.c`` step by step.
+    Of the 5x-upsampled boundary points only the steps from column ``c`` to ``c + 1`` with
+    ``c = 5 * col + 2`` (``col`` in the image) make toggles, so those are enumerated directly:
+
+    - on an edge that is longer in x, ``u = t + xs`` and ``v(t) = (int)(ys + s*t + .5)``; the
+      toggle row comes from ``min(v(t), v(t + 1))`` at ``t = c - xs``;
+    - on an edge that is longer in y, ``v = t + ys`` and ``u(t) = (int)(xs + s*t + .5)`` is
+      monotonic; the step ``t`` where ``u`` passes from ``c`` to ``c + 1`` (or back) is solved
+      for and then checked with the exact C expression (floating-point rounding can move it
+      by one); the toggle row comes from ``v(t - 1)``.
+
+    Steps between vertices that the two orders of rounding could make differ all have
+    ``u <= 0`` and are never toggles. If a solved step cannot be confirmed, the dense path runs.
+    """
+    lens = np.fromiter((p.size // 2 for p in parts), dtype=np.int64, count=len(parts))
+    xy = np.concatenate([p[: 2 * n] for p, n in zip(parts, lens, strict=True)])
+    x = np.trunc(_SCALE * xy[0::2] + 0.5).astype(np.int64)
+    y = np.trunc(_SCALE * xy[1::2] + 0.5).astype(np.int64)
+    first_vertex = np.cumsum(lens) - lens
+    nxt = np.arange(1, x.size + 1)
+    nxt[first_vertex + lens - 1] = first_vertex
+    xe, ye = x[nxt], y[nxt]
+    dx = np.abs(xe - x)
+    dy = np.abs(y - ye)
+    along_x = dx >= dy
+    flip = np.where(along_x, x > xe, y > ye)
+    xs = np.where(flip, xe, x)
+    xe = np.where(flip, x, xe)
+    ys = np.where(flip, ye, y)
+    ye = np.where(flip, y, ye)
+    length = np.where(along_x, dx, dy)
+    s = np.where(along_x, ye - ys, xe - xs).astype(float) / np.maximum(length, 1)
+    # Columns crossed: c = 5 * col + 2 with lo <= c < hi and 0 <= col <= w - 1.
+    lo = np.maximum(np.minimum(xs, xe), 2)
+    hi = np.minimum(np.maximum(xs, xe) - 1, 5 * (w - 1) + 2)
+    c_first = lo + (2 - lo) % 5
+    count = np.where(c_first <= hi, (hi - c_first) // 5 + 1, 0)
+    edge = np.repeat(np.arange(x.size), count)
+    if edge.size == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    c = np.repeat(c_first, count) + 5 * (np.arange(edge.size) - np.repeat(np.cumsum(count) - count, count))
+    v = np.empty(edge.size, dtype=np.int64)
+    ex = along_x[edge]
+    ix = np.flatnonzero(ex)
+    if ix.size:
+        e = edge[ix]
+        t = c[ix] - xs[e]
+        base = ys[e].astype(float)
+        v1 = np.trunc(base + s[e] * t + 0.5)
+        v2 = np.trunc(base + s[e] * (t + 1) + 0.5)
+        v[ix] = np.minimum(v1, v2).astype(np.int64)
+    iy = np.flatnonzero(~ex)
+    if iy.size:
+        e = edge[iy]
+        se, xse, dye = s[e], xs[e].astype(float), length[e]
+        up = se > 0
+        # u(t) >= c + 1 (rising) or u(t) <= c (falling); for c >= 2 trunc is floor here.
+        target = np.where(up, c[iy] + 1, c[iy])
+
+        def reached(t):
+            u = np.trunc(xse + se * t + 0.5)
+            return np.where(up, u >= target, u <= target)
+
+        with np.errstate(divide="ignore", invalid="ignore"):
+            est = np.ceil((np.where(up, c[iy] + 0.5, c[iy] + 0.5) - xse) / se)
+        est = np.clip(np.nan_to_num(est, nan=1.0), 1, dye).astype(np.int64)
+        t = est.copy()
+        lower = np.maximum(est - 1, 1)
+        step_back = reached(lower) & (lower < est)
+        t[step_back] = lower[step_back]
+        bump = ~reached(t)
+        t[bump] += 1
+        ok = (t >= 1) & (t <= dye) & reached(t) & ((t == 1) | ~reached(np.maximum(t - 1, 1)))
+        if not np.all(ok):
+            return _polygon_toggles_dense(parts, h, w)
+        v[iy] = ys[e] + t - 1
+    yd = (v.astype(float) + 0.5) / _SCALE - 0.5
+    yd = np.ceil(np.clip(yd, 0, h)).astype(np.int64)
+    part_of_vertex = np.repeat(np.arange(lens.size), lens)
+    return part_of_vertex[edge], (c - 2) // 5 * h + yd
+
+
+def _runs_by_part(part: np.ndarray, toggles: np.ndarray, n_parts: int, n_pixels: int):
+    """Foreground runs ``(part, start, end)`` from per-part toggles (parity rule)."""
+    inside = toggles < n_pixels
+    key = part[inside] * (n_pixels + 1) + toggles[inside]
+    values, counts = np.unique(key, return_counts=True)
+    values = values[(counts & 1) == 1]
+    part, pos = np.divmod(values, n_pixels + 1)
+    # Parts with an odd number of toggles run to the end of the image.
+    per_part = np.bincount(part, minlength=n_parts)
+    odd = np.flatnonzero(per_part & 1)
+    if odd.size:
+        part = np.concatenate([part, odd])
+        pos = np.concatenate([pos, np.full(odd.size, n_pixels, dtype=np.int64)])
+        order = np.lexsort((pos, part))
+        part, pos = part[order], pos[order]
+    return part[0::2], pos[0::2], pos[1::2]
+
+
+def _toggles_from_polygon(xy: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Toggle positions of one polygon part (see :func:`_polygon_toggles`)."""
+    return _polygon_toggles([xy], h, w)[1]
 
 
 def _runs_from_toggles(toggles: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,23 +251,50 @@ def _bbox_polygon(bbox: Sequence[float]) -> np.ndarray:
     return np.array([x, y, x, y + h, x + w, y + h, x + w, y], dtype=np.float64)
 
 
-def _segmentation_runs(ann: Mapping[str, Any], height: int, width: int):
-    """Runs of all parts of an annotation's segmentation (bbox-only: its box)."""
+def _polygon_parts(ann: Mapping[str, Any]) -> list[np.ndarray] | None:
+    """The polygon parts pycocotools rasterises for an annotation; None for an RLE."""
     seg = ann.get("segmentation")
     if isinstance(seg, Mapping):
-        counts = check_rle(seg, (height, width))
-        return [rle_runs(counts)]
+        return None
     if isinstance(seg, list) and len(seg) > 0:
         try:
-            return [polygon_runs(part, height, width) for part in seg]
+            return [np.asarray(part, dtype=np.float64).reshape(-1) for part in seg]
         except (TypeError, ValueError) as exc:
             raise CocoError(f"polygon coordinates must be numbers ({exc})") from None
     bbox = ann.get("bbox")
     if bbox is None or len(bbox) != 4:
         return []
-    return [_runs_from_toggles(
-        _toggles_from_polygon(_bbox_polygon(bbox), height, width), height * width
-    )]
+    return [_bbox_polygon(bbox)]
+
+
+def _annotations_runs(records: Sequence[Mapping[str, Any]], height: int, width: int) -> list:
+    """Runs of each annotation (a list of ``(starts, ends)`` per annotation, parts united later).
+
+    All polygon parts of all annotations are rasterised in one vectorised pass.
+    """
+    n_pixels = height * width
+    out: list[list] = [[] for _ in records]
+    parts: list[np.ndarray] = []
+    owner: list[int] = []
+    for i, rec in enumerate(records):
+        poly = _polygon_parts(rec)
+        if poly is None:
+            counts = check_rle(rec["segmentation"], (height, width))
+            out[i].append(rle_runs(counts))
+            continue
+        for part in poly:
+            if part.size >= 6:
+                parts.append(part)
+                owner.append(i)
+    if parts:
+        part_of, toggles = _polygon_toggles(parts, height, width)
+        part, starts, ends = _runs_by_part(part_of, toggles, len(parts), n_pixels)
+        bounds = np.searchsorted(part, np.arange(len(parts) + 1))
+        for j, i in enumerate(owner):
+            a, b = bounds[j], bounds[j + 1]
+            if b > a:
+                out[i].append((starts[a:b], ends[a:b]))
+    return out
 
 
 def _paint_runs(runs, height: int) -> tuple[int, int, np.ndarray] | None:
@@ -206,7 +356,14 @@ def annotation_window(ann: Any, height: int, width: int) -> tuple[int, int, np.n
         ``mask`` is a bool array; ``annotation_mask(ann, h, w)[row0:row0 + mh, col0:col0 + mw]``
         equals it and the full mask is zero elsewhere. None when the mask is empty.
     """
-    return _paint_runs(_segmentation_runs(_record(ann), height, width), height)
+    runs = _annotations_runs([_record(ann)], height, width)
+    owner, starts, ends = _merge_runs(*_flatten_runs(runs), height * width)
+    atlas, _, r0, c0, nrows, ncols, area = _window_atlas(owner, starts, ends, 1, height)
+    if not area[0]:
+        return None
+    nr, nc = int(nrows[0]), int(ncols[0])
+    mask = atlas.reshape(nc, nr + 1)[:, :nr].T.copy()
+    return int(r0[0]), int(c0[0]), mask
 
 
 def annotation_mask(ann: Any, height: int, width: int) -> np.ndarray:
@@ -230,6 +387,82 @@ def paint_order(areas: Sequence[int]) -> np.ndarray:
     return np.lexsort((np.arange(areas.size), -areas))
 
 
+def _merge_runs(owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_pixels: int):
+    """Unite the runs of each owner: sorted, disjoint, non-touching runs per owner."""
+    if starts.size == 0:
+        return owner, starts, ends
+    shift = owner * (n_pixels + 1)
+    s, e = starts + shift, ends + shift
+    order = np.argsort(s, kind="stable")
+    s, e, owner = s[order], e[order], owner[order]
+    reach = np.maximum.accumulate(e)
+    new = np.ones(s.size, dtype=bool)
+    new[1:] = s[1:] > reach[:-1]
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], s.size) - 1
+    owner = owner[first]
+    shift = owner * (n_pixels + 1)
+    return owner, s[first] - shift, reach[last] - shift
+
+
+def _window_atlas(owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_owners: int, height: int):
+    """Masks of many owners, each in its own bounding-box window, in one flat buffer.
+
+    ``owner``/``starts``/``ends`` are merged runs (see :func:`_merge_runs`). Each owner's window
+    is stored column by column with one spare row per column (where the run ends are marked),
+    so one cumulative sum over the whole buffer turns the marks into every mask at once.
+
+    Returns
+    -------
+    atlas : (K,) bool ndarray
+    offset, row0, col0, n_rows, n_cols, area : (n_owners,) int64 ndarrays
+        Window ``k`` is ``atlas[offset[k]: offset[k] + n_cols[k] * (n_rows[k] + 1)]`` reshaped
+        ``(n_cols, n_rows + 1)``, spare row last; ``area`` counts its pixels.
+    """
+    zeros = np.zeros(n_owners, dtype=np.int64)
+    if starts.size == 0:
+        return np.zeros(0, dtype=bool), zeros, zeros, zeros, zeros, zeros, zeros
+    c_first = starts // height
+    c_last = (ends - 1) // height
+    r_first = starts - c_first * height
+    r_last = ends - c_last * height
+    n_cols = c_last - c_first + 1
+    if np.all(n_cols == 1):
+        cols, rs, re, who = c_first, r_first, r_last, owner
+    else:
+        piece = np.repeat(np.arange(n_cols.size), n_cols)
+        k = np.arange(piece.size) - np.repeat(np.cumsum(n_cols) - n_cols, n_cols)
+        cols = c_first[piece] + k
+        rs = np.where(k == 0, r_first[piece], 0)
+        re = np.where(k == n_cols[piece] - 1, r_last[piece], height)
+        who = owner[piece]
+    big = np.iinfo(np.int64).max
+    c0 = np.full(n_owners, big)
+    r0 = np.full(n_owners, big)
+    c1 = np.full(n_owners, -1)
+    r1 = np.full(n_owners, -1)
+    np.minimum.at(c0, who, cols)
+    np.minimum.at(r0, who, rs)
+    np.maximum.at(c1, who, cols)
+    np.maximum.at(r1, who, re)
+    present = c1 >= 0
+    c0[~present] = r0[~present] = 0
+    c1[~present] = -1
+    r1[~present] = 0
+    ncols = c1 - c0 + 1
+    nrows = r1 - r0
+    stride = nrows + 1
+    size = ncols * stride
+    offset = np.cumsum(size) - size
+    base = offset[who] + (cols - c0[who]) * stride[who] - r0[who]
+    marks = np.zeros(int(size.sum()) + 1, dtype=np.int8)
+    marks[base + rs] = 1
+    marks[base + re] = -1
+    atlas = np.cumsum(marks[:-1], dtype=np.int8).view(bool)
+    area = np.bincount(who, weights=re - rs, minlength=n_owners).astype(np.int64)
+    return atlas, offset, r0, c0, nrows, ncols, area
+
+
 def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
     """The label image of one image of a dataset: exactly what the reader's Labels layer holds.
 
@@ -251,21 +484,201 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
     """
     image = dataset.images[image_position]
     h, w = image.height, image.width
+    anns = dataset.image_annotations(image_position)
+    try:
+        runs = _annotations_runs([a.record for a in anns], h, w)
+    except CocoError:
+        for ann in anns:  # find the culprit for the message
+            try:
+                _annotations_runs([ann.record], h, w)
+            except CocoError as exc:
+                raise CocoError(
+                    str(exc), path=dataset.path, where=f"annotations[{ann.position}].segmentation"
+                ) from None
+        raise
     labels = np.zeros((h, w), dtype=np.int32)
-    windows = []
-    areas = []
-    for ann in dataset.image_annotations(image_position):
-        try:
-            win = annotation_window(ann.record, h, w)
-        except CocoError as exc:
-            raise CocoError(
-                str(exc), path=dataset.path, where=f"annotations[{ann.position}].segmentation"
-            ) from None
-        if win is None:
+    owner, starts, ends = _flatten_runs(runs)
+    owner, starts, ends = _merge_runs(owner, starts, ends, h * w)
+    atlas, offset, r0, c0, nrows, ncols, area = _window_atlas(owner, starts, ends, len(anns), h)
+    for i in paint_order(area).tolist():
+        if not area[i]:
             continue
-        windows.append((ann.position + 1, win))
-        areas.append(int(np.count_nonzero(win[2])))
-    for i in paint_order(areas):
-        value, (r0, c0, mask) = windows[i]
-        labels[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]][mask] = value
+        nr, nc, off = int(nrows[i]), int(ncols[i]), int(offset[i])
+        mask = atlas[off : off + nc * (nr + 1)].reshape(nc, nr + 1)[:, :nr].T
+        r, c = int(r0[i]), int(c0[i])
+        labels[r : r + nr, c : c + nc][mask] = anns[i].position + 1
     return labels
+
+
+def _flatten_runs(runs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(owner, starts, ends)`` arrays from a list (per owner) of lists of ``(starts, ends)``."""
+    owners, all_starts, all_ends = [], [], []
+    for k, ann_runs in enumerate(runs):
+        for st, en in ann_runs:
+            owners.append(np.full(st.size, k, dtype=np.int64))
+            all_starts.append(st)
+            all_ends.append(en)
+    if not owners:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(owners), np.concatenate(all_starts), np.concatenate(all_ends)
+
+
+class LabelStack:
+    """Lazy ``(N, H, W)`` int32 label stack of a dataset: each image rasterised when first read.
+
+    An array-like for napari's Labels layer when the dense stack would be too large or too
+    slow to build up front. Planes are rasterised with :func:`rasterize_image`, padded
+    bottom/right to the largest image, and kept in a small LRU cache. Writing (napari's
+    painting, fill, undo) turns a plane into an edited plane that is kept for good, so edits
+    survive browsing and are what a writer reads back. ``np.asarray(stack)`` materialises all.
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        The parsed dataset.
+    cache_size : int
+        How many unedited planes to keep.
+    """
+
+    def __init__(self, dataset: CocoDataset, *, cache_size: int = 8) -> None:
+        self.dataset = dataset
+        shapes = dataset.image_shapes
+        self.shape = (
+            len(shapes),
+            max((h for h, _ in shapes), default=0),
+            max((w for _, w in shapes), default=0),
+        )
+        self.dtype = np.dtype(np.int32)
+        self.ndim = 3
+        self._cache_size = cache_size
+        self._cache: dict[int, np.ndarray] = {}
+        self._edited: dict[int, np.ndarray] = {}
+        import threading
+
+        self._lock = threading.RLock()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def edited(self) -> list[int]:
+        """Positions of the planes that have been written to."""
+        return sorted(self._edited)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"LabelStack(shape={self.shape}, dtype={self.dtype}, edited={self.edited})"
+
+    def plane(self, i: int) -> np.ndarray:
+        """The padded ``(H, W)`` label plane of image ``i`` (read-only unless edited)."""
+        i = int(i)
+        if i < 0:
+            i += self.shape[0]
+        if not 0 <= i < self.shape[0]:
+            raise IndexError(f"index {i} is out of bounds for axis 0 with size {self.shape[0]}")
+        with self._lock:
+            if i in self._edited:
+                return self._edited[i]
+            if i in self._cache:
+                self._cache[i] = self._cache.pop(i)  # most recently used last
+                return self._cache[i]
+            labels = rasterize_image(self.dataset, i)
+            out = np.zeros(self.shape[1:], dtype=self.dtype)
+            out[: labels.shape[0], : labels.shape[1]] = labels
+            out.flags.writeable = False
+            self._cache[i] = out
+            while len(self._cache) > self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            return out
+
+    def _writable(self, i: int) -> np.ndarray:
+        with self._lock:
+            i = int(i) % self.shape[0]
+            if i not in self._edited:
+                self._edited[i] = self.plane(i).copy()
+                self._cache.pop(i, None)
+            return self._edited[i]
+
+    def _split(self, key):
+        """Normalise ``key`` into (leading index, rest) with Ellipsis expanded."""
+        if not isinstance(key, tuple):
+            key = (key,)
+        if any(k is Ellipsis for k in key):
+            i = next(j for j, k in enumerate(key) if k is Ellipsis)
+            fill = (slice(None),) * (self.ndim - (len(key) - 1))
+            key = key[:i] + fill + key[i + 1 :]
+        if len(key) == 1 and isinstance(key[0], np.ndarray) and key[0].dtype == bool:
+            if key[0].shape == self.shape:
+                key = np.nonzero(key[0])
+        if not key:
+            key = (slice(None),)
+        return key[0], key[1:]
+
+    @staticmethod
+    def _is_int(k) -> bool:
+        return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+
+    def _fancy(self, first, rest):
+        """Group an all-integer-array key by plane: yields (plane, mask, rest_for_plane)."""
+        arrays = np.broadcast_arrays(np.asarray(first), *[np.asarray(r) for r in rest])
+        first, rest = arrays[0], arrays[1:]
+        for i in np.unique(first):
+            m = first == i
+            yield int(i), m, tuple(r[m] for r in rest)
+
+    def _all_arrays(self, first, rest) -> bool:
+        parts = (first, *rest)
+        return len(parts) == self.ndim and all(
+            self._is_int(k) or (isinstance(k, (np.ndarray, list)) and np.asarray(k).dtype.kind in "iu")
+            for k in parts
+        ) and not all(self._is_int(k) for k in parts)
+
+    def __getitem__(self, key):
+        first, rest = self._split(key)
+        if self._is_int(first):
+            return self.plane(first)[rest]
+        if self._all_arrays(first, rest):
+            shape = np.broadcast_shapes(*[np.shape(k) for k in (first, *rest)])
+            out = np.empty(shape, dtype=self.dtype)
+            for i, m, sub in self._fancy(first, rest):
+                out[m] = self.plane(i)[sub]
+            return out
+        idx = np.arange(self.shape[0])[first]
+        stacked = np.stack([self.plane(i) for i in np.atleast_1d(idx)]) if np.ndim(idx) else None
+        if stacked is None:
+            return self.plane(int(idx))[rest]
+        return stacked[(slice(None), *rest)]
+
+    def __setitem__(self, key, value) -> None:
+        first, rest = self._split(key)
+        if self._is_int(first):
+            self._writable(first)[rest] = value
+            return
+        if self._all_arrays(first, rest):
+            value = np.asarray(value)
+            for i, m, sub in self._fancy(first, rest):
+                self._writable(i)[sub] = value if value.ndim == 0 else np.broadcast_to(
+                    value, m.shape
+                )[m]
+            return
+        idx = np.atleast_1d(np.arange(self.shape[0])[first])
+        value = np.asarray(value)
+        current = np.stack([self.plane(i) for i in idx])
+        current[(slice(None), *rest)] = value
+        for j, i in enumerate(idx):
+            if not np.array_equal(current[j], self.plane(i)):
+                self._writable(i)[...] = current[j]
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.stack([self.plane(i) for i in range(self.shape[0])]) if self.shape[0] else (
+            np.zeros(self.shape, dtype=self.dtype)
+        )
+        return out if dtype is None else out.astype(dtype, copy=False)

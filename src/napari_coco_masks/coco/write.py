@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .encode import Mode, check_mode, encode_labels, label_windows, polygons_to_rle
+from .encode import Mode, check_mode, encode_labels, encode_mask, label_windows, polygons_to_rle
 from .errors import CocoError
 from .geometry import napari_polygon_to_coco, napari_rect_to_coco_bbox
 
@@ -248,6 +248,7 @@ def dataset_from_labels(
     features: Any = None,
     *,
     image_names: str | Sequence[str] | None = None,
+    image_shapes: Sequence[tuple[int, int]] | None = None,
     categories: Sequence[Any] | None = None,
     source: Mapping[str, Any] | None = None,
     mode: Mode = "auto",
@@ -265,6 +266,9 @@ def dataset_from_labels(
     image_names : str or sequence of str, optional
         File names of the images (one per slice; one name for a stack is numbered). Ignored
         when ``source`` is given (its image records are kept).
+    image_shapes : sequence of (int, int), optional
+        (height, width) of each image when the planes are padded to a common size (a stack of
+        images of different sizes); each plane is cropped to its image. Default: plane size.
     categories : sequence of str or dict, optional
         Category records (or names, numbered from 1). Default: from the features, else one
         ``"object"`` category.
@@ -286,15 +290,18 @@ def dataset_from_labels(
         values) or does not match ``source``.
     """
     check_mode(mode)
-    stack = _check_labels(labels)
     rows = _feature_rows(features, "index")
+    if source is not None and _is_lazy_stack(labels):
+        return _round_trip_labels(labels, rows, source, mode)
+    stack = _check_labels(labels)
     if source is not None:
         return _round_trip_labels(stack, rows, source, mode)
-    shapes = [stack.shape[1:]] * stack.shape[0]
+    shapes = _plane_shapes(stack, image_shapes)
     images = _new_images(_image_names(image_names, stack.shape[0]), shapes)
     cats = _categories(categories, (rows[v] for v in sorted(rows) if v != 0))
     annotations: list[dict[str, Any]] = []
-    for image, plane in zip(images, stack, strict=True):
+    for image, full in zip(images, stack, strict=True):
+        plane = full[: image["height"], : image["width"]]
         annotations.extend(
             _new_annotations(plane, rows, image["id"], cats, mode, start_id=len(annotations) + 1)
         )
@@ -305,6 +312,23 @@ def dataset_from_labels(
         "categories": cats,
         "annotations": annotations,
     }
+
+
+def _plane_shapes(
+    stack: np.ndarray, image_shapes: Sequence[tuple[int, int]] | None
+) -> list[tuple[int, int]]:
+    """(h, w) of each image of the stack; given sizes must fit inside the planes."""
+    if image_shapes is None:
+        return [tuple(stack.shape[1:])] * stack.shape[0]
+    sizes = [(int(h), int(w)) for h, w in image_shapes]
+    if len(sizes) != stack.shape[0] or any(
+        h > stack.shape[1] or w > stack.shape[2] or h < 1 or w < 1 for h, w in sizes
+    ):
+        raise CocoError(
+            f"`image_shapes` {sizes} must give one (height, width) per plane of `labels` "
+            f"(shape {stack.shape}), each within the plane"
+        )
+    return sizes
 
 
 def _new_annotations(
@@ -356,13 +380,27 @@ def _original_plane(parsed: Any, image_id: Any, shape: tuple[int, int]) -> np.nd
     return np.asarray(rasterize_image(parsed, position))[: shape[0], : shape[1]]
 
 
+def _is_lazy_stack(labels: Any) -> bool:
+    """The reader's lazy LabelStack: planes never written to are unchanged by construction."""
+    return all(hasattr(labels, a) for a in ("edited", "plane", "dataset", "shape"))
+
+
 def _round_trip_labels(
-    stack: np.ndarray,
+    stack: Any,
     rows: Mapping[int, Mapping[str, Any]],
     source: Mapping[str, Any],
     mode: Mode,
 ) -> dict[str, Any]:
+    """Write back a label stack read from COCO: see the module docstring."""
     dataset, image_ids, shapes = _check_source(source)
+    if _is_lazy_stack(stack):
+        parsed = stack.dataset
+        to_check = list(stack.edited)
+        plane_at = stack.plane
+    else:
+        parsed = _parsed(dataset, source)
+        to_check = range(len(shapes))
+        plane_at = stack.__getitem__
     if stack.shape[0] != len(image_ids):
         raise CocoError(
             f"`labels` has {stack.shape[0]} image planes but its COCO source has "
@@ -376,15 +414,14 @@ def _round_trip_labels(
         if p is not None:
             by_image.setdefault(p, []).append(k)
     categories = list(dataset.get("categories") or [])
-    parsed = _parsed(dataset, source)
     result: list[Any] = list(annotations)
     new: list[dict[str, Any]] = []
     next_id = _next_id(a for a in annotations if isinstance(a, Mapping))
-    for p, (h, w) in enumerate(shapes):
-        plane = stack[p, :h, :w]
-        outside = stack[p].copy()
-        outside[:h, :w] = 0
-        if outside.any():
+    for p in to_check:
+        h, w = shapes[p]
+        full = np.asarray(plane_at(p))
+        plane = full[:h, :w]
+        if full[h:].any() or full[:, w:].any():
             warnings.warn(
                 f"image {p} ({image_ids[p]!r}): labels painted outside the image's "
                 f"{h}x{w} pixels were not saved",
@@ -400,19 +437,11 @@ def _round_trip_labels(
         for v in sorted(changed & own):
             if v not in present:
                 result[v - 1] = None  # erased
-        for v, enc in _encode_edited(plane, [annotations[v - 1] for v in edited], edited, mode):
+        edited_anns = [annotations[v - 1] for v in edited]
+        for v, enc in _encode_edited(plane, original, present, edited_anns, edited, mode):
             ann = dict(annotations[v - 1])
             ann.update(enc)
             result[v - 1] = ann
-        for k in by_image.get(p, []):
-            ann = result[k]
-            row = rows.get(k + 1)
-            if ann is None or not row or row.get("category_id") is None:
-                continue
-            if _as_id(row["category_id"]) != ann.get("category_id"):
-                ann = dict(ann)
-                ann["category_id"] = _as_id(row["category_id"])
-                result[k] = ann
         fresh = sorted(v for v in present if v not in own)
         if fresh:
             cats = categories or [dict(DEFAULT_CATEGORY)]
@@ -420,6 +449,7 @@ def _round_trip_labels(
                                     values=fresh)
             next_id += len(made)
             new.extend(made)
+    _apply_category_edits(result, rows)
     out = dict(dataset)
     out["annotations"] = [a for a in result if a is not None] + new
     if new and not categories:
@@ -427,21 +457,72 @@ def _round_trip_labels(
     return out
 
 
+def _apply_category_edits(result: list[Any], rows: Mapping[int, Mapping[str, Any]]) -> None:
+    """A ``category_id`` changed in the features table (row of label ``k + 1``) is written."""
+    for k, ann in enumerate(result):
+        row = rows.get(k + 1)
+        if not isinstance(ann, Mapping) or not row or row.get("category_id") is None:
+            continue
+        if _as_id(row["category_id"]) != ann.get("category_id"):
+            result[k] = {**ann, "category_id": _as_id(row["category_id"])}
+
+
 def _encode_edited(
-    plane: np.ndarray, anns: Sequence[Mapping[str, Any]], values: Sequence[int], mode: Mode
+    plane: np.ndarray,
+    original: np.ndarray,
+    windows: Mapping[int, tuple[slice, slice]],
+    anns: Sequence[Mapping[str, Any]],
+    values: Sequence[int],
+    mode: Mode,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Encode edited instances, keeping RLE for crowds and (in auto mode) for RLE originals."""
-    groups: dict[tuple[str, bool], list[int]] = {}
+    out = []
     for ann, v in zip(anns, values, strict=True):
         crowd = bool(int(ann.get("iscrowd", 0) or 0))
         keep_rle = crowd or (mode == "auto" and _is_rle(ann))
-        key = ("rle" if keep_rle else mode, keep_rle and _is_uncompressed(ann))
-        groups.setdefault(key, []).append(v)
-    out = []
-    for (group_mode, raw), group in groups.items():
-        encoded = encode_labels(plane, mode=group_mode, values=group, uncompressed=group if raw else ())
-        out.extend(encoded.items())
+        mask, offset = _edited_mask(plane, original, windows[v], ann, v)
+        encoded = encode_mask(
+            mask,
+            offset=offset,
+            image_shape=plane.shape,
+            mode="rle" if keep_rle else mode,
+            uncompressed=keep_rle and _is_uncompressed(ann),
+        )
+        out.append((v, encoded))
     return out
+
+
+def _edited_mask(
+    plane: np.ndarray,
+    original: np.ndarray,
+    window: tuple[slice, slice],
+    ann: Mapping[str, Any],
+    value: int,
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """Pixels of an edited instance and their window offset.
+
+    Its current pixels, plus the parts of its original mask that another instance covered
+    when the file was read and still covers (one Labels pixel holds one id, so the occluded
+    part of an instance is never visible, yet it is not erased).
+    """
+    from .raster import annotation_window
+
+    (r0, r1), (c0, c1) = (window[0].start, window[0].stop), (window[1].start, window[1].stop)
+    try:
+        own = annotation_window(ann, *plane.shape)
+    except CocoError:
+        own = None
+    if own is not None:
+        ar0, ac0, amask = own
+        ar1, ac1 = ar0 + amask.shape[0], ac0 + amask.shape[1]
+        before, now = original[ar0:ar1, ac0:ac1], plane[ar0:ar1, ac0:ac1]
+        hidden = amask & (before != value) & (before != 0) & (now == before)
+        if hidden.any():
+            u0, v0, u1, v1 = min(r0, ar0), min(c0, ac0), max(r1, ar1), max(c1, ac1)
+            mask = plane[u0:u1, v0:v1] == value
+            mask[ar0 - u0 : ar1 - u0, ac0 - v0 : ac1 - v0] |= hidden
+            return mask, (u0, v0)
+    return plane[window] == value, (r0, c0)
 
 
 def _is_rle(ann: Mapping[str, Any]) -> bool:
@@ -561,14 +642,6 @@ def dataset_from_shapes(
         )
     rows = _feature_rows(features, None)
     sizes = [(int(h), int(w)) for h, w in image_shapes]
-    skipped = [t for t in types if t not in ("polygon", "rectangle", "ellipse")]
-    if skipped:
-        warnings.warn(
-            f"{len(skipped)} shape(s) of type {sorted(set(skipped))} were not saved: COCO "
-            "segmentations are closed areas (polygons, rectangles, ellipses)",
-            UserWarning,
-            stacklevel=2,
-        )
     if source is not None:
         return _round_trip_shapes(shapes, types, rows, source, base)
     if base is not None:
@@ -587,11 +660,13 @@ def dataset_from_shapes(
         }
     annotations = list(dataset.get("annotations", []))
     next_id = _next_id(annotations)
+    skipped: list[str] = []
     for i, (vertices, kind) in enumerate(zip(shapes, types, strict=True)):
         p = _shape_plane(vertices, len(sizes))
         h, w = sizes[p]
         record = _shape_record(vertices, kind, h, w)
         if record is None:
+            skipped.append(kind)
             continue
         row = rows.get(i, {})
         ann = {
@@ -606,12 +681,179 @@ def dataset_from_shapes(
             ann["attributes"] = attributes
         annotations.append(ann)
         next_id += 1
+    _warn_skipped_shapes(skipped)
     dataset["annotations"] = annotations
     return dataset
 
 
-def _round_trip_shapes(shapes, types, rows, source, base):  # pragma: no cover - filled below
-    raise NotImplementedError
+def _warn_skipped_shapes(kinds: Sequence[str]) -> None:
+    if kinds:
+        warnings.warn(
+            f"{len(kinds)} shape(s) of type {sorted(set(kinds))} were not saved: COCO "
+            "segmentations are closed areas (polygons, rectangles, ellipses with at least 3 "
+            "vertices)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _clean_ring(vertices: np.ndarray) -> np.ndarray:
+    """Drop repeated consecutive vertices and the closing repeat (as the reader does)."""
+    if len(vertices) > 1:
+        keep = np.any(vertices != np.roll(vertices, 1, axis=0), axis=1)
+        keep[0] = True
+        vertices = vertices[keep]
+        if len(vertices) > 1 and np.array_equal(vertices[0], vertices[-1]):
+            vertices = vertices[:-1]
+    return vertices
+
+
+def _original_parts(ann: Any) -> dict[int, np.ndarray]:
+    """The napari vertices the reader made for each part of a polygon / bbox-only annotation."""
+    from .geometry import coco_bbox_to_napari, coco_polygon_to_napari
+
+    if ann.kind == "bbox":
+        return {-1: coco_bbox_to_napari(ann.bbox)}
+    parts = {}
+    for j, flat in enumerate(ann.segmentation):
+        ring = _clean_ring(coco_polygon_to_napari(flat))
+        if len(ring) >= 3 and np.all(np.isfinite(ring)):
+            parts[j] = ring
+    return parts
+
+
+def _plane_of(ann: Any, n_images: int) -> int:
+    """Stack position the reader gave an annotation's shapes (0 when the layer is 2D)."""
+    return ann.image_position if n_images > 1 else 0
+
+
+def _same_vertices(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal vertices, also when napari stored them as float32 (its Shapes data type)."""
+    if a.shape != b.shape:
+        return False
+    return bool(np.allclose(a, b, rtol=0, atol=1e-6)) or bool(
+        np.array_equal(a.astype(np.float32), b.astype(np.float32))
+    )
+
+
+def _round_trip_shapes(
+    shapes: Sequence[Any],
+    types: Sequence[str],
+    rows: Mapping[int, Mapping[str, Any]],
+    source: Mapping[str, Any],
+    base: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Apply a Shapes layer read from COCO to its dataset (or to ``base``, e.g. the labels').
+
+    The first shape carrying an ``(annotation_id, part)`` pair is that part; later shapes with
+    the same pair (napari copies the last row's features to newly drawn shapes) and shapes
+    without an ``annotation_id`` are new annotations.
+    """
+    dataset, image_ids, sizes = _check_source(source)
+    parsed = _parsed(dataset, source)
+    target = dict(base if base is not None else dataset)
+    annotations = list(target.get("annotations", []))
+    categories = list(target.get("categories") or [DEFAULT_CATEGORY])
+    current: dict[Any, dict[int, tuple[np.ndarray, str, int, int]]] = {}
+    fresh: list[int] = []
+    for i, (vertices, kind) in enumerate(zip(shapes, types, strict=True)):
+        row = rows.get(i, {})
+        ann_id, part = row.get("annotation_id"), row.get("part")
+        arr = np.asarray(vertices, dtype=float)
+        plane = _shape_plane(arr, len(sizes))
+        key = _as_id(ann_id) if ann_id is not None else None
+        if key is None or part is None or int(part) in current.get(key, {}):
+            fresh.append(i)
+            continue
+        current.setdefault(key, {})[int(part)] = (arr[:, -2:], kind, plane, i)
+    edits: dict[Any, Any] = {}  # annotation id -> new record, or None when erased
+    for ann in parsed.annotations:
+        if ann.kind not in ("polygon", "bbox"):
+            continue
+        expected = _original_parts(ann)
+        now = current.pop(_as_id(ann.id), {})
+        if not expected:
+            continue  # the reader could not show it: nothing to compare
+        if not now:
+            edits[ann.id] = None
+            continue
+        if set(now) == set(expected) and all(
+            _same_vertices(now[j][0], expected[j]) and now[j][2] == _plane_of(ann, len(sizes))
+            for j in expected
+        ):
+            continue
+        edits[ann.id] = _edited_from_shapes(ann, now, sizes[ann.image_position])
+    # shapes naming an id that is no drawable annotation of the file are new annotations
+    fresh.extend(entry[3] for leftover in current.values() for entry in leftover.values())
+    out_annotations = []
+    for ann in annotations:
+        ann_id = ann.get("id") if isinstance(ann, Mapping) else None
+        if ann_id in edits:
+            if edits[ann_id] is not None:
+                out_annotations.append(edits[ann_id])
+        else:
+            out_annotations.append(ann)
+    # fresh ids never reuse one of the file's (a deleted annotation's id stays retired)
+    next_id = max(
+        _next_id(a for a in annotations if isinstance(a, Mapping)),
+        _next_id(a for a in dataset.get("annotations", []) if isinstance(a, Mapping)),
+    )
+    skipped: list[str] = []
+    for i in sorted(fresh):
+        vertices, kind, row = np.asarray(shapes[i], dtype=float), types[i], rows.get(i, {})
+        plane = _shape_plane(vertices, len(sizes))
+        h, w = sizes[plane]
+        record = _shape_record(vertices, kind, h, w)
+        if record is None:
+            skipped.append(kind)
+            continue
+        ann = {
+            "id": next_id,
+            "image_id": image_ids[plane],
+            "category_id": _category_for(
+                {k: v for k, v in row.items() if k in ("category_id", "category")},
+                categories,
+                categories[0]["id"],
+            ),
+            **record,
+            "iscrowd": 0,
+        }
+        attributes = _attributes(row)
+        if attributes:
+            ann["attributes"] = attributes
+        out_annotations.append(ann)
+        next_id += 1
+    _warn_skipped_shapes(skipped)
+    target["annotations"] = out_annotations
+    return target
+
+
+def _edited_from_shapes(
+    ann: Any, parts: Mapping[int, tuple[np.ndarray, str, int, int]], size: tuple[int, int]
+) -> dict[str, Any]:
+    """An annotation rewritten from its current shapes, every other key kept."""
+    record = dict(ann.record)
+    h, w = size
+    if ann.kind == "bbox" and set(parts) == {-1} and parts[-1][1] == "rectangle":
+        bbox = napari_rect_to_coco_bbox(parts[-1][0])
+        record["bbox"] = bbox
+        record["area"] = float(bbox[2] * bbox[3])
+        return record
+    polygons = []
+    for _, (verts, kind, _, _) in sorted(parts.items()):
+        made = _shape_record(verts, "polygon" if kind == "path" else kind, h, w)
+        if made is not None:
+            polygons.extend(made["segmentation"])
+    if not polygons:
+        return record
+    from pycocotools import mask as mask_utils
+
+    xy = np.concatenate([np.asarray(p).reshape(-1, 2) for p in polygons])
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    record["segmentation"] = polygons
+    record["area"] = float(mask_utils.area(polygons_to_rle(polygons, h, w)))
+    record["bbox"] = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
+    return record
 
 
 # ------------------------------------------------------------------------------------ write

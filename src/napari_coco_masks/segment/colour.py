@@ -7,12 +7,12 @@ saturation and value are in [0, 1] as in :func:`skimage.color.rgb2hsv`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["colour_mask", "hsv_range_around", "rgb_to_hsv"]
+__all__ = ["colour_labels", "colour_mask", "hsv_range_around", "rgb_to_hsv"]
 
 Range = tuple[float, float]
 
@@ -44,23 +44,39 @@ def _as_rgb(rgb: Any, channel_axis: int) -> np.ndarray:
     return array
 
 
+def _hsv_unit(rgb: Any, channel_axis: int) -> np.ndarray:
+    """:func:`skimage.color.rgb2hsv` of ``rgb``: hue, saturation and value all in [0, 1]."""
+    from skimage.color import rgb2hsv
+
+    array = _as_rgb(rgb, channel_axis)
+    if array.shape[-1] != 3 or not array.flags.c_contiguous:
+        array = np.ascontiguousarray(array[..., :3])
+    return rgb2hsv(array, channel_axis=-1)
+
+
 def rgb_to_hsv(rgb: Any, *, channel_axis: int = -1) -> np.ndarray:
     """Hue (degrees), saturation and value ([0, 1]) of every pixel, on a last axis of 3.
 
     Integer images are scaled by their dtype's maximum as in :func:`skimage.color.rgb2hsv`.
     """
-    from skimage.color import rgb2hsv
-
-    hsv = rgb2hsv(_as_rgb(rgb, channel_axis), channel_axis=-1)
+    hsv = _hsv_unit(rgb, channel_axis)
     hsv[..., 0] *= 360.0
     return hsv
 
 
 def _in_hue(hue: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Pixels whose hue is in [lo, hi] degrees, wrapping through 0 when lo > hi."""
+    """Pixels whose hue is in [lo, hi] (same unit as ``hue``), wrapping through 0 if lo > hi."""
     if lo <= hi:
         return (hue >= lo) & (hue <= hi)
     return (hue >= lo) | (hue <= hi)
+
+
+def _in_range(channel: np.ndarray, lo: float, hi: float, mask: np.ndarray) -> None:
+    """``mask &= lo <= channel <= hi``, skipping the bounds that keep everything in [0, 1]."""
+    if lo > 0.0:
+        mask &= channel >= lo
+    if hi < 1.0:
+        mask &= channel <= hi
 
 
 def colour_mask(
@@ -97,10 +113,14 @@ def colour_mask(
         raise ValueError(
             f"`saturation` {tuple(saturation)} and `value` {tuple(value)} need low <= high"
         )
-    hsv = rgb_to_hsv(rgb, channel_axis=channel_axis)
-    mask = _in_hue(hsv[..., 0], h_lo, h_hi)
-    mask &= (hsv[..., 1] >= s_lo) & (hsv[..., 1] <= s_hi)
-    mask &= (hsv[..., 2] >= v_lo) & (hsv[..., 2] <= v_hi)
+    hsv = _hsv_unit(rgb, channel_axis)
+    if (h_lo, h_hi) in ((0.0, 360.0), (360.0, 0.0)):
+        mask = np.ones(hsv.shape[:-1], bool)
+    else:
+        # compare in skimage's [0, 1] hue unit (bounds scaled, not the image)
+        mask = _in_hue(hsv[..., 0], h_lo / 360.0, h_hi / 360.0)
+    _in_range(hsv[..., 1], s_lo, s_hi, mask)
+    _in_range(hsv[..., 2], v_lo, v_hi, mask)
     return mask
 
 
@@ -126,3 +146,55 @@ def hsv_range_around(
     return (float(hue[0]), float(hue[1])), (float(sat[0]), float(sat[1])), (
         float(val[0]), float(val[1])
     )  # fmt: skip
+
+
+def colour_labels(
+    rgb: Any,
+    hue: Sequence[float] = (0.0, 360.0),
+    saturation: Sequence[float] = (0.0, 1.0),
+    value: Sequence[float] = (0.0, 1.0),
+    *,
+    channel_axis: int = -1,
+    time_axis: int | None = None,
+    frames: Sequence[int] | None = None,
+    fill_holes: bool = False,
+    min_size: float = 0.0,
+    clear_border: bool = False,
+    spacing: float | Sequence[float] | None = None,
+    connectivity: int | None = None,
+    output: str = "labels",
+) -> Iterator[tuple[int | None, np.ndarray]]:
+    """Colour-mask ``rgb`` and label the result, yielding ``(frame_index, labels)`` (int32).
+
+    Without ``time_axis`` (counted without the channel axis) the whole image is one nD image and
+    a single ``(None, labels)`` is yielded. With it, frames are masked and labelled one at a time
+    (only ``frames`` when given), label values continuing from frame to frame. The cleaning
+    options are those of :func:`napari_coco_masks.segment.threshold.mask_to_labels`.
+    """
+    from .threshold import _spatial_spacing, mask_to_labels
+
+    array = np.moveaxis(np.asarray(rgb), channel_axis, -1)
+    clean = dict(
+        fill_holes=fill_holes, min_size=min_size, clear_border=clear_border,
+        connectivity=connectivity, output=output,
+    )  # fmt: skip
+    grey_ndim = array.ndim - 1
+    if time_axis is None:
+        space = _spatial_spacing(spacing, grey_ndim, None)
+        mask = colour_mask(array, hue, saturation, value)
+        yield None, mask_to_labels(mask, spacing=space, **clean)
+        return
+    if not -grey_ndim <= time_axis < grey_ndim:
+        raise ValueError(f"`time_axis`={time_axis} is out of range for a {grey_ndim}D image")
+    time_axis %= grey_ndim
+    space = _spatial_spacing(spacing, grey_ndim, time_axis)
+    stack = np.moveaxis(array, time_axis, 0)
+    next_label = 0
+    for index in range(len(stack)) if frames is None else frames:
+        mask = colour_mask(stack[index], hue, saturation, value)
+        labels = mask_to_labels(mask, spacing=space, **clean)
+        if output == "labels" and next_label:
+            labels[labels > 0] += next_label
+        if output == "labels":
+            next_label = max(next_label, int(labels.max(initial=0)))
+        yield int(index), labels

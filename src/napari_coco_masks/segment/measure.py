@@ -15,8 +15,11 @@ per-object crops found in one pass by :func:`scipy.ndimage.find_objects`.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +34,9 @@ __all__ = [
     "measure",
     "measure_shapes",
     "summarize",
+    "to_csv",
     "unit_label",
+    "with_unit_headers",
 ]
 
 #: Every property :func:`measure` knows, in output order. ``eccentricity`` and ``circularity``
@@ -114,6 +119,7 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
             if not (p in _ONLY_2D and ndim != 2)
             and not (p in _ONLY_3D and ndim != 3)
             and not (p in _INTENSITY and not has_intensity)
+            and not (p in ("axis_major_length", "axis_minor_length") and ndim not in (2, 3))
         ]
         return wanted
     wanted = list(dict.fromkeys(["label", *properties]))
@@ -122,6 +128,9 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
         raise ValueError(f"`properties` has unknown names {unknown}; choose from {list(PROPERTIES)}")
     if ndim != 2 and (bad := [p for p in wanted if p in _ONLY_2D]):
         raise ValueError(f"`properties` {bad} exist for 2D objects only (objects here are {ndim}D)")
+    axes = ("axis_major_length", "axis_minor_length")
+    if ndim not in (2, 3) and (bad := [p for p in wanted if p in axes]):
+        raise ValueError(f"`properties` {bad} exist for 2D and 3D objects only, not {ndim}D")
     if ndim != 3 and (bad := [p for p in wanted if p in _ONLY_3D]):
         raise ValueError(f"`properties` {bad} exist for 3D objects only (objects here are {ndim}D)")
     if not has_intensity and (bad := [p for p in wanted if p in _INTENSITY]):
@@ -203,6 +212,19 @@ def unit_label(column: str, unit: str) -> str:
     return f"{column} [{unit}]" if unit else column
 
 
+def with_unit_headers(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose column names carry their units (``"area [µm²]"``)."""
+    units = df.attrs.get("units", {})
+    return df.rename(columns={c: unit_label(c, units.get(c, "")) for c in df.columns})
+
+
+def to_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a measurement table as UTF-8 CSV with units in the headers; return the path."""
+    path = Path(path)
+    with_unit_headers(df).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
 # --------------------------------------------------------------------------------------------
 # algorithm
 # --------------------------------------------------------------------------------------------
@@ -226,19 +248,23 @@ def _compact(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _coordinate_sums(
-    flat: np.ndarray, shape: tuple[int, ...], nbins: int, second_order: bool
+    flat: np.ndarray, shape: tuple[int, ...], nbins: int, origin: np.ndarray | None
 ) -> tuple[list[np.ndarray], dict[tuple[int, int], np.ndarray]]:
-    """Per-label sums of pixel indices (and their pairwise products) along each axis."""
+    """Per-label sums of pixel indices along each axis and, when ``origin`` is given, of the
+    pairwise products of indices taken from each label's ``origin`` (its bounding-box corner,
+    which keeps the second moments of small objects in large images accurate)."""
     first: list[np.ndarray] = []
     grids = []
     for axis, size in enumerate(shape):
         view = [1] * len(shape)
         view[axis] = size
         grid = np.broadcast_to(np.arange(size, dtype=float).reshape(view), shape).ravel()
+        if origin is not None:
+            grid = grid - origin[:, axis][flat]
         grids.append(grid)
         first.append(np.bincount(flat, weights=grid, minlength=nbins))
     second: dict[tuple[int, int], np.ndarray] = {}
-    if second_order:
+    if origin is not None:
         for i in range(len(shape)):
             for j in range(i, len(shape)):
                 second[i, j] = np.bincount(flat, weights=grids[i] * grids[j], minlength=nbins)
@@ -318,33 +344,106 @@ def _convex_count(mask: np.ndarray) -> float:
     return float(count) if count else float("nan")
 
 
-def _crop_properties(
+@dataclass
+class _Sums:
+    """Per-object raw sums shared by both strategies (all arrays indexed like ``present``).
+
+    ``first[a]`` and ``second[a, b]`` sum pixel indices (and their products) counted from the
+    object's bounding-box corner ``origin``, which keeps second moments of small objects in
+    large images exact to float64.
+    """
+
+    count: np.ndarray
+    origin: np.ndarray
+    first: list[np.ndarray] = field(default_factory=list)
+    second: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    intensity: dict[str, np.ndarray] = field(default_factory=dict)
+    crop: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _sums_from_image(
     lab: np.ndarray,
+    intensity: np.ndarray | None,
     present: np.ndarray,
+    origin: np.ndarray,
+    nbins: int,
+    wanted: list[str],
+) -> _Sums:
+    """All objects at once with :func:`numpy.bincount` (no per-object Python loop)."""
+    flat = lab.ravel()
+    count_all = np.bincount(flat, minlength=nbins)
+    sums = _Sums(count=count_all[present].astype(float), origin=origin)
+    need_moments = any(p in wanted for p in _MOMENTS)
+    if "centroid" in wanted or need_moments:
+        full_origin = None
+        if need_moments:
+            full_origin = np.zeros((nbins, lab.ndim))
+            full_origin[present] = origin
+        else:
+            sums.origin = np.zeros_like(origin)
+        first, second = _coordinate_sums(flat, lab.shape, nbins, full_origin)
+        sums.first = [f[present] for f in first]
+        sums.second = {k: v[present] for k, v in second.items()}
+    if intensity is not None and any(p in wanted for p in _INTENSITY):
+        stats = _intensity_properties(flat, np.asarray(intensity).ravel(), count_all, nbins, wanted)
+        sums.intensity = {k: v[present] for k, v in stats.items()}
+    return sums
+
+
+def _sums_from_crops(
+    lab: np.ndarray,
+    intensity: np.ndarray | None,
+    present: np.ndarray,
+    origin: np.ndarray,
     slices: list[tuple[slice, ...] | None],
     spacing: tuple[float, ...],
     wanted: list[str],
-    pixel_area: float,
-    area: np.ndarray,
     progress: ProgressCallback | None,
-) -> dict[str, np.ndarray]:
-    """Properties that need each object's crop: perimeter, solidity, surface area."""
-    need = [p for p in ("perimeter", "solidity", "surface_area", "circularity") if p in wanted]
-    if not need:
-        return {}
-    out = {p: np.empty(present.size) for p in ("perimeter", "solidity", "surface_area")}
+) -> _Sums:
+    """One pass over the objects' crops: used when perimeter, solidity or surface area need
+    the crops anyway, so moments and intensity statistics come from the same small arrays."""
+    n, ndim = present.size, lab.ndim
+    need_moments = any(p in wanted for p in _MOMENTS)
+    need_intensity = intensity is not None and any(p in wanted for p in _INTENSITY)
     want_perimeter = "perimeter" in wanted or "circularity" in wanted
+    sums = _Sums(count=np.empty(n), origin=origin,
+                 first=[np.empty(n) for _ in range(ndim)])
+    if need_moments:
+        sums.second = {(i, j): np.empty(n) for i in range(ndim) for j in range(i, ndim)}
+    if need_intensity:
+        sums.intensity = {p: np.empty(n) for p in _INTENSITY if p in wanted}
+    crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area")}
     for k, value in enumerate(present):
-        mask = lab[slices[value - 1]] == value
+        slc = slices[value - 1]
+        mask = lab[slc] == value
+        idx = np.nonzero(mask)
+        sums.count[k] = idx[0].size
+        for a in range(ndim):
+            sums.first[a][k] = idx[a].sum()
+        for (i, j), out in sums.second.items():
+            out[k] = np.dot(idx[i], idx[j])
+        if need_intensity:
+            vals = intensity[slc][mask].astype(np.float64, copy=False)
+            mean = vals.mean()
+            for prop, out in sums.intensity.items():
+                if prop == "intensity_mean":
+                    out[k] = mean
+                elif prop == "intensity_min":
+                    out[k] = vals.min()
+                elif prop == "intensity_max":
+                    out[k] = vals.max()
+                else:
+                    out[k] = np.sqrt(np.mean((vals - mean) ** 2))
         if want_perimeter:
-            out["perimeter"][k] = _perimeter_2d(mask, spacing)
+            crop["perimeter"][k] = _perimeter_2d(mask, spacing)
         if "solidity" in wanted:
-            out["solidity"][k] = area[k] / (_convex_count(mask) * pixel_area)
+            crop["convex_count"][k] = _convex_count(mask)
         if "surface_area" in wanted:
-            out["surface_area"][k] = _surface_area_3d(mask, spacing)
+            crop["surface_area"][k] = _surface_area_3d(mask, spacing)
         if progress is not None and k % 64 == 0:
-            progress(k, present.size)
-    return out
+            progress(k, n)
+    sums.crop = crop
+    return sums
 
 
 def _intensity_properties(
@@ -383,46 +482,49 @@ def _measure_frame(
     ndim = labels.ndim
     lab, original = _compact(labels)
     nbins = original.size
-    flat = lab.ravel()
-    count_all = np.bincount(flat, minlength=nbins)
-    present = np.flatnonzero(count_all[1:]) + 1
-    count = count_all[present].astype(float)
-    pixel_area = float(np.prod(spacing))
     slices = ndi.find_objects(lab, max_label=nbins - 1)
+    present = np.array([v + 1 for v, s in enumerate(slices) if s is not None], dtype=np.intp)
+    origin = np.array([[s.start for s in slices[v - 1]] for v in present], dtype=float)
+    origin = origin.reshape(-1, ndim)
+    if intensity is not None:
+        intensity = np.asarray(intensity)
+    if any(p in wanted for p in ("perimeter", "solidity", "surface_area", "circularity")):
+        sums = _sums_from_crops(lab, intensity, present, origin, slices, spacing, wanted, progress)
+    else:
+        sums = _sums_from_image(lab, intensity, present, origin, nbins, wanted)
 
-    cols: dict[str, np.ndarray] = {"label": original[present]}
+    count = sums.count
+    pixel_area = float(np.prod(spacing))
     area = count * pixel_area
-    cols["area"] = area
-    need_moments = any(p in wanted for p in _MOMENTS)
-    if "centroid" in wanted or need_moments:
-        first, second = _coordinate_sums(flat, lab.shape, nbins, need_moments)
-        first = [f[present] for f in first]
-        second = {k: v[present] for k, v in second.items()}
-        if "centroid" in wanted:
-            for axis in range(ndim):
-                cols[f"centroid-{axis}"] = first[axis] / count * spacing[axis]
-        if need_moments:
-            eig = _inertia_eigvals(count, first, second, spacing)
-            major, minor = _axes_lengths(eig, ndim)
-            cols["axis_major_length"], cols["axis_minor_length"] = major, minor
-            if ndim == 2:
-                l1, l2 = eig[:, 0], eig[:, 1]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    cols["eccentricity"] = np.where(l1 == 0, 0.0, np.sqrt(1 - l2 / l1))
+    cols: dict[str, np.ndarray] = {"label": original[present], "area": area}
+    if "centroid" in wanted:
+        for axis in range(ndim):
+            local = sums.first[axis] / count
+            cols[f"centroid-{axis}"] = (sums.origin[:, axis] + local) * spacing[axis]
+    if any(p in wanted for p in _MOMENTS):
+        eig = _inertia_eigvals(count, sums.first, sums.second, spacing)
+        cols["axis_major_length"], cols["axis_minor_length"] = _axes_lengths(eig, ndim)
+        if ndim == 2:
+            l1, l2 = eig[:, 0], eig[:, 1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                cols["eccentricity"] = np.where(l1 == 0, 0.0, np.sqrt(1 - l2 / l1))
     if "equivalent_diameter_area" in wanted:
         cols["equivalent_diameter_area"] = (2 * ndim * area / np.pi) ** (1 / ndim)
     if "bbox" in wanted:
-        boxes = np.array([[s.start for s in slices[v - 1]] + [s.stop for s in slices[v - 1]]
-                          for v in present], dtype=np.intp).reshape(-1, 2 * ndim)
+        stops = np.array([[s.stop for s in slices[v - 1]] for v in present], dtype=np.intp)
+        boxes = np.hstack([origin.astype(np.intp), stops.reshape(-1, ndim)])
         for i in range(2 * ndim):
             cols[f"bbox-{i}"] = boxes[:, i]
-    cols.update(_crop_properties(lab, present, slices, spacing, wanted, pixel_area, area, progress))
+    if "perimeter" in wanted or "circularity" in wanted:
+        cols["perimeter"] = sums.crop["perimeter"]
+    if "solidity" in wanted:
+        cols["solidity"] = area / (sums.crop["convex_count"] * pixel_area)
+    if "surface_area" in wanted:
+        cols["surface_area"] = sums.crop["surface_area"]
     if "circularity" in wanted:
         with np.errstate(invalid="ignore", divide="ignore"):
             cols["circularity"] = 4 * np.pi * area / cols["perimeter"] ** 2
-    if intensity is not None and any(p in wanted for p in _INTENSITY):
-        stats = _intensity_properties(flat, np.asarray(intensity).ravel(), count_all, nbins, wanted)
-        cols.update({k: v[present] for k, v in stats.items()})
+    cols.update(sums.intensity)
     return _ordered(cols, wanted, ndim)
 
 

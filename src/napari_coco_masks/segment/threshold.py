@@ -260,9 +260,7 @@ def _smooth(image: np.ndarray, sigma_px: Sequence[float]) -> np.ndarray:
     )
 
 
-def _sigma_pixels(
-    sigma: float | Sequence[float], spacing: Sequence[float]
-) -> tuple[float, ...]:
+def _sigma_pixels(sigma: float | Sequence[float], spacing: Sequence[float]) -> tuple[float, ...]:
     """Convert a physical ``sigma`` (scalar or per axis) to pixels with ``spacing``."""
     values = np.broadcast_to(np.asarray(sigma, dtype=float), (len(spacing),))
     return tuple(float(s / d) for s, d in zip(values, spacing, strict=True))
@@ -435,23 +433,32 @@ def _threshold_array(
     *,
     spacing: tuple[float, ...],
     options: dict[str, Any],
-) -> np.ndarray:
-    """Threshold one validated nD array (a whole volume or one frame) into int32 labels."""
+    fixed: float | np.ndarray | None = None,
+) -> tuple[np.ndarray, float | np.ndarray | None]:
+    """Threshold one validated nD array (a volume or one frame): ``(int32 labels, threshold)``.
+
+    ``fixed`` is a threshold computed beforehand (over a whole series) used instead of
+    ``method``'s own; the threshold is None for a constant frame (no object).
+    """
     smoothed = _smooth(image, _sigma_pixels(options["sigma"], spacing))
-    if method != "manual" and smoothed.min() == smoothed.max():
-        return np.zeros(image.shape, np.int32)  # a blank frame of a series: no object
-    value = _method_value(
-        smoothed, method, value=options["value"], block_size=options["block_size"],
-        offset=options["offset"], classes=options["classes"], k=options["k"],
-    )  # fmt: skip
+    if fixed is not None:
+        value = fixed
+    elif method != "manual" and smoothed.min() == smoothed.max():
+        return np.zeros(image.shape, np.int32), None  # a blank frame of a series: no object
+    else:
+        value = _method_value(
+            smoothed, method, value=options["value"], block_size=options["block_size"],
+            offset=options["offset"], classes=options["classes"], k=options["k"],
+        )  # fmt: skip
     if options["output"] == "classes":
-        return np.digitize(smoothed, np.asarray(value), right=True).astype(np.int32)
+        return np.digitize(smoothed, np.asarray(value), right=True).astype(np.int32), value
     mask = _compare(smoothed, value, method, options["dark_objects"])
-    return mask_to_labels(
+    labels = mask_to_labels(
         mask, fill_holes=options["fill_holes"], min_size=options["min_size"],
         clear_border=options["clear_border"], spacing=spacing,
         connectivity=options["connectivity"], output=options["output"],
     )  # fmt: skip
+    return labels, value
 
 
 def iter_threshold_frames(
@@ -460,34 +467,25 @@ def iter_threshold_frames(
     *,
     time_axis: int = 0,
     per_frame: bool = True,
+    frames: Sequence[int] | None = None,
     **options: Any,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """Threshold a time series frame by frame, yielding ``(frame_index, labels)``.
+) -> Iterator[tuple[int, np.ndarray, float | np.ndarray | None]]:
+    """Threshold a time series frame by frame, yielding ``(frame_index, labels, threshold)``.
 
     Frames are independent: smoothing, local windows, holes, borders and connected components
-    never cross ``time_axis``. With ``per_frame=False`` the threshold is computed once over the
-    whole series (smoothed frame by frame) and applied to every frame. Label values are unique
-    over the whole series (frame ``t`` continues from the largest label of frame ``t - 1``).
-    Other keyword arguments are those of :func:`threshold` (``channel_axis`` must be None: pass
-    a grey series).
+    never cross ``time_axis``. With ``per_frame=False`` the threshold of a global method is
+    computed once over the whole series (smoothed frame by frame) and applied to every frame.
+    Label values are unique over the series (frame ``t`` continues from the largest label of
+    the frames before it). A constant frame has no object and threshold None.
+    ``frames`` restricts the work to some frame indices (e.g. the frame a preview shows); a
+    series-wide threshold is still computed over every frame. Other keyword arguments are those
+    of :func:`threshold` (``channel_axis`` must be None: pass a grey series).
     """
-    yield from _iter_frames(image, method, time_axis=time_axis, per_frame=per_frame, **options)
-
-
-def _iter_frames(
-    image: Any,
-    method: str,
-    *,
-    time_axis: int,
-    per_frame: bool,
-    value: float | None = None,
-    spacing: float | Sequence[float] | None = None,
-    **options: Any,
-) -> Iterator[tuple[int, np.ndarray]]:
     method = normalize_method(method)
-    opts = _defaults(value=value, **options)
+    opts = _defaults(**options)
+    spacing = opts.pop("spacing")
     _check_options(
-        method, value=value, sigma=opts["sigma"], block_size=opts["block_size"],
+        method, value=opts["value"], sigma=opts["sigma"], block_size=opts["block_size"],
         classes=opts["classes"], min_size=opts["min_size"], output=opts["output"],
         connectivity=opts["connectivity"],
     )  # fmt: skip
@@ -495,45 +493,29 @@ def _iter_frames(
     axis = _axis(time_axis, grey.ndim, "time_axis")
     assert axis is not None
     space = _spatial_spacing(spacing, grey.ndim, axis)
-    frames = np.moveaxis(grey, axis, 0)
+    stack = np.moveaxis(grey, axis, 0)
+    fixed = None
     if not per_frame and method in GLOBAL_METHODS:
         sigma_px = _sigma_pixels(opts["sigma"], space)
-        smoothed = np.stack([_smooth(frame, sigma_px) for frame in frames])
-        opts["value"] = _method_value(
-            smoothed, method, block_size=None, offset=opts["offset"],
-            classes=opts["classes"], k=opts["k"],
-        )  # fmt: skip
+        smoothed = np.stack([_smooth(frame, sigma_px) for frame in stack])
+        fixed = _method_value(
+            smoothed, method, offset=opts["offset"], classes=opts["classes"], k=opts["k"]
+        )
         del smoothed
-        if method != "multiotsu":
-            method = "manual"
-            opts["offset"] = 0.0
-        else:
-            method = "_fixed_multiotsu"
+    n_frames = len(stack)
+    indices = range(n_frames) if frames is None else [int(i) for i in frames]
     next_label = 0
-    for index, frame in enumerate(frames):
-        if method == "_fixed_multiotsu":
-            labels = _fixed_multiotsu(frame, space, opts)
-        else:
-            labels = _threshold_array(frame, method, spacing=space, options=opts)
-        if opts["output"] == "labels" and next_label:
-            labels[labels > 0] += next_label
-        if opts["output"] == "labels" and labels.size:
-            next_label = max(next_label, int(labels.max()))
-        yield index, labels
-
-
-def _fixed_multiotsu(frame: np.ndarray, space: tuple[float, ...], opts: dict) -> np.ndarray:
-    """One frame thresholded with multi-Otsu thresholds computed beforehand (``opts['value']``)."""
-    smoothed = _smooth(frame, _sigma_pixels(opts["sigma"], space))
-    thresholds = np.asarray(opts["value"])
-    if opts["output"] == "classes":
-        return np.digitize(smoothed, thresholds, right=True).astype(np.int32)
-    mask = _compare(smoothed, thresholds, "multiotsu", opts["dark_objects"])
-    return mask_to_labels(
-        mask, fill_holes=opts["fill_holes"], min_size=opts["min_size"],
-        clear_border=opts["clear_border"], spacing=space,
-        connectivity=opts["connectivity"], output=opts["output"],
-    )  # fmt: skip
+    for index in indices:
+        if not -n_frames <= index < n_frames:
+            raise ValueError(f"frame {index} is out of range for {n_frames} frames")
+        labels, value = _threshold_array(
+            stack[index], method, spacing=space, options=opts, fixed=fixed
+        )
+        if opts["output"] == "labels":
+            if next_label:
+                labels[labels > 0] += next_label
+            next_label = max(next_label, int(labels.max(initial=0)))
+        yield index % n_frames, labels, value
 
 
 def _defaults(**options: Any) -> dict[str, Any]:
@@ -541,7 +523,7 @@ def _defaults(**options: Any) -> dict[str, Any]:
     defaults: dict[str, Any] = {
         "value": None, "dark_objects": False, "sigma": 0.0, "block_size": None, "offset": 0.0,
         "classes": 3, "k": 0.2, "fill_holes": False, "min_size": 0.0, "clear_border": False,
-        "connectivity": None, "output": "labels",
+        "connectivity": None, "output": "labels", "spacing": None,
     }  # fmt: skip
     unknown = set(options) - set(defaults)
     if unknown:
@@ -571,7 +553,8 @@ def threshold(
     channel: int | str = "luminance",
     time_axis: int | None = None,
     per_frame: bool = True,
-) -> np.ndarray:
+    return_threshold: bool = False,
+) -> np.ndarray | tuple[np.ndarray, Any]:
     """Threshold ``image`` and return its objects as int32 labels.
 
     Parameters
@@ -616,11 +599,17 @@ def threshold(
         volume is thresholded and labelled as a volume).
     per_frame : bool
         With ``time_axis``: a threshold per frame (True) or one for the whole series (False).
+    return_threshold : bool
+        Also return the threshold used (see Returns).
 
     Returns
     -------
-    (M, N[, P, ...]) ndarray of int32
+    labels : (M, N[, P, ...]) ndarray of int32
         The input's shape without the channel axis.
+    threshold : float or ndarray or list, only with ``return_threshold``
+        A float (global and manual methods), the ``classes - 1`` thresholds (``multiotsu``) or
+        an array of the image's shape (local methods); with ``time_axis``, a list of those per
+        frame (None for a constant frame).
 
     Raises
     ------
@@ -641,12 +630,16 @@ def threshold(
     if time_axis is not None:
         array = validate_image(grey, allow_constant=normalize_method(method) == "manual")
         axis = _axis(time_axis, array.ndim, "time_axis")
-        out = np.empty(np.moveaxis(array, axis, 0).shape, np.int32)  # type: ignore[arg-type]
-        for index, labels in _iter_frames(
+        assert axis is not None
+        out = np.empty(np.moveaxis(array, axis, 0).shape, np.int32)
+        values = []
+        for index, labels, frame_value in iter_threshold_frames(
             array, method, time_axis=axis, per_frame=per_frame, spacing=spacing, **options
         ):
             out[index] = labels
-        return np.moveaxis(out, 0, axis)  # type: ignore[arg-type]
+            values.append(frame_value)
+        result = np.moveaxis(out, 0, axis)
+        return (result, values) if return_threshold else result
     method = normalize_method(method)
     _check_options(
         method, value=value, sigma=sigma, block_size=block_size, classes=classes,
@@ -654,4 +647,5 @@ def threshold(
     )  # fmt: skip
     array = validate_image(grey, allow_constant=method == "manual")
     space = _spatial_spacing(spacing, array.ndim, None)
-    return _threshold_array(array, method, spacing=space, options=options)
+    labels, used = _threshold_array(array, method, spacing=space, options=options)
+    return (labels, used) if return_threshold else labels

@@ -1,0 +1,567 @@
+"""Measure objects dock widget: a thin napari adapter over :mod:`napari_coco_masks.segment.measure`.
+
+Pick a Labels layer (and optionally an intensity Image and a Shapes layer), press *Measure*:
+measurements in the layer's physical units land in the Labels layer's ``features`` (``index`` =
+label value, existing COCO columns kept), in an objects table (click a row to select and centre
+the object), a per-category summary, a histogram of any column and a CSV file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from napari.layers import Image, Labels, Shapes
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QPainter, QPixmap
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_coco_masks.segment.measure import (
+    concat_frames,
+    iter_frames,
+    join_features,
+    measure,
+    measure_shapes,
+    summarize,
+    to_csv,
+    unit_label,
+)
+
+if TYPE_CHECKING:
+    import napari
+
+NONE = "(none)"
+#: Rows shown in a table (every row still goes to the features and the CSV).
+MAX_TABLE_ROWS = 5000
+#: Columns of the labels' own features that a new measurement replaces.
+_KEY_COLUMNS = ("index", "label", "frame")
+
+
+def layer_units(layer: Any) -> tuple[str, ...]:
+    """Unit strings of a layer's axes: pint units -> ``"µm"``; napari's ``pixel`` -> ``"px"``."""
+    out = []
+    for unit in getattr(layer, "units", ()) or ():
+        try:
+            text = f"{unit:~P}"
+        except (TypeError, ValueError):
+            text = str(unit)
+        out.append("px" if text in ("", "pixel", "px", "pixels") else text)
+    return tuple(out) if out else ("px",) * layer.ndim
+
+
+def _level0(data: Any) -> Any:
+    """The full-resolution array of a (possibly multiscale) layer's data."""
+    if isinstance(data, list | tuple) or type(data).__name__ == "MultiScaleData":
+        return data[0]
+    return data
+
+
+class MeasureWidget(QWidget):
+    """Measure the objects of a Labels layer (and polygons of a Shapes layer) in physical units.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are measured.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        #: Last objects table (measurements joined with the layer's features), or None.
+        self.results: pd.DataFrame | None = None
+        #: Last shapes table, or None.
+        self.shape_results: pd.DataFrame | None = None
+        #: Last summary table, or None.
+        self.summary: pd.DataFrame | None = None
+        #: Bin counts and edges of the histogram last drawn.
+        self.histogram: tuple[np.ndarray, np.ndarray] | None = None
+        self._layer: Labels | None = None
+        self._shapes_layer: Shapes | None = None
+        self._worker: Any = None
+        self._build()
+        for event in ("inserted", "removed", "reordered"):
+            getattr(viewer.layers.events, event).connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # ---------------------------------------------------------------------------------- UI
+    def _build(self) -> None:
+        self.labels_combo = QComboBox()
+        self.image_combo = QComboBox()
+        self.shapes_combo = QComboBox()
+        self.time_series = QCheckBox("per frame / per image (first axis)")
+        self.time_series.setToolTip(
+            "Measure each plane of the first axis on its own (time series, COCO image stacks) "
+            "and add a 'frame' column."
+        )
+        self.measure_button = QPushButton("Measure")
+        self.save_button = QPushButton("Save as CSV…")
+        self.save_button.setEnabled(False)
+        self.status = QLabel("Pick a Labels layer and press Measure.")
+        self.status.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("labels", self.labels_combo)
+        form.addRow("intensity", self.image_combo)
+        form.addRow("shapes", self.shapes_combo)
+        form.addRow(self.time_series)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.measure_button)
+        buttons.addWidget(self.save_button)
+
+        self.table = self._new_table()
+        self.shapes_table = self._new_table()
+        self.summary_table = self._new_table()
+        self.group_combo = QComboBox()
+        summary_page = QWidget()
+        summary_layout = QVBoxLayout(summary_page)
+        group_row = QHBoxLayout()
+        group_row.addWidget(QLabel("group by"))
+        group_row.addWidget(self.group_combo, 1)
+        summary_layout.addLayout(group_row)
+        summary_layout.addWidget(self.summary_table)
+
+        self.column_combo = QComboBox()
+        self.bins_spin = QSpinBox()
+        self.bins_spin.setRange(2, 200)
+        self.bins_spin.setValue(20)
+        self.histogram_label = QLabel()
+        self.histogram_label.setMinimumSize(320, 200)
+        self.histogram_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hist_page = QWidget()
+        hist_layout = QVBoxLayout(hist_page)
+        hist_row = QHBoxLayout()
+        hist_row.addWidget(QLabel("column"))
+        hist_row.addWidget(self.column_combo, 1)
+        hist_row.addWidget(QLabel("bins"))
+        hist_row.addWidget(self.bins_spin)
+        hist_layout.addLayout(hist_row)
+        hist_layout.addWidget(self.histogram_label, 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.table, "Objects")
+        self.tabs.addTab(summary_page, "Summary")
+        self.tabs.addTab(hist_page, "Histogram")
+        self.tabs.addTab(self.shapes_table, "Shapes")
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.tabs, 1)
+
+        self.measure_button.clicked.connect(self.run)
+        self.labels_combo.currentTextChanged.connect(self._guess_frames)
+        self.save_button.clicked.connect(self._ask_save_csv)
+        self.table.cellClicked.connect(self.select_row)
+        self.shapes_table.cellClicked.connect(self.select_shape_row)
+        self.group_combo.currentTextChanged.connect(self._update_summary)
+        self.column_combo.currentTextChanged.connect(self.draw_histogram)
+        self.bins_spin.valueChanged.connect(self.draw_histogram)
+
+    @staticmethod
+    def _new_table() -> QTableWidget:
+        table = QTableWidget()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        return table
+
+    def _refresh_layers(self, event: Any = None) -> None:
+        """Refill the layer pickers, keeping the current choice when it still exists."""
+        layers = list(self.viewer.layers)
+        for layer in layers:
+            layer.events.name.disconnect(self._refresh_layers)
+            layer.events.name.connect(self._refresh_layers)
+        before = self.labels_combo.currentText()
+        self._fill(self.labels_combo, [la.name for la in layers if isinstance(la, Labels)], False)
+        if self.labels_combo.currentText() != before:
+            self._guess_frames()
+        self._fill(self.image_combo, [la.name for la in layers if isinstance(la, Image)], True)
+        self._fill(self.shapes_combo, [la.name for la in layers if isinstance(la, Shapes)], True)
+
+    @staticmethod
+    def _fill(combo: QComboBox, names: list[str], optional: bool) -> None:
+        current = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(([NONE] if optional else []) + names)
+        if current in names:
+            combo.setCurrentText(current)
+        combo.blockSignals(False)
+
+    def _guess_frames(self, *_: Any) -> None:
+        """Tick 'per frame' for a stack of several COCO images (one image per plane)."""
+        layer = self._layer_named(self.labels_combo)
+        if layer is None:
+            return
+        coco = layer.metadata.get("coco") if isinstance(layer.metadata, dict) else None
+        shapes = coco.get("image_shapes", []) if isinstance(coco, dict) else []
+        self.time_series.setChecked(layer.ndim >= 3 and len(shapes) > 1)
+
+    def _layer_named(self, combo: QComboBox) -> Any:
+        name = combo.currentText()
+        return self.viewer.layers[name] if name and name != NONE and name in self.viewer.layers else None
+
+    def _fail(self, message: str) -> None:
+        self.status.setText(message)
+        show_error(message)
+
+    # ------------------------------------------------------------------------------- measure
+    def _prepare(self) -> dict[str, Any] | None:
+        """Check the chosen layers, measure the Shapes layer; return the labels job or None."""
+        labels_layer = self._layer_named(self.labels_combo)
+        image_layer = self._layer_named(self.image_combo)
+        self._shapes_layer = self._layer_named(self.shapes_combo)
+        if labels_layer is None and self._shapes_layer is None:
+            self._fail("Measure: choose a Labels layer (or a Shapes layer) first.")
+            return None
+        if self._shapes_layer is not None:
+            self._measure_shapes(self._shapes_layer)
+        if labels_layer is None:
+            return None
+        labels = _level0(labels_layer.data)
+        intensity = None if image_layer is None else _level0(image_layer.data)
+        if intensity is not None and tuple(intensity.shape) != tuple(labels.shape):
+            self._fail(
+                f"Measure: intensity layer {image_layer.name!r} has shape "
+                f"{tuple(intensity.shape)} but labels layer {labels_layer.name!r} has shape "
+                f"{tuple(labels.shape)}; pick an image of the same shape or '(none)'."
+            )
+            return None
+        time_series = self.time_series.isChecked()
+        if time_series and labels.ndim < 3:
+            self._fail(
+                f"Measure: 'per frame' needs a layer with a frame axis plus 2 or 3 spatial "
+                f"axes; {labels_layer.name!r} has {labels.ndim} axes. Untick 'per frame'."
+            )
+            return None
+        self._layer = labels_layer
+        return {
+            "labels": labels,
+            "intensity": intensity,
+            "spacing": tuple(float(s) for s in labels_layer.scale),
+            "units": layer_units(labels_layer),
+            "time_series": time_series,
+        }
+
+    def run(self) -> Any:
+        """Measure the chosen layers; labels in a worker thread. Returns the worker (or None)."""
+        job = self._prepare()
+        if job is None:
+            return None
+        nframes = job["labels"].shape[0] if job["time_series"] else 1
+        self.measure_button.setEnabled(False)
+        self.status.setText(f"Measuring {self._layer.name!r}…")
+        worker = create_worker(
+            _measure_job, **job, _progress={"total": nframes, "desc": "Measuring objects"}
+        )
+        worker.returned.connect(self._on_measured)
+        worker.errored.connect(self._on_error)
+        worker.finished.connect(lambda: self.measure_button.setEnabled(True))
+        self._worker = worker
+        worker.start()
+        return worker
+
+    def run_measure(
+        self, labels: Labels | None = None, image: Image | None = None,
+        shapes: Shapes | None = None,
+    ) -> pd.DataFrame | None:
+        """Measure now, in the calling thread (scripts, demos); return the objects table.
+
+        The given layers are picked in the widget first; ``None`` keeps the current choice.
+        The Measure button runs the same work in a worker thread instead.
+        """
+        for combo, layer in ((self.labels_combo, labels), (self.image_combo, image),
+                             (self.shapes_combo, shapes)):
+            if layer is not None:
+                combo.setCurrentText(layer.name)
+        job = self._prepare()
+        if job is None:
+            return None
+        steps = _measure_job(**job)
+        try:
+            while True:
+                next(steps)
+        except StopIteration as done:
+            df = done.value
+        except ValueError as exc:
+            self._on_error(exc)
+            return None
+        self._on_measured(df)
+        return self.results
+
+    def _on_error(self, exc: Exception) -> None:
+        self._fail(f"Measure failed: {exc}")
+
+    def _on_measured(self, df: pd.DataFrame) -> None:
+        layer = self._layer
+        if layer is None:
+            return
+        features = layer.features if len(layer.features.columns) else None
+        joined = join_features(df, features)
+        self.results = joined
+        unique = not df["label"].duplicated().any()
+        if unique:  # one row per label value: COCO stacks and single images
+            layer.features = merge_features(layer.features, df)
+        self._show_table(self.table, joined)
+        self._refresh_columns()
+        self._refresh_groups()
+        self.save_button.setEnabled(True)
+        note = "" if unique else (
+            " Labels repeat across frames, so results stay in the table and CSV, not in the "
+            "layer features."
+        )
+        if len(df) > MAX_TABLE_ROWS:
+            note += f" The table shows the first {MAX_TABLE_ROWS} rows; the CSV has them all."
+        self.status.setText(f"Measured {len(df)} objects of {layer.name!r}.{note}")
+
+    def _measure_shapes(self, layer: Shapes) -> None:
+        df = measure_shapes(
+            layer.data, spacing=tuple(layer.scale), units=layer_units(layer),
+            shape_types=list(layer.shape_type),
+        )
+        features = layer.features if len(layer.features.columns) else None
+        joined = join_features(df, features, on="shape")
+        self.shape_results = joined
+        if len(df):
+            new = layer.features.copy() if len(layer.features) == len(df) else pd.DataFrame()
+            for col in ("area", "perimeter"):
+                new[col] = df[col].to_numpy()
+            layer.features = new
+        self._show_table(self.shapes_table, joined)
+        self.save_button.setEnabled(True)
+        self.status.setText(f"Measured {len(df)} shapes of {layer.name!r}.")
+        if self.results is None:
+            self._refresh_columns()
+            self._refresh_groups()
+
+    # -------------------------------------------------------------------------------- tables
+    @staticmethod
+    def _show_table(table: QTableWidget, df: pd.DataFrame) -> None:
+        """Fill ``table`` with the first :data:`MAX_TABLE_ROWS` rows of ``df``; numeric cells
+        hold numbers (so sorting is numeric) and the first cell of a row its position in ``df``."""
+        units = df.attrs.get("units", {})
+        shown = df.iloc[:MAX_TABLE_ROWS]
+        table.setUpdatesEnabled(False)
+        table.setSortingEnabled(False)
+        try:
+            table.clear()
+            table.setRowCount(len(shown))
+            table.setColumnCount(len(df.columns))
+            table.setHorizontalHeaderLabels([unit_label(c, units.get(c, "")) for c in df.columns])
+            for j, col in enumerate(df.columns):
+                numeric = pd.api.types.is_numeric_dtype(df[col].dtype) and not (
+                    pd.api.types.is_bool_dtype(df[col].dtype)
+                )
+                for i, value in enumerate(shown[col].tolist()):
+                    item = QTableWidgetItem()
+                    if numeric and value == value:  # NaN stays an empty cell
+                        item.setData(Qt.ItemDataRole.DisplayRole, value)
+                    elif not numeric:
+                        item.setText("" if value is None else str(value))
+                    if j == 0:
+                        item.setData(Qt.ItemDataRole.UserRole, i)
+                    table.setItem(i, j, item)
+            if len(shown) <= 500:
+                table.resizeColumnsToContents()
+        finally:
+            table.setSortingEnabled(True)
+            table.setUpdatesEnabled(True)
+
+    @staticmethod
+    def _row_position(table: QTableWidget, row: int) -> int:
+        return int(table.item(row, 0).data(Qt.ItemDataRole.UserRole))
+
+    def select_row(self, row: int, column: int = 0) -> None:
+        """Select the object of table row ``row`` in its layer and centre the camera on it."""
+        if self.results is None or self._layer is None:
+            return
+        rec = self.results.iloc[self._row_position(self.table, row)]
+        layer = self._layer
+        layer.selected_label = int(rec["label"])
+        spacing = np.asarray(self.results.attrs.get("spacing", (1.0,)), dtype=float)
+        ndim = spacing.size
+        centroid = np.array([rec[f"centroid-{k}"] for k in range(ndim)], dtype=float) / spacing
+        point = centroid if "frame" not in rec.index else np.r_[float(rec["frame"]), centroid]
+        if point.size < layer.ndim:  # measured without centroid frame: keep current slice
+            return
+        self._centre_on(layer, point)
+
+    def select_shape_row(self, row: int, column: int = 0) -> None:
+        """Select the shape of shapes-table row ``row`` and centre the camera on it."""
+        layer = self._shapes_layer
+        if self.shape_results is None or layer is None:
+            return
+        k = int(self.shape_results.iloc[self._row_position(self.shapes_table, row)]["shape"])
+        if k >= len(layer.data):
+            return
+        layer.selected_data = {k}
+        self._centre_on(layer, np.asarray(layer.data[k], dtype=float).mean(axis=0))
+
+    def _centre_on(self, layer: Any, data_point: np.ndarray) -> None:
+        """Move the camera (displayed axes) and the sliders (other axes) to a layer point."""
+        world = np.asarray(layer.data_to_world(data_point), dtype=float)
+        offset = self.viewer.dims.ndim - world.size
+        for axis in range(self.viewer.dims.ndim):
+            if axis >= offset and axis not in self.viewer.dims.displayed:
+                self.viewer.dims.set_point(axis, world[axis - offset])
+        shown = [world[a - offset] for a in self.viewer.dims.displayed if a >= offset]
+        if len(shown) in (2, 3):
+            _camera(self.viewer).center = tuple(shown)
+
+    # ----------------------------------------------------------------------- summary and plot
+    def _current_table(self) -> pd.DataFrame | None:
+        return self.results if self.results is not None else self.shape_results
+
+    def _refresh_groups(self) -> None:
+        df = self._current_table()
+        if df is None:
+            return
+        choices = [c for c in ("category", "category_id", "frame") if c in df.columns] + [NONE]
+        self.group_combo.blockSignals(True)
+        self.group_combo.clear()
+        self.group_combo.addItems(choices)
+        self.group_combo.blockSignals(False)
+        self._update_summary()
+
+    def _update_summary(self, *_: Any) -> None:
+        df = self._current_table()
+        if df is None:
+            return
+        by = self.group_combo.currentText()
+        self.summary = summarize(df, by=None if by in ("", NONE) else by)
+        self._show_table(self.summary_table, self.summary)
+
+    def _refresh_columns(self) -> None:
+        df = self._current_table()
+        if df is None:
+            return
+        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)
+                   and c not in ("label", "frame", "shape", "index")]
+        current = self.column_combo.currentText()
+        self.column_combo.blockSignals(True)
+        self.column_combo.clear()
+        self.column_combo.addItems(numeric)
+        self.column_combo.setCurrentText(current if current in numeric else "area")
+        self.column_combo.blockSignals(False)
+        self.draw_histogram()
+
+    def draw_histogram(self, *_: Any) -> None:
+        """Draw a bar histogram of the chosen column into the histogram label."""
+        df = self._current_table()
+        column = self.column_combo.currentText()
+        if df is None or column not in df.columns:
+            return
+        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+        values = values[np.isfinite(values)]
+        counts, edges = np.histogram(values, bins=self.bins_spin.value())
+        self.histogram = (counts, edges)
+        unit = df.attrs.get("units", {}).get(column, "")
+        self.histogram_label.setPixmap(_histogram_pixmap(counts, edges, unit_label(column, unit)))
+
+    # ------------------------------------------------------------------------------------ CSV
+    def _ask_save_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "measurements.csv",
+                                              "CSV (*.csv)")
+        if path:
+            which = {1: "summary", 3: "shapes"}.get(self.tabs.currentIndex(), "objects")
+            self.save_csv(path, which)
+
+    def save_csv(self, path: str, which: str = "objects") -> None:
+        """Write the ``objects``, ``summary`` or ``shapes`` table to ``path``, units in headers."""
+        tables = {"objects": self.results, "summary": self.summary, "shapes": self.shape_results}
+        df = tables.get(which)
+        if df is None:
+            self._fail(f"Save as CSV: there is no {which!r} table yet; press Measure first.")
+            return
+        to_csv(df, path)
+        self.status.setText(f"Saved {len(df)} rows to {path}.")
+
+
+def _camera(viewer: napari.viewer.Viewer) -> Any:
+    """The viewer's camera: ``viewer.scene.camera`` in napari >= 0.9, ``viewer.camera`` before."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
+
+
+def _measure_job(
+    labels: Any, intensity: Any, spacing: tuple[float, ...], units: tuple[str, ...],
+    time_series: bool,
+) -> Generator[int, None, pd.DataFrame]:
+    """Worker body: yields once per frame (progress), returns the measurement table."""
+    if not time_series:
+        df = measure(labels, intensity, spacing=spacing, units=units)
+        yield 1
+        return df
+    parts = []
+    for part in iter_frames(labels, intensity, spacing=spacing, units=units, frame_axis=0):
+        parts.append(part)
+        yield len(parts)
+    return concat_frames(parts)
+
+
+def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """New Labels features: the layer's columns (COCO ``annotation_id``, ``category``, ...)
+    plus the measurements, one row per label value in an ``index`` column.
+
+    Old measurement columns are replaced; rows of labels no longer present keep their feature
+    values with empty measurements; newly painted labels get rows with empty feature values.
+    No background row is added (with an ``index`` column napari does not need one), so integer
+    columns such as ``annotation_id`` keep their dtype when every label is annotated.
+    """
+    old = features.copy()
+    if len(old.columns) and "index" not in old.columns:
+        old.insert(0, "index", np.arange(len(old)))
+    meas = df.rename(columns={"label": "index"})
+    if "index" not in old.columns:
+        return meas.reset_index(drop=True)
+    old = old.drop(columns=[c for c in meas.columns if c in old.columns and c != "index"])
+    merged = old.merge(meas, on="index", how="outer", sort=True)
+    return merged.reset_index(drop=True)
+
+
+def _histogram_pixmap(counts: np.ndarray, edges: np.ndarray, title: str) -> QPixmap:
+    """A simple bar chart of ``counts`` over ``edges`` with min/max labels (no matplotlib)."""
+    width, height, margin = 360, 220, 28
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    try:
+        painter.setPen(QColor("black"))
+        painter.drawText(margin, 16, f"{title}   (n = {int(counts.sum())})")
+        plot_w, plot_h = width - 2 * margin, height - 2 * margin - 8
+        top = max(int(counts.max()) if counts.size else 0, 1)
+        bar_w = plot_w / max(len(counts), 1)
+        painter.setBrush(QColor(70, 130, 180))
+        for k, count in enumerate(counts):
+            h = int(round(plot_h * count / top))
+            x = int(round(margin + k * bar_w))
+            painter.drawRect(x, height - margin - h, max(int(bar_w) - 1, 1), h)
+        painter.drawLine(margin, height - margin, width - margin, height - margin)
+        if edges.size:
+            painter.drawText(margin, height - 8, f"{edges[0]:.4g}")
+            painter.drawText(width - margin - 60, height - 8, f"{edges[-1]:.4g}")
+        painter.drawText(2, height - margin - plot_h + 4, str(top))
+    finally:
+        painter.end()
+    return pixmap

@@ -1,0 +1,398 @@
+"""Dock widget: live seeded region growing from the points of a Points layer.
+
+Each point of the seeds layer grows one region as soon as it is added; moving or deleting a
+point updates its region. Points that share a ``label`` feature value grow one object. The
+regions go to a Labels layer ``"<image> regions"`` that keeps the image's scale, translate and
+units. Regions are computed in a worker thread and cached per seed group, so a new point only
+costs its own region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSpinBox,
+    Label,
+    PushButton,
+    SpinBox,
+)
+from napari.layers import Image, Points
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error
+
+from napari_coco_masks._layers import layer_geometry, upsert_labels
+from napari_coco_masks.segment.region_growing import Region, grow_region, smooth
+
+if TYPE_CHECKING:
+    import napari
+
+_LUMA = np.array([0.2125, 0.7154, 0.0721])  # ITU-R 709, as skimage.color.rgb2gray
+
+
+@dataclass(frozen=True)
+class _Seeds:
+    """One object to grow: the frame it lives in, its label and its seeds (pixel indices)."""
+
+    frame: tuple[int, ...]
+    label: int
+    points: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything a refresh needs, read on the Qt thread."""
+
+    image: Image
+    shape: tuple[int, ...]
+    objects: tuple[_Seeds, ...]
+    options: tuple[tuple[str, Any], ...]
+    smoothing: float
+    ignored: int
+    source: tuple[int, int, float]
+
+    def key(self, obj: _Seeds) -> tuple:
+        """Cache key of one object's region: seeds, options and image data."""
+        return (obj, self.options, self.source)
+
+
+def _intensity(frame: np.ndarray, rgb: bool) -> np.ndarray:
+    """Single-channel intensities of one frame (RGB(A) -> luminance in the input's dtype)."""
+    frame = np.asarray(frame)
+    if not rgb:
+        return frame
+    grey = frame[..., :3].astype(np.float64) @ _LUMA
+    if np.issubdtype(frame.dtype, np.integer):
+        return np.rint(grey).astype(frame.dtype)
+    return grey.astype(np.float32)
+
+
+@thread_worker
+def _grow_in_thread(
+    data: Any,
+    rgb: bool,
+    objects: list[_Seeds],
+    options: dict[str, Any],
+    smoothing: float,
+    frames: dict[tuple[int, ...], np.ndarray],
+):
+    """Grow the objects whose regions are not cached; yields ``(object, region)`` pairs."""
+    for obj in objects:
+        if obj.frame not in frames:
+            frames[obj.frame] = smooth(_intensity(data[obj.frame], rgb), smoothing)
+        region = grow_region(frames[obj.frame], np.array(obj.points), **options)
+        yield obj, region
+
+
+class RegionGrowingWidget(Container):
+    """Grow one region per seed point, live.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose Image and Points layers are offered.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        self._viewer = viewer
+        self._image = ComboBox(label="image", choices=self._image_choices)
+        self._seeds = ComboBox(label="seeds", choices=self._points_choices)
+        self._new_seeds = PushButton(text="New seeds layer")
+        self._mode = ComboBox(
+            label="criterion",
+            choices=[("intensity range", "range"), ("confidence connected", "confidence")],
+            value="range",
+        )
+        self._tolerance = FloatSpinBox(label="tolerance (±)", value=10.0, min=0, max=1e12)
+        self._fixed = CheckBox(text="fixed lower/upper bounds", value=False)
+        self._lower = FloatSpinBox(label="lower", value=0.0, min=-1e12, max=1e12)
+        self._upper = FloatSpinBox(label="upper", value=255.0, min=-1e12, max=1e12)
+        self._multiplier = FloatSpinBox(
+            label="multiplier (k·std)", value=2.5, min=0, max=100, step=0.1
+        )
+        self._iterations = SpinBox(label="iterations", value=4, min=0, max=100)
+        self._radius = SpinBox(label="initial radius", value=1, min=0, max=100)
+        self._smoothing = FloatSpinBox(label="pre-smoothing σ", value=0.0, min=0, max=100, step=0.5)
+        self._connectivity = ComboBox(label="connectivity", choices=["face", "full"], value="face")
+        self._dims = ComboBox(
+            label="grow in",
+            choices=[("3D (volume per frame)", 3), ("2D (per slice/frame)", 2)],
+            value=3,
+        )
+        self._max_size = SpinBox(label="max size (px, 0 = none)", value=0, min=0, max=2**31 - 1)
+        self._status = Label(value="")
+        super().__init__(
+            widgets=[
+                self._image,
+                self._seeds,
+                self._new_seeds,
+                self._mode,
+                self._tolerance,
+                self._fixed,
+                self._lower,
+                self._upper,
+                self._multiplier,
+                self._iterations,
+                self._radius,
+                self._smoothing,
+                self._connectivity,
+                self._dims,
+                self._max_size,
+                self._status,
+            ]
+        )
+        self._cache: dict[tuple, Region] = {}
+        self._frames: dict[tuple[int, ...], np.ndarray] = {}
+        self._frames_key: tuple | None = None
+        self._worker: Any = None
+        self._pending = False
+        self._points: Points | None = None
+        self._last_error: str | None = None
+
+        viewer.layers.events.inserted.connect(self._on_layers_changed)
+        viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._new_seeds.changed.connect(self._add_seeds_layer)
+        self._image.changed.connect(self._on_image_changed)
+        self._seeds.changed.connect(self._connect_points)
+        for widget in (
+            self._mode,
+            self._tolerance,
+            self._fixed,
+            self._lower,
+            self._upper,
+            self._multiplier,
+            self._iterations,
+            self._radius,
+            self._smoothing,
+            self._connectivity,
+            self._dims,
+            self._max_size,
+        ):
+            widget.changed.connect(self._on_option_changed)
+        self._update_visibility()
+        self._connect_points()
+
+    # ------------------------------------------------------------------ layer plumbing
+
+    def _image_choices(self, _widget: Any = None) -> list[Image]:
+        return [layer for layer in self._viewer.layers if isinstance(layer, Image)]
+
+    def _points_choices(self, _widget: Any = None) -> list[Points]:
+        return [layer for layer in self._viewer.layers if isinstance(layer, Points)]
+
+    def _on_layers_changed(self, _event: Any = None) -> None:
+        self._image.reset_choices()
+        self._seeds.reset_choices()
+
+    def _on_image_changed(self, _value: Any = None) -> None:
+        self._frames.clear()
+        self._cache.clear()
+        self.refresh()
+
+    def _on_option_changed(self, _value: Any = None) -> None:
+        self._update_visibility()
+        self.refresh()
+
+    def _update_visibility(self) -> None:
+        confidence = self._mode.value == "confidence"
+        for widget in (self._multiplier, self._iterations, self._radius):
+            widget.visible = confidence
+        self._fixed.visible = not confidence
+        self._tolerance.visible = not confidence and not self._fixed.value
+        self._lower.visible = self._upper.visible = not confidence and self._fixed.value
+
+    def _add_seeds_layer(self, _value: Any = None) -> None:
+        """Add an empty Points layer over the image, in add mode, and select it as seeds."""
+        image = self._image.value
+        if image is None:
+            self._report("add an image layer first: seeds are points on an image")
+            return
+        ndim = image.ndim
+        geometry = layer_geometry(image)
+        points = self._viewer.add_points(
+            np.empty((0, ndim)),
+            name=f"{image.name} seeds",
+            ndim=ndim,
+            size=6,
+            face_color="yellow",
+            **geometry,
+        )
+        points.mode = "add"
+        self._seeds.value = points
+
+    def _connect_points(self, _value: Any = None) -> None:
+        if self._points is not None:
+            self._points.events.data.disconnect(self._on_points_data)
+            self._points.events.features.disconnect(self._on_features)
+        self._points = self._seeds.value
+        if self._points is not None:
+            self._points.events.data.connect(self._on_points_data)
+            self._points.events.features.connect(self._on_features)
+        self.refresh()
+
+    def _on_features(self, _event: Any = None) -> None:
+        """Edited ``label`` values regroup the seeds (cheap: regions come from the cache)."""
+        if self._points is not None and "label" in self._points.features.columns:
+            self.refresh()
+
+    def _on_points_data(self, event: Any) -> None:
+        action = str(getattr(event, "action", ""))
+        if action.endswith(("added", "changed", "removed")):
+            self.refresh()
+
+    # ------------------------------------------------------------------ options and plan
+
+    def _options(self, spatial_ndim: int) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "mode": self._mode.value,
+            "connectivity": 1 if self._connectivity.value == "face" else spatial_ndim,
+            "max_size": int(self._max_size.value) or None,
+        }
+        if self._mode.value == "confidence":
+            options.update(
+                multiplier=float(self._multiplier.value),
+                iterations=int(self._iterations.value),
+                radius=int(self._radius.value),
+            )
+        elif self._fixed.value:
+            options.update(lower=float(self._lower.value), upper=float(self._upper.value))
+        else:
+            options.update(tolerance=float(self._tolerance.value))
+        return options
+
+    def _seed_indices(self, points: Points, image: Image) -> np.ndarray:
+        """Point coordinates as (fractional) pixel indices of the image."""
+        data = np.asarray(points.data, dtype=float)
+        if data.size == 0:
+            return np.empty((0, image.ndim))
+        return np.array([image.world_to_data(points.data_to_world(p)) for p in data])
+
+    def _seed_labels(self, points: Points) -> np.ndarray:
+        """The ``label`` feature where it holds positive integers, else 1..N."""
+        n = len(points.data)
+        if "label" in points.features.columns:
+            values = np.asarray(points.features["label"], dtype=float)
+            if values.size == n and np.all(np.isfinite(values)) and np.all(values >= 1):
+                return np.rint(values).astype(np.int64)
+        return np.arange(1, n + 1)
+
+    def _plan(self) -> _Plan | None:
+        image, points = self._image.value, self._seeds.value
+        if image is None or points is None:
+            return None
+        if image.multiscale:
+            raise ValueError(
+                f"image {image.name!r} is multiscale; region growing needs a single-scale "
+                "image (add its full-resolution level as its own layer)"
+            )
+        shape = tuple(image.data.shape[:-1] if image.rgb else image.data.shape)
+        if points.ndim != len(shape):
+            raise ValueError(
+                f"seeds layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
+                f"{len(shape)}D; use 'New seeds layer' to make matching seeds"
+            )
+        grow_ndim = min(int(self._dims.value), len(shape))
+        lead = len(shape) - grow_ndim
+        coords = np.rint(self._seed_indices(points, image)).astype(np.int64)
+        labels = self._seed_labels(points)
+        inside = np.all((coords >= 0) & (coords < np.asarray(shape)), axis=1)
+        groups: dict[tuple[tuple[int, ...], int], list[tuple[int, ...]]] = {}
+        for coord, label in zip(coords[inside], labels[inside], strict=True):
+            key = (tuple(int(c) for c in coord[:lead]), int(label))
+            groups.setdefault(key, []).append(tuple(int(c) for c in coord[lead:]))
+        objects = tuple(_Seeds(f, lab, tuple(p)) for (f, lab), p in groups.items())
+        options = tuple(sorted(self._options(grow_ndim).items()))
+        smoothing = float(self._smoothing.value)
+        source = (id(image), id(image.data), smoothing)
+        return _Plan(
+            image, shape, objects, options, smoothing, int(np.count_nonzero(~inside)), source
+        )
+
+    # ------------------------------------------------------------------ compute and show
+
+    @property
+    def busy(self) -> bool:
+        """True while regions are being computed in the background."""
+        return self._worker is not None
+
+    def refresh(self) -> None:
+        """Recompute (from the cache where possible) and show the regions of all seeds."""
+        if self._worker is not None:
+            self._pending = True
+            return
+        try:
+            plan = self._plan()
+        except ValueError as err:
+            self._report(str(err))
+            return
+        if plan is None:
+            return
+        if plan.source != self._frames_key:
+            self._frames = {}
+            self._frames_key = plan.source
+        missing = [obj for obj in plan.objects if plan.key(obj) not in self._cache]
+        if not missing:
+            self._show(plan)
+            return
+        worker = _grow_in_thread(
+            plan.image.data,
+            plan.image.rgb,
+            missing,
+            dict(plan.options),
+            plan.smoothing,
+            self._frames,
+            _progress={"total": len(missing), "desc": "growing regions"},
+        )
+        worker.yielded.connect(lambda pair: self._store(pair, plan))
+        worker.returned.connect(lambda _result: self._show(plan))
+        worker.errored.connect(lambda err: self._report(str(err)))
+        worker.finished.connect(self._on_finished)
+        self._worker = worker
+        worker.start()
+
+    def _store(self, pair: tuple[_Seeds, Region], plan: _Plan) -> None:
+        obj, region = pair
+        self._cache[plan.key(obj)] = region
+
+    def _on_finished(self) -> None:
+        self._worker = None
+        if self._pending:
+            self._pending = False
+            self.refresh()
+
+    def _show(self, plan: _Plan) -> None:
+        """Compose the cached regions of the plan into the output Labels layer."""
+        if self._pending:  # a newer request is waiting: it will show its own result
+            return
+        keys = {plan.key(obj) for obj in plan.objects}
+        self._cache = {k: v for k, v in self._cache.items() if k in keys}
+        out = np.zeros(plan.shape, dtype=np.int32)
+        truncated = []
+        for obj in plan.objects:
+            region = self._cache[plan.key(obj)]
+            region.paint(out[obj.frame], obj.label)
+            if region.truncated:
+                truncated.append(obj.label)
+        name = f"{plan.image.name} regions"
+        if not plan.objects and name not in self._viewer.layers:
+            return
+        upsert_labels(self._viewer, out, name=name, like=plan.image)
+        notes = [f"{len(plan.objects)} region(s)"]
+        if truncated:
+            notes.append(f"stopped at max size: labels {sorted(set(truncated))}")
+        if plan.ignored:
+            notes.append(f"{plan.ignored} point(s) outside the image ignored")
+        self._status.value = "; ".join(notes)
+        self._last_error = None
+
+    def _report(self, message: str) -> None:
+        """Show one clear message (status label, and a notification once per new message)."""
+        self._status.value = message
+        if message != self._last_error:
+            self._last_error = message
+            show_error(message)

@@ -1,0 +1,459 @@
+"""Watershed dock widget: a thin napari adapter over :mod:`napari_coco_masks.segment.watershed`.
+
+Two modes:
+
+* **Split touching objects** of a mask or Labels layer (distance transform in the layer's
+  physical scale, markers at least *min distance* apart, optional h-maxima).
+* **Seeded watershed** of an Image layer (or its Sobel gradient) from a Points layer (one object
+  per point) or a Labels layer of markers, with an optional mask and compactness.
+
+The result goes to a new Labels layer that keeps the input's scale, translate and units
+(re-running updates it). 2D inputs get a debounced live preview computed off the Qt thread
+(stale results are dropped); every run is a ``thread_worker`` with progress per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
+from napari.layers import Image, Labels, Layer, Points
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error
+from superqt.utils import qdebounced
+
+from napari_coco_masks._layers import layer_spacing, upsert_labels
+from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
+
+if TYPE_CHECKING:
+    import napari
+
+SPLIT = "Split touching objects"
+SEEDED = "Seeded watershed"
+FLOOD_IMAGE = "image"
+FLOOD_GRADIENT = "gradient (Sobel)"
+#: Debounce of the live preview, in milliseconds.
+PREVIEW_DELAY_MS = 250
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated computation: the step generator, where its result goes, and how many frames."""
+
+    steps: Generator[tuple[int, int], None, np.ndarray]
+    like: Layer
+    name: str
+    n_frames: int
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A bad-input message raised inside a worker, returned instead of a traceback."""
+
+    message: str
+
+
+def _level0(data: Any) -> Any:
+    """The full-resolution array of a (possibly multiscale) layer's data."""
+    if isinstance(data, list | tuple) or type(data).__name__ == "MultiScaleData":
+        return data[0]
+    return data
+
+
+def _run_steps(steps: Generator[tuple[int, int], None, np.ndarray]) -> Generator[int, None, Any]:
+    """Worker body: yield once per finished frame.
+
+    Returns ``(labels, number of objects)``, or a :class:`Failure` for bad input found while
+    reading the data, so that the user sees a message and no traceback.
+    """
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            labels = stop.value
+            return labels, int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
+        except ValueError as error:
+            return Failure(str(error))
+        yield 1
+
+
+def points_in_image(points: Points, image: Layer) -> np.ndarray:
+    """Coordinates of ``points`` in the data (pixel) frame of ``image``, via world coordinates.
+
+    Raises
+    ------
+    ValueError
+        If the Points layer's dimensionality differs from the image's.
+    """
+    if points.ndim != image.ndim:
+        raise ValueError(
+            f"Points layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
+            f"{image.ndim}D: use a Points layer with one coordinate per image axis."
+        )
+    data = np.asarray(points.data, dtype=float)
+    if not len(data):
+        raise ValueError(f"Points layer {points.name!r} has no points: add at least one marker.")
+    return np.array([image.world_to_data(points.data_to_world(p)) for p in data], dtype=float)
+
+
+class WatershedWidget(Container):
+    """Split touching objects, or grow objects from markers, by watershed.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose layers are segmented; the result is added to it.
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self.mode = ComboBox(label="Mode", choices=[SPLIT, SEEDED], value=SPLIT)
+        self._split_widgets = self._make_split_widgets()
+        self._seeded_widgets = self._make_seeded_widgets()
+        self.time_series = CheckBox(text="Time series (frames along the first axis)", value=False)
+        self.preview = CheckBox(text="Live preview (2D)", value=False)
+        self.run_button = PushButton(text="Run")
+        self.status = Label(value="")
+        self.extend(
+            [
+                self.mode,
+                *self._split_widgets,
+                *self._seeded_widgets,
+                self.time_series,
+                self.preview,
+                self.run_button,
+                self.status,
+            ]
+        )
+        self._generation = 0  # bumped by every new request: older results are stale
+        self._preview_worker: Any = None
+        self._preview_pending = False
+        self._run_worker: Any = None
+        self._debounced_preview = qdebounced(self._start_preview, timeout=PREVIEW_DELAY_MS)
+        self._connect()
+        self._on_layers()
+        self._on_mode()
+
+    def _make_split_widgets(self) -> tuple[Any, ...]:
+        """Widgets of the *split touching objects* mode."""
+        self.mask_layer = ComboBox(label="Mask / labels", choices=self._mask_choices)
+        self.min_distance = FloatSpinBox(
+            label="Min distance",
+            value=5.0,
+            min=0.01,
+            max=1e6,
+            step=0.5,
+            tooltip="Minimum distance between the centres of two objects cut from one blob, "
+            "in the layer's physical units (its scale)",
+        )
+        self.h = FloatSpinBox(
+            label="h (0: off)",
+            value=0.0,
+            min=0.0,
+            max=1e6,
+            step=0.5,
+            tooltip="Only maxima of the distance at least h above their saddle seed an object "
+            "(h-maxima): larger h, fewer splits",
+        )
+        return (self.mask_layer, self.min_distance, self.h)
+
+    def _make_seeded_widgets(self) -> tuple[Any, ...]:
+        """Widgets of the *seeded watershed* mode."""
+        self.image_layer = ComboBox(label="Image", choices=self._image_choices)
+        self.markers_layer = ComboBox(
+            label="Markers",
+            choices=self._marker_choices,
+            tooltip="Points (one object per point) or Labels (one object per marker label)",
+        )
+        self.flood = ComboBox(label="Flood", choices=[FLOOD_IMAGE, FLOOD_GRADIENT])
+        self.seeded_mask = ComboBox(label="Mask", choices=self._mask_choices, nullable=True)
+        self.compactness = FloatSpinBox(
+            label="Compactness",
+            value=0.0,
+            min=0.0,
+            max=1e6,
+            step=0.0001,
+            tooltip="0: classic watershed; larger values give more regular objects",
+        )
+        return (
+            self.image_layer,
+            self.markers_layer,
+            self.flood,
+            self.seeded_mask,
+            self.compactness,
+        )
+
+    def _connect(self) -> None:
+        """Wire parameter changes to the preview, layer-list changes to the layer choices."""
+        self.mode.changed.connect(self._on_mode)
+        self.run_button.changed.connect(self.run)
+        self.mask_layer.changed.connect(self._on_mask_layer)
+        for widget in (
+            self.mode,
+            *self._split_widgets,
+            *self._seeded_widgets,
+            self.time_series,
+            self.preview,
+        ):
+            widget.changed.connect(self._on_parameter)
+        events = self._viewer.layers.events
+        events.inserted.connect(self._on_layers)
+        events.removed.connect(self._on_layers)
+        events.inserted.connect(self._watch_layer)
+        for layer in self._viewer.layers:
+            self._watch_layer(layer)
+
+    # ------------------------------------------------------------------ layer choices
+
+    def _layers(self, *types: type) -> list[tuple[str, Layer]]:
+        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, types)]
+
+    def _mask_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
+        return self._layers(Labels, Image)
+
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
+        return self._layers(Image)
+
+    def _marker_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
+        return self._layers(Points, Labels)
+
+    def _on_layers(self, event: Any = None) -> None:
+        self.reset_choices()
+        self._on_mask_layer(self.mask_layer.value)
+
+    def _watch_layer(self, event_or_layer: Any) -> None:
+        """Refresh the preview when an input layer's data changes (painting, moving points)."""
+        layer = getattr(event_or_layer, "value", event_or_layer)
+        layer.events.data.connect(self._on_layer_data)
+        if hasattr(layer.events, "paint"):  # Labels painting does not emit `data`
+            layer.events.paint.connect(self._on_layer_data)
+        layer.events.name.connect(self._on_layers)
+
+    def _on_layer_data(self, event: Any) -> None:
+        if getattr(event, "action", "changed") in ("adding", "removing", "changing"):
+            return
+        source = getattr(event, "source", None)
+        if source is not None and source in self._inputs():
+            self._on_parameter()
+
+    # ------------------------------------------------------------------ ui state
+
+    def _on_mask_layer(self, layer: Layer | None = None) -> None:
+        """Show the physical unit of the chosen mask next to *Min distance*."""
+        units = getattr(layer, "units", None) or ()
+        unit = units[-1] if len(units) else "pixel"
+        try:
+            text = f"{unit:~P}"  # pint: micrometer -> µm, pixel -> px
+        except (TypeError, ValueError):
+            text = str(unit)
+        self.min_distance.label = f"Min distance ({text or 'px'})"
+
+    def _on_mode(self, _value: Any = None) -> None:
+        split = self.mode.value == SPLIT
+        for widget in self._split_widgets:
+            widget.visible = split
+        for widget in self._seeded_widgets:
+            widget.visible = not split
+
+    def _inputs(self) -> list[Layer]:
+        if self.mode.value == SPLIT:
+            return [x for x in (self.mask_layer.value,) if x is not None]
+        values = (self.image_layer.value, self.markers_layer.value, self.seeded_mask.value)
+        return [x for x in values if x is not None]
+
+    def _main_input(self) -> Layer | None:
+        return self.mask_layer.value if self.mode.value == SPLIT else self.image_layer.value
+
+    def _can_preview(self) -> bool:
+        layer = self._main_input()
+        return (
+            layer is not None
+            and not self.time_series.value
+            and np.ndim(_level0(layer.data)) == 2
+            and not getattr(layer, "rgb", False)
+        )
+
+    def _on_parameter(self, _value: Any = None) -> None:
+        if self.preview.value and self._can_preview():
+            self._debounced_preview()
+
+    def _report(self, message: str, *, notify: bool = True) -> None:
+        """Show a bad-input message once in the status line, and as a notification unless it
+        comes from the live preview (which would repeat it on every change)."""
+        self.status.value = message
+        if notify:
+            show_error(message)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _frame_axis(self, ndim: int) -> int | None:
+        """Frames along axis 0 for 4D data, and for 3D data marked as a time series."""
+        if ndim == 4 or (ndim == 3 and self.time_series.value):
+            return 0
+        return None
+
+    def _output_name(self, layer: Layer) -> str:
+        return f"{layer.name} {'split' if self.mode.value == SPLIT else 'watershed'}"
+
+    def build_job(self) -> Job:
+        """Validate the current choices and return the job to run.
+
+        Raises
+        ------
+        ValueError
+            With a message for the user when a layer is missing or the input is invalid.
+        """
+        if self.mode.value == SPLIT:
+            return self._split_job()
+        return self._seeded_job()
+
+    def _split_job(self) -> Job:
+        layer = self.mask_layer.value
+        if layer is None:
+            raise ValueError("Choose a mask or Labels layer to split.")
+        if getattr(layer, "rgb", False):
+            raise ValueError(f"Layer {layer.name!r} is RGB: a mask or Labels layer is needed.")
+        data = _level0(layer.data)
+        axis = self._frame_axis(np.ndim(data))
+        spatial = np.ndim(data) - (axis is not None)
+        spacing = layer_spacing(layer, spatial) if spatial in (2, 3) else None
+        steps = iter_split_touching(
+            data,
+            min_distance=self.min_distance.value,
+            spacing=spacing,
+            h=self.h.value or None,
+            frame_axis=axis,
+        )
+        frames = 1 if axis is None else data.shape[axis]
+        return Job(steps, layer, self._output_name(layer), frames)
+
+    def _seeded_job(self) -> Job:
+        image = self.image_layer.value
+        markers_layer = self.markers_layer.value
+        if image is None:
+            raise ValueError("Choose an Image layer to flood.")
+        if markers_layer is None:
+            raise ValueError("Choose a Points or Labels layer of markers.")
+        if getattr(image, "rgb", False):
+            raise ValueError(
+                f"Image {image.name!r} is RGB: convert it to one channel (grey) first."
+            )
+        data = _level0(image.data)
+        if isinstance(markers_layer, Points):
+            markers = points_in_image(markers_layer, image)
+        else:
+            markers = _level0(markers_layer.data)
+            if tuple(markers.shape) != tuple(data.shape):
+                raise ValueError(
+                    f"Markers layer {markers_layer.name!r} (shape {tuple(markers.shape)}) must "
+                    f"have the shape of image {image.name!r} {tuple(data.shape)}."
+                )
+        mask = None
+        if self.seeded_mask.value is not None:
+            mask_data = _level0(self.seeded_mask.value.data)
+            if tuple(mask_data.shape) != tuple(data.shape):
+                raise ValueError(
+                    f"Mask layer {self.seeded_mask.value.name!r} (shape "
+                    f"{tuple(mask_data.shape)}) must have the shape of image {image.name!r} "
+                    f"{tuple(data.shape)}."
+                )
+            mask = mask_data  # any non-zero value is inside; read frame by frame
+        axis = self._frame_axis(np.ndim(data))
+        steps = iter_watershed(
+            data,
+            markers,
+            mask=mask,
+            compactness=self.compactness.value,
+            gradient=self.flood.value == FLOOD_GRADIENT,
+            frame_axis=axis,
+        )
+        frames = 1 if axis is None else data.shape[axis]
+        return Job(steps, image, self._output_name(image), frames)
+
+    def _try_job(self, *, notify: bool = True) -> Job | None:
+        try:
+            return self.build_job()
+        except ValueError as error:
+            self._report(str(error), notify=notify)
+            return None
+
+    def _show(self, job: Job, result: Any, generation: int, *, notify: bool = True) -> None:
+        """Put a finished result in the output layer unless a newer request superseded it."""
+        if generation != self._generation:
+            return  # stale
+        if isinstance(result, Failure):
+            self._report(result.message, notify=notify)
+            return
+        labels, count = result
+        layer = upsert_labels(self._viewer, labels, name=job.name, like=job.like)
+        self.status.value = f"{count} objects in {layer.name!r}"
+
+    # ------------------------------------------------------------------ preview
+
+    def _start_preview(self) -> None:
+        """Start a preview worker, or mark one pending if a preview is already running."""
+        if not (self.preview.value and self._can_preview()):
+            return
+        if self._preview_worker is not None:
+            self._preview_pending = True
+            return
+        job = self._try_job(notify=False)
+        if job is None:
+            return
+        self._generation += 1
+        generation = self._generation
+        worker = create_worker(_run_steps, job.steps, _start_thread=False)
+        worker.returned.connect(lambda result: self._show(job, result, generation, notify=False))
+        worker.finished.connect(self._preview_finished)
+        self._preview_worker = worker
+        self.status.value = "previewing..."
+        worker.start()
+
+    def _preview_finished(self) -> None:
+        self._preview_worker = None
+        if self._preview_pending:
+            self._preview_pending = False
+            self._start_preview()
+
+    # ------------------------------------------------------------------ run
+
+    @property
+    def busy(self) -> bool:
+        """True while a run or a preview is computing."""
+        return self._run_worker is not None or self._preview_worker is not None
+
+    def run(self, _value: Any = None) -> Any:
+        """Validate and start the watershed in a ``thread_worker`` with progress.
+
+        Returns the worker, or None when the input is invalid (the message is shown).
+        """
+        job = self._try_job()
+        if job is None:
+            return None
+        self._generation += 1
+        generation = self._generation
+        total = job.n_frames if job.n_frames > 1 else 0
+        worker = create_worker(
+            _run_steps,
+            job.steps,
+            _start_thread=False,
+            _progress={"total": total, "desc": self.mode.value},
+        )
+        worker.returned.connect(lambda result: self._show(job, result, generation))
+        worker.finished.connect(self._run_finished)
+        self._run_worker = worker
+        self.run_button.enabled = False
+        self.status.value = "running..."
+        worker.start()
+        return worker
+
+    def _run_finished(self) -> None:
+        self._run_worker = None
+        self.run_button.enabled = True
+
+
+__all__ = ["WatershedWidget", "points_in_image"]

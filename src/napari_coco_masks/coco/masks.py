@@ -1,0 +1,200 @@
+"""Mask images for training pipelines: per-image instance labels and per-category binary masks.
+
+For every image of a COCO dataset, :func:`export_masks` writes
+
+- ``instances/<name>.png`` (or ``.tif``): uint16 instance labels (uint32 in TIFF when an image
+  has more than 65,535 instances), value ``k`` for the k-th annotation of that image in file
+  order, 0 for background. Overlaps are resolved as in the reader: larger instances first,
+  smaller ones painted over them.
+- ``categories/<name>/<category>.png``: a uint8 0/255 mask per category present in the image,
+  the union of that category's full instance masks (occluded parts included).
+- ``index.json``: for each image, its mask files and the annotation id of each instance value.
+
+Masks are pycocotools-exact (:mod:`.raster`). ``<name>`` is the image's ``file_name`` without
+extension (sub-folders kept, absolute paths reduced to the file name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import CocoError
+from .model import CocoDataset, load_coco, parse_coco
+from .raster import annotation_window, paint_order
+
+__all__ = ["FORMATS", "export_masks", "instance_mask"]
+
+#: Accepted values of ``fmt`` and their file extensions.
+FORMATS = {"png": ".png", "tif": ".tif", "tiff": ".tif"}
+
+
+def _dataset(dataset_or_path: Any) -> CocoDataset:
+    if isinstance(dataset_or_path, CocoDataset):
+        return dataset_or_path
+    if isinstance(dataset_or_path, Mapping):
+        return parse_coco(dict(dataset_or_path))
+    if isinstance(dataset_or_path, (str, os.PathLike)):
+        return load_coco(dataset_or_path)
+    raise CocoError(
+        "`dataset_or_path` must be a COCO file path, a COCO dict or a CocoDataset, "
+        f"got {type(dataset_or_path).__name__}"
+    )
+
+
+def instance_mask(dataset: CocoDataset, image_position: int) -> tuple[np.ndarray, list[Any]]:
+    """Instance labels of one image, numbered per image, with the annotation id of each value.
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        The parsed dataset.
+    image_position : int
+        Position of the image in the file's ``images`` list.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of uint32
+        ``k`` (1-based) for the k-th drawable annotation of the image in file order.
+    ids : list
+        ``ids[k - 1]`` is the annotation id painted with value ``k``.
+    """
+    image = dataset.images[image_position]
+    h, w = image.height, image.width
+    labels = np.zeros((h, w), dtype=np.uint32)
+    anns = dataset.image_annotations(image_position)
+    windows, areas = [], []
+    for k, ann in enumerate(anns, start=1):
+        win = annotation_window(ann.record, h, w)
+        if win is not None:
+            windows.append((k, win))
+            areas.append(int(np.count_nonzero(win[2])))
+    for i in paint_order(areas):
+        value, (r0, c0, mask) = windows[i]
+        labels[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]][mask] = value
+    return labels, [ann.id for ann in anns]
+
+
+def _category_masks(dataset: CocoDataset, image_position: int) -> dict[int, np.ndarray]:
+    """Category position -> union of its instances' full masks in one image."""
+    image = dataset.images[image_position]
+    h, w = image.height, image.width
+    out: dict[int, np.ndarray] = {}
+    for ann in dataset.image_annotations(image_position):
+        win = annotation_window(ann.record, h, w)
+        if win is None:
+            continue
+        r0, c0, mask = win
+        target = out.setdefault(ann.category_position, np.zeros((h, w), dtype=bool))
+        target[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] |= mask
+    return out
+
+
+def _stem(file_name: str, image_id: Any, taken: set[str]) -> str:
+    """A relative, collision-free output name for an image's masks (no extension)."""
+    name = str(file_name).replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        name = name.rsplit("/", 1)[-1]
+    rel = "/".join(p for p in name.split("/") if p not in ("", ".", "..")) or f"image_{image_id}"
+    stem = os.path.splitext(rel)[0] or rel
+    if stem in taken:
+        stem = f"{stem}_{image_id}"
+    taken.add(stem)
+    return stem
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "category"
+
+
+def _write(path: Path, data: np.ndarray, ext: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if ext == ".png":
+        import imageio.v3 as iio
+
+        iio.imwrite(path, data)
+    else:
+        import tifffile
+
+        tifffile.imwrite(path, data, compression="zlib")
+
+
+def export_masks(
+    dataset_or_path: Any,
+    out_dir: str | os.PathLike,
+    *,
+    fmt: str = "png",
+    instances: bool = True,
+    categories: bool = True,
+) -> list[Path]:
+    """Write per-image instance-label masks and per-category binary masks.
+
+    Parameters
+    ----------
+    dataset_or_path : str, PathLike, dict or CocoDataset
+        A COCO instances file, its parsed JSON, or a :class:`~.model.CocoDataset`.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+    fmt : {"png", "tiff", "tif"}
+        Image format. PNG instance masks are uint16; TIFF ones uint16, or uint32 above
+        65,535 instances in one image.
+    instances, categories : bool
+        Which masks to write.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``index.json`` last.
+
+    Raises
+    ------
+    CocoError
+        For an unknown ``fmt``, a file that is not valid COCO, or more than 65,535 instances
+        in one image with ``fmt="png"``.
+    """
+    ext = FORMATS.get(str(fmt).lower())
+    if ext is None:
+        raise CocoError(f"`fmt` must be one of {sorted(FORMATS)}, got {fmt!r}")
+    dataset = _dataset(dataset_or_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    index = []
+    taken: set[str] = set()
+    for image in dataset.images:
+        stem = _stem(image.file_name, image.id, taken)
+        entry: dict[str, Any] = {"image_id": image.id, "file_name": image.file_name}
+        if instances:
+            labels, ids = instance_mask(dataset, image.position)
+            if len(ids) > 0xFFFF and ext == ".png":
+                raise CocoError(
+                    f"{len(ids)} instances do not fit a uint16 PNG: use fmt='tiff'",
+                    path=dataset.path,
+                    where=f"images[{image.position}]",
+                )
+            data = labels.astype(np.uint16) if len(ids) <= 0xFFFF else labels
+            path = out / "instances" / f"{stem}{ext}"
+            _write(path, data, ext)
+            written.append(path)
+            entry["instances"] = path.relative_to(out).as_posix()
+            entry["annotation_ids"] = ids
+        if categories:
+            files = {}
+            for position, mask in _category_masks(dataset, image.position).items():
+                cat = dataset.categories[position]
+                path = out / "categories" / stem / f"{_safe(cat.name)}_{_safe(str(cat.id))}{ext}"
+                _write(path, mask.astype(np.uint8) * 255, ext)
+                written.append(path)
+                files[str(cat.id)] = path.relative_to(out).as_posix()
+            entry["categories"] = files
+        index.append(entry)
+    index_path = out / "index.json"
+    index_path.write_text(json.dumps(index, indent=1, default=str), encoding="utf-8")
+    written.append(index_path)
+    return written

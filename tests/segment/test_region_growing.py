@@ -1,0 +1,342 @@
+"""grow_regions / grow_region against SimpleITK (ConnectedThreshold, ConfidenceConnected)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from scipy import ndimage as ndi
+from skimage import data, io
+from skimage.segmentation import flood
+
+from napari_coco_masks.segment.region_growing import (
+    RegionSizeWarning,
+    grow_region,
+    grow_regions,
+)
+
+DATA = Path(__file__).parents[1] / "data"
+JPGS = (
+    sorted((DATA / "coco2017-4img").rglob("*.jpg"))[:2]
+    + sorted((DATA / "roboflow-braintumor-polygons").rglob("*.jpg"))[:2]
+)
+
+
+def _grey(path: Path) -> np.ndarray:
+    image = io.imread(path)
+    if image.ndim == 3:
+        image = np.rint(image[..., :3] @ np.array([0.2125, 0.7154, 0.0721])).astype(np.uint8)
+    return image
+
+
+REAL = {
+    "camera": data.camera,
+    "coins": data.coins,
+    "moon": data.moon,
+    **{p.stem[:12]: (lambda p=p: _grey(p)) for p in JPGS},
+}
+
+
+def _seeds(image: np.ndarray, n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, image.shape, size=(n, image.ndim))
+
+
+def _sitk_connected_threshold(image, seed, lower, upper, full):
+    connectivity = (
+        sitk.ConnectedThresholdImageFilter.FullConnectivity
+        if full
+        else sitk.ConnectedThresholdImageFilter.FaceConnectivity
+    )
+    out = sitk.ConnectedThreshold(
+        sitk.GetImageFromArray(image),
+        seedList=[tuple(int(c) for c in seed[::-1])],
+        lower=float(lower),
+        upper=float(upper),
+        connectivity=connectivity,
+    )
+    return sitk.GetArrayFromImage(out).astype(bool)
+
+
+def _sitk_confidence(image, seeds, multiplier, iterations, radius):
+    out = sitk.ConfidenceConnected(
+        sitk.GetImageFromArray(image),
+        seedList=[tuple(int(c) for c in s[::-1]) for s in seeds],
+        numberOfIterations=iterations,
+        multiplier=multiplier,
+        initialNeighborhoodRadius=radius,
+    )
+    return sitk.GetArrayFromImage(out).astype(bool)
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.count_nonzero(a | b)
+    return 1.0 if union == 0 else np.count_nonzero(a & b) / union
+
+
+def _clamped(image, value, tolerance):
+    info = np.iinfo(image.dtype)
+    return max(value - tolerance, info.min), min(value + tolerance, info.max)
+
+
+# ------------------------------------------------------------------------- range mode
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_range_mode_equals_sitk_connected_threshold(name, connectivity):
+    image = REAL[name]()
+    assert image.ndim == 2
+    rng = np.random.default_rng(len(name))
+    for seed in _seeds(image, 6, len(name) + connectivity):
+        tolerance = int(rng.integers(0, 40))
+        value = int(image[tuple(seed)])
+        expected = _sitk_connected_threshold(
+            image, seed, *_clamped(image, value, tolerance), connectivity == 2
+        )
+        labels = grow_regions(image, [seed], tolerance=tolerance, connectivity=connectivity)
+        np.testing.assert_array_equal(labels == 1, expected)
+        assert set(np.unique(labels)) <= {0, 1}
+
+
+@pytest.mark.parametrize("lower, upper", [(10.7, 90.2), (100, 255), (0, 60.9)])
+def test_fixed_bounds_truncate_like_sitk(lower, upper):
+    image = data.camera()
+    seeds = [s for s in _seeds(image, 20, 3) if lower <= image[tuple(s)] <= upper][:3]
+    assert seeds
+    for seed in seeds:
+        expected = _sitk_connected_threshold(image, seed, lower, upper, False)
+        got = grow_regions(image, [seed], lower=lower, upper=upper) == 1
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_signed_and_float_images_match_sitk():
+    camera = data.camera()
+    signed = camera.astype(np.int16) - 128
+    for seed in _seeds(signed, 4, 5):
+        expected = _sitk_connected_threshold(signed, seed, -30.6, 20.4, True)
+        got = grow_regions(signed, [seed], lower=-30.6, upper=20.4, connectivity=2) == 1
+        np.testing.assert_array_equal(got, expected)
+    phantom = data.shepp_logan_phantom().astype(np.float32)
+    for seed in _seeds(phantom, 4, 6):
+        value = float(phantom[tuple(seed)])
+        expected = _sitk_connected_threshold(phantom, seed, value - 0.05, value + 0.05, False)
+        got = grow_regions(phantom, [seed], tolerance=0.05) == 1
+        np.testing.assert_array_equal(got, expected)
+
+
+def _mri_volume() -> np.ndarray:
+    paths = sorted((DATA / "roboflow-braintumor-polygons").rglob("*.jpg"))[:6]
+    return np.stack([_grey(p)[200:360, 200:360] for p in paths])
+
+
+@pytest.mark.parametrize("connectivity", [1, 3])
+def test_3d_range_mode_equals_sitk(connectivity):
+    volume = _mri_volume()
+    assert volume.shape == (6, 160, 160)
+    for seed in _seeds(volume, 4, connectivity):
+        value = int(volume[tuple(seed)])
+        expected = _sitk_connected_threshold(
+            volume, seed, *_clamped(volume, value, 12), connectivity == 3
+        )
+        got = grow_regions(volume, [seed], tolerance=12, connectivity=connectivity) == 1
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_winding_region_leaving_and_reentering_windows_is_complete():
+    """A spiral corridor forces many window enlargements in all directions."""
+    size = 301
+    maze = np.zeros((size, size), dtype=bool)
+    lo, hi = 0, size - 1
+    while lo < hi:
+        maze[lo, lo : hi + 1] = maze[lo : hi + 1, hi] = maze[hi, lo : hi + 1] = True
+        maze[lo + 2 : hi + 1, lo] = True
+        if lo + 2 <= hi:
+            maze[lo + 2, lo : lo + 3] = True
+        lo, hi = lo + 2, hi - 2
+    image = np.where(maze, 200, 10).astype(np.uint8)
+    centre = np.argwhere(maze)[np.argmin(np.abs(np.argwhere(maze) - size // 2).sum(axis=1))]
+    for connectivity in (1, 2):
+        got = grow_regions(image, [centre], tolerance=0, connectivity=connectivity) == 1
+        expected = flood(maze, tuple(centre), connectivity=connectivity)
+        np.testing.assert_array_equal(got, expected)
+        assert np.count_nonzero(got) > 10_000
+
+
+# ------------------------------------------------------------------------- confidence mode
+
+
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_confidence_mode_agrees_with_sitk(name):
+    image = REAL[name]()
+    rng = np.random.default_rng(7 + len(name))
+    ious = []
+    for seed in _seeds(image, 5, 11 + len(name)):
+        multiplier = float(rng.uniform(1.5, 3.0))
+        iterations = int(rng.integers(0, 5))
+        radius = int(rng.integers(1, 3))
+        expected = _sitk_confidence(image, [seed], multiplier, iterations, radius)
+        got = (
+            grow_regions(
+                image,
+                [seed],
+                mode="confidence",
+                multiplier=multiplier,
+                iterations=iterations,
+                radius=radius,
+            )
+            == 1
+        )
+        ious.append(_iou(got, expected))
+    assert min(ious) > 0.99, ious
+
+
+def test_confidence_seed_group_pools_statistics_like_sitk():
+    for image in (data.camera(), data.coins(), _mri_volume()):
+        seeds = _seeds(image, 3, 2)
+        expected = _sitk_confidence(image, seeds, 2.5, 4, 1)
+        got = grow_regions(image, seeds, mode="confidence", labels=[4, 4, 4])
+        assert set(np.unique(got)) <= {0, 4}
+        assert _iou(got == 4, expected) > 0.99
+
+
+def test_confidence_with_radius_zero_and_one_seed_grows_equal_values():
+    image = data.coins()
+    seed = (100, 100)
+    got = grow_regions(image, [seed], mode="confidence", radius=0) == 1
+    expected = flood(image, seed, tolerance=0)
+    np.testing.assert_array_equal(got, expected)
+
+
+# ------------------------------------------------------------------------- seeds and labels
+
+
+def test_labels_follow_seed_order_and_earlier_seeds_keep_overlaps():
+    image = np.zeros((20, 30), dtype=np.uint8)
+    image[:, 10:20] = 100
+    seeds = [[5, 25], [5, 15], [5, 2], [10, 15]]  # the 4th seed's region is the 2nd's
+    labels = grow_regions(image, seeds, tolerance=0)
+    assert labels.dtype == np.int32
+    assert np.all(labels[:, 20:] == 1) and np.all(labels[:, 10:20] == 2)
+    assert np.all(labels[:, :10] == 3) and not np.any(labels == 4)
+
+
+def test_labels_argument_merges_seeds():
+    image = np.zeros((20, 30), dtype=np.uint8)
+    image[:, 10:20] = 100
+    labels = grow_regions(image, [[5, 25], [5, 15], [5, 2]], tolerance=0, labels=[9, 3, 9])
+    assert np.all(labels[:, 20:] == 9) and np.all(labels[:, :10] == 9)
+    assert np.all(labels[:, 10:20] == 3)
+
+
+def test_seed_outside_fixed_bounds_grows_nothing():
+    image = data.camera()
+    seed = (10, 10)
+    value = int(image[seed])
+    labels = grow_regions(image, [seed], lower=value + 1, upper=255)
+    assert not labels.any()
+    expected = _sitk_connected_threshold(image, seed, value + 1, 255, False)
+    assert not expected.any()
+
+
+def test_fractional_seeds_round_to_the_nearest_pixel_and_1d_works():
+    signal = np.array([0, 5, 5, 5, 0, 5, 5], dtype=np.uint8)
+    labels = grow_regions(signal, [[1.6]], tolerance=0)
+    np.testing.assert_array_equal(labels, [0, 1, 1, 1, 0, 0, 0])
+
+
+def test_smoothing_is_a_gaussian_prefilter():
+    image = data.coins()
+    seeds = _seeds(image, 3, 9)
+    got = grow_regions(image, seeds, tolerance=6, smoothing=1.5)
+    prefiltered = ndi.gaussian_filter(image.astype(np.float32), 1.5)
+    np.testing.assert_array_equal(got, grow_regions(prefiltered, seeds, tolerance=6))
+    assert not np.array_equal(got, grow_regions(image, seeds, tolerance=6))
+
+
+# ------------------------------------------------------------------------- max_size
+
+
+def _geodesic_steps(mask: np.ndarray, seed: tuple[int, ...], connectivity: int) -> np.ndarray:
+    """Steps from ``seed`` inside ``mask`` by repeated dilation (-1 where unreachable)."""
+    footprint = ndi.generate_binary_structure(mask.ndim, connectivity)
+    steps = np.full(mask.shape, -1)
+    reached = np.zeros(mask.shape, dtype=bool)
+    reached[seed] = True
+    k = 0
+    while True:
+        steps[reached & (steps < 0)] = k
+        grown = ndi.binary_dilation(reached, footprint) & mask
+        if np.array_equal(grown, reached):
+            return steps
+        reached, k = grown, k + 1
+
+
+@pytest.mark.parametrize("connectivity", [1, 2])
+@pytest.mark.parametrize("fraction", [0.05, 0.6])  # inside the first window / after growing it
+def test_max_size_keeps_the_pixels_nearest_the_seed_and_warns(connectivity, fraction):
+    image = data.camera()[:200, :200]
+    seed = (150, 100)
+    value = int(image[seed])
+    full = grow_regions(image, [seed], tolerance=40, connectivity=connectivity) == 1
+    assert np.count_nonzero(full) > 10_000
+    max_size = int(fraction * np.count_nonzero(full))
+    with pytest.warns(RegionSizeWarning, match=rf"max_size={max_size}"):
+        got = (
+            grow_regions(image, [seed], tolerance=40, connectivity=connectivity, max_size=max_size)
+            == 1
+        )
+    assert np.count_nonzero(got) == max_size
+    assert not np.any(got & ~full)
+    lo, hi = max(value - 40, 0), min(value + 40, 255)
+    steps = _geodesic_steps((image >= lo) & (image <= hi), seed, connectivity)
+    last = steps[got].max()
+    assert np.all(got[(steps >= 0) & (steps < last)])  # every nearer pixel is kept
+    region = grow_region(image, [seed], tolerance=40, connectivity=connectivity, max_size=max_size)
+    assert region.truncated and region.size == max_size
+
+
+def test_max_size_not_reached_gives_no_warning(recwarn):
+    image = data.camera()
+    grow_regions(image, [[100, 100]], tolerance=5, max_size=10**7)
+    assert not [w for w in recwarn if issubclass(w.category, RegionSizeWarning)]
+
+
+def test_small_region_window_stays_small():
+    image = np.zeros((2048, 2048), dtype=np.uint8)
+    image[1000:1010, 1000:1010] = 250
+    region = grow_region(image, [[1005, 1005]], tolerance=2)
+    assert region.size == 100
+    assert np.prod(region.mask.shape) < 128 * 128  # the window, not the 4 MP image
+
+
+# ------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"seeds": [[600, 3]]}, r"`seeds\[0\]` = \(600.0, 3.0\) lies outside the image"),
+        ({"seeds": [[1, 2, 3]]}, r"`seeds` \(shape \(1, 3\)\) must be an \(N, 2\)"),
+        ({"mode": "otsu"}, r"`mode` = 'otsu'"),
+        ({"tolerance": None}, r"needs `tolerance`"),
+        ({"lower": 3}, r"either `tolerance`"),
+        ({"tolerance": -1}, r"`tolerance` = -1 must be >= 0"),
+        ({"connectivity": 3}, r"`connectivity` = 3 must be an int from 1"),
+        ({"max_size": 0}, r"`max_size` = 0"),
+        ({"labels": [1, 2]}, r"`labels` \(shape \(2,\)\)"),
+        ({"mode": "confidence"}, r"belong to mode='range'"),
+        ({"tolerance": None, "lower": 9, "upper": 3}, r"`lower` = 9 must not exceed"),
+    ],
+)
+def test_bad_options_name_the_parameter(kwargs, match):
+    options = {"seeds": [[1, 2]], "tolerance": 3, **kwargs}
+    seeds = options.pop("seeds")
+    with pytest.raises(ValueError, match=match):
+        grow_regions(data.camera(), seeds, **options)
+
+
+def test_colour_image_is_rejected_with_advice():
+    with pytest.raises(ValueError, match="one channel"):
+        grow_regions(np.zeros((4, 4), dtype=complex), [[1, 1]], tolerance=1)

@@ -1,0 +1,237 @@
+"""Widget tests: real napari viewers, seeds added/moved/deleted programmatically."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage import data
+
+from napari_coco_masks._widgets.region_growing import RegionGrowingWidget
+from napari_coco_masks.segment import region_growing as rg
+
+
+def _blocks_2d() -> np.ndarray:
+    """Three flat squares of distinct values on a noisy background."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 40, size=(64, 80)).astype(np.uint8)
+    image[5:20, 5:25] = 200
+    image[30:50, 40:70] = 120
+    image[40:60, 5:15] = 200
+    return image
+
+
+def _wait(qtbot, widget: RegionGrowingWidget) -> None:
+    qtbot.waitUntil(lambda: not widget.busy, timeout=10_000)
+
+
+def _setup(make_napari_viewer, image: np.ndarray, **image_kwargs):
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="img", **image_kwargs)
+    widget = RegionGrowingWidget(viewer)
+    widget._new_seeds.clicked.emit()  # the "New seeds layer" button
+    points = viewer.layers["img seeds"]
+    return viewer, layer, widget, points
+
+
+def test_added_point_grows_its_region_at_once(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    points.add([10, 10])
+    _wait(qtbot, widget)
+    labels = viewer.layers["img regions"].data
+    expected = rg.grow_regions(image, [[10, 10]], tolerance=5)
+    np.testing.assert_array_equal(labels, expected)
+    assert np.count_nonzero(labels == 1) == 15 * 20
+
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    labels = viewer.layers["img regions"].data
+    assert np.count_nonzero(labels == 2) == 20 * 30
+    assert np.count_nonzero(labels == 1) == 15 * 20
+    assert [layer.name for layer in viewer.layers].count("img regions") == 1
+
+
+def test_moving_and_deleting_points_update_regions(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    points.add([10, 10])
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"]
+    assert set(np.unique(out.data)) == {0, 1, 2}
+
+    points.data = np.array([[50, 10], [35, 50]], dtype=float)  # move the first point
+    _wait(qtbot, widget)
+    assert np.all(out.data[40:60, 5:15] == 1)
+    assert np.all(out.data[5:20, 5:25] == 0)
+
+    points.selected_data = {1}
+    points.remove_selected()
+    _wait(qtbot, widget)
+    assert set(np.unique(out.data)) == {0, 1}
+    assert np.count_nonzero(out.data) == 20 * 10
+
+
+def test_label_feature_merges_seeds_into_one_object(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    points.features = {"label": np.empty(0, dtype=int)}
+    points.feature_defaults = {"label": 7}
+    points.add([10, 10])
+    points.add([50, 10])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    assert set(np.unique(out)) == {0, 7}
+    assert np.count_nonzero(out == 7) == 15 * 20 + 20 * 10
+
+
+def test_output_keeps_scale_translate_units(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(
+        make_napari_viewer, image, scale=(0.5, 2.0), translate=(10, -4), units=("um", "um")
+    )
+    widget._tolerance.value = 5
+    np.testing.assert_allclose(points.scale, layer.scale)  # seeds layer shares the geometry
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"]
+    np.testing.assert_allclose(out.scale, layer.scale)
+    np.testing.assert_allclose(out.translate, layer.translate)
+    assert tuple(str(u) for u in out.units) == tuple(str(u) for u in layer.units)
+    assert np.count_nonzero(out.data == 1) == 20 * 30
+
+
+def test_points_with_other_geometry_map_through_world(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="img", scale=(2, 2))
+    points = viewer.add_points(np.array([[70.0, 100.0]]), name="clicks")  # world = pixel (35, 50)
+    widget = RegionGrowingWidget(viewer)
+    widget._tolerance.value = 5
+    widget._seeds.value = points
+    _wait(qtbot, widget)
+    assert np.count_nonzero(viewer.layers["img regions"].data == 1) == 20 * 30
+
+
+def test_3d_seed_in_current_slice_grows_in_3d(make_napari_viewer, qtbot):
+    volume = np.zeros((12, 30, 30), dtype=np.uint16)
+    volume[2:9, 5:20, 8:25] = 1000
+    viewer, layer, widget, points = _setup(make_napari_viewer, volume)
+    assert widget._dims.value == 3
+    widget._tolerance.value = 10
+    viewer.dims.set_point(0, 4)
+    points.add([4, 10, 10])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    assert out.shape == volume.shape
+    np.testing.assert_array_equal(out == 1, volume == 1000)
+
+
+def test_time_series_grows_per_frame(make_napari_viewer, qtbot):
+    movie = np.zeros((3, 20, 20), dtype=np.uint8)
+    movie[:, 5:15, 5:15] = 100  # same square in every frame: 3D growth would fill all frames
+    viewer, layer, widget, points = _setup(make_napari_viewer, movie)
+    widget._dims.value = 2
+    widget._tolerance.value = 1
+    points.add([1, 8, 8])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    assert np.count_nonzero(out[1] == 1) == 100
+    assert np.count_nonzero(out[0]) == 0 and np.count_nonzero(out[2]) == 0
+
+
+def test_confidence_mode_and_option_change_recompute(make_napari_viewer, qtbot):
+    image = data.coins()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    points.add([60, 60])
+    _wait(qtbot, widget)
+    widget._mode.value = "confidence"
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    np.testing.assert_array_equal(out, rg.grow_regions(image, [[60, 60]], mode="confidence"))
+    widget._multiplier.value = 1.0
+    _wait(qtbot, widget)
+    expected = rg.grow_regions(image, [[60, 60]], mode="confidence", multiplier=1.0)
+    np.testing.assert_array_equal(viewer.layers["img regions"].data, expected)
+
+
+def test_max_size_is_reported_in_the_widget(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    widget._max_size.value = 50
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    assert np.count_nonzero(viewer.layers["img regions"].data) == 50
+    assert "max size" in widget._status.value
+
+
+def test_mismatched_seeds_layer_gives_one_clear_message(make_napari_viewer, qtbot, monkeypatch):
+    messages = []
+    monkeypatch.setattr("napari_coco_masks._widgets.region_growing.show_error", messages.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((4, 10, 10), dtype=np.uint8), name="img")
+    viewer.add_points(np.array([[1.0, 1.0]]), name="2d points")
+    widget = RegionGrowingWidget(viewer)
+    widget._seeds.value = viewer.layers["2d points"]
+    _wait(qtbot, widget)
+    assert len(messages) == 1
+    assert "2D" in messages[0] and "3D" in messages[0]
+    assert "img regions" not in viewer.layers
+
+
+@pytest.mark.parametrize("rgb", [True])
+def test_rgb_image_uses_luminance(make_napari_viewer, qtbot, rgb):
+    image = np.zeros((20, 20, 3), dtype=np.uint8)
+    image[5:15, 5:15] = (200, 100, 50)
+    viewer, layer, widget, points = _setup(make_napari_viewer, image, rgb=rgb)
+    widget._tolerance.value = 0
+    points.add([8, 8])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    assert out.shape == (20, 20)
+    assert np.count_nonzero(out == 1) == 100
+
+
+def test_editing_the_label_feature_regroups_seeds(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    points.features = {"label": np.empty(0, dtype=int)}
+    points.feature_defaults = {"label": 1}
+    points.add([10, 10])
+    points.feature_defaults = {"label": 2}
+    points.add([50, 10])
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"]
+    assert set(np.unique(out.data)) == {0, 1, 2}
+    points.features = {"label": np.array([5, 5])}
+    _wait(qtbot, widget)
+    assert set(np.unique(out.data)) == {0, 5}
+
+
+def test_deleting_the_last_point_clears_the_output(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    points.add([10, 10])
+    _wait(qtbot, widget)
+    assert np.any(viewer.layers["img regions"].data)
+    points.selected_data = {0}
+    points.remove_selected()
+    _wait(qtbot, widget)
+    assert not np.any(viewer.layers["img regions"].data)
+
+
+def test_widget_docks_from_the_manifest(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.add_image(_blocks_2d(), name="img")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Seeded region growing")
+    assert isinstance(widget, RegionGrowingWidget)
+    assert widget._image.value is viewer.layers["img"]
+    widget._new_seeds.clicked.emit()
+    viewer.layers["img seeds"].add([35, 50])
+    _wait(qtbot, widget)
+    assert np.count_nonzero(viewer.layers["img regions"].data == 1) == 20 * 30

@@ -1,0 +1,287 @@
+"""Widget tests for ThresholdWidget with real napari viewers (pytest-qt + napari's fixture)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from napari.layers import Labels
+from skimage import data, filters
+
+from napari_coco_masks._widgets import threshold as widget_module
+from napari_coco_masks._widgets.threshold import OUTPUT_SUFFIX, ThresholdWidget
+from napari_coco_masks.segment.colour import colour_labels
+from napari_coco_masks.segment.threshold import threshold
+
+TIMEOUT = 15_000
+
+
+def _idle(qtbot, widget: ThresholdWidget) -> None:
+    """Wait until no preview / apply is requested or computing."""
+    qtbot.waitUntil(lambda: not widget.busy, timeout=TIMEOUT)
+
+
+def _labels_layers(viewer) -> list[Labels]:
+    return [layer for layer in viewer.layers if isinstance(layer, Labels)]
+
+
+@pytest.fixture
+def coins() -> np.ndarray:
+    return data.coins()[:160, :200]
+
+
+def test_preview_creates_then_updates_one_layer(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    image = viewer.add_image(coins, scale=(0.5, 0.25), translate=(10.0, -4.0), units="um")
+    widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    out = viewer.layers[f"coins{OUTPUT_SUFFIX}"]
+    np.testing.assert_array_equal(out.data, threshold(coins))
+    np.testing.assert_allclose(out.scale, image.scale)
+    np.testing.assert_allclose(out.translate, image.translate)
+    assert tuple(out.units) == tuple(image.units)
+    assert widget.last_threshold == filters.threshold_otsu(coins)
+    assert widget.value.value == pytest.approx(float(filters.threshold_otsu(coins)), abs=1)
+    assert "objects" in widget.status.value
+
+    # several quick changes: only the last settings reach the layer, still one output layer
+    widget.method.value = "yen"
+    widget.method.value = "li"
+    widget.fill_holes.value = True
+    widget.min_size.value = 5.0  # um^2: 40 pixels of 0.125 um^2
+    _idle(qtbot, widget)
+    expected = threshold(coins, "li", fill_holes=True, min_size=5.0, spacing=(0.5, 0.25))
+    np.testing.assert_array_equal(viewer.layers[f"coins{OUTPUT_SUFFIX}"].data, expected)
+    assert len(_labels_layers(viewer)) == 1
+    assert widget.min_size.label == "min size (µm²)"
+    assert widget.sigma.label == "smooth σ (µm)"
+
+
+def test_manual_value_slider_and_histogram(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(coins)
+    widget = ThresholdWidget(viewer)
+    assert widget.mode.native.isHidden() and widget.channel.native.isHidden()
+    assert widget.block_size.native.isHidden()
+    assert (widget.value.min, widget.value.max) == (coins.min(), coins.max())
+    counts, edges = widget.histogram_data
+    assert counts.sum() == coins.size and edges[0] == coins.min()
+    widget.method.value = "manual"
+    assert widget.value.enabled
+    widget.value.value = 140
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.output_layer.data > 0, coins > 140)
+    pixmap = widget.histogram.native.pixmap()
+    assert pixmap is not None and not pixmap.isNull() and pixmap.width() > 100
+    # the red threshold line is drawn where 140 falls on the histogram's axis
+    x = round((140 - coins.min()) / (coins.max() - coins.min()) * (pixmap.width() - 1))
+    colour = pixmap.toImage().pixelColor(x, 2)
+    assert colour.red() > 200 and colour.green() < 120
+
+
+def test_local_and_multiotsu_methods(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(coins)
+    widget = ThresholdWidget(viewer)
+    widget.method.value = "sauvola"
+    assert not widget.block_size.native.isHidden()
+    widget.block_size.value = 25
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(
+        widget.output_layer.data, threshold(coins, "sauvola", block_size=25)
+    )
+    widget.method.value = "multiotsu"
+    widget.output.value = "classes"
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(
+        widget.output_layer.data, threshold(coins, "multiotsu", output="classes")
+    )
+    assert "thresholds" in widget.status.value
+
+
+def test_volume_is_thresholded_in_3d(make_napari_viewer, qtbot) -> None:
+    rng = np.random.default_rng(1)
+    volume = rng.normal(size=(8, 40, 50)).cumsum(axis=0).astype(np.float32)
+    viewer = make_napari_viewer()
+    image = viewer.add_image(volume, name="vol", scale=(2.0, 0.5, 0.5))
+    widget = ThresholdWidget(viewer)
+    assert widget.stack.value == "volume"
+    widget.sigma.value = 1.0
+    _idle(qtbot, widget)
+    out = viewer.layers[f"vol{OUTPUT_SUFFIX}"]
+    expected = threshold(volume, sigma=1.0, spacing=(2.0, 0.5, 0.5))
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_allclose(out.scale, image.scale)
+    assert widget.min_size.label == "min size (px³)"
+
+
+def test_time_series_preview_frame_then_apply(make_napari_viewer, qtbot, coins) -> None:
+    series = np.stack([coins, coins // 2, np.roll(coins, 30, axis=1)])
+    viewer = make_napari_viewer()
+    viewer.add_image(series, name="movie", translate=(0, 5, 5))
+    widget = ThresholdWidget(viewer)
+    widget.stack.value = "per_frame"
+    viewer.dims.set_current_step(0, 1)
+    _idle(qtbot, widget)
+    out = viewer.layers[f"movie{OUTPUT_SUFFIX}"]
+    assert out.data.shape == series.shape
+    np.testing.assert_array_equal(out.data[1] > 0, threshold(series[1]) > 0)
+    assert out.data[0].max() == 0 and out.data[2].max() == 0  # preview: displayed frame only
+    assert "in frame 1" in widget.status.value
+
+    worker = widget.apply()
+    assert worker is not None
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(out.data, threshold(series, time_axis=0))
+    np.testing.assert_allclose(out.translate, (0, 5, 5))
+
+    widget.stack.value = "global"
+    _idle(qtbot, widget)
+    widget.apply()
+    _idle(qtbot, widget)
+    expected = threshold(series, time_axis=0, per_frame=False)
+    np.testing.assert_array_equal(viewer.layers[f"movie{OUTPUT_SUFFIX}"].data, expected)
+    assert len(_labels_layers(viewer)) == 1
+
+
+def test_rgb_channel_threshold(make_napari_viewer, qtbot) -> None:
+    rgb = data.astronaut()[::4, ::4]
+    viewer = make_napari_viewer()
+    viewer.add_image(rgb, name="astro", rgb=True, scale=(2.0, 2.0))
+    widget = ThresholdWidget(viewer)
+    # RGB: the mode and channel pickers are offered (explicitly hidden for grey images)
+    assert not widget.mode.native.isHidden() and not widget.channel.native.isHidden()
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.output_layer.data, threshold(rgb, channel_axis=-1))
+    widget.channel.value = 1
+    _idle(qtbot, widget)
+    expected = threshold(rgb, channel_axis=-1, channel=1)
+    np.testing.assert_array_equal(widget.output_layer.data, expected)
+    assert widget.output_layer.data.shape == rgb.shape[:2]
+
+
+def test_rgb_colour_mask_picked_by_click(make_napari_viewer, qtbot) -> None:
+    rgb = np.zeros((40, 60, 3), np.uint8)
+    rgb[..., 1] = 120  # green background
+    rgb[5:15, 5:20] = (220, 20, 30)  # two red patches
+    rgb[25:35, 30:50] = (200, 40, 10)
+    rgb[20:24, 2:8] = (20, 20, 220)  # a blue one
+    viewer = make_napari_viewer()
+    viewer.add_image(rgb, name="patches", scale=(0.5, 0.5), translate=(3.0, 3.0))
+    widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    widget.start_pick()
+    assert widget._on_pick_click in viewer.mouse_drag_callbacks
+    # a click at world (3 + 0.5 * 8, 3 + 0.5 * 10) is pixel (8, 10) of the first red patch
+    event = SimpleNamespace(type="mouse_press", position=(7.0, 8.0))
+    widget._on_pick_click(viewer, event)
+    assert widget._on_pick_click not in viewer.mouse_drag_callbacks
+    assert widget.mode.value == "colour"
+    assert widget.hue.value > 350  # red, near the wrap-around
+    _idle(qtbot, widget)
+    lo, hi = (widget.hue.value - 20) % 360, (widget.hue.value + 20) % 360
+    [(_, expected)] = colour_labels(rgb, (lo, hi), widget.saturation.value, widget.brightness.value)
+    out = viewer.layers[f"patches{OUTPUT_SUFFIX}"]
+    np.testing.assert_array_equal(out.data, expected)
+    assert out.data.max() == 2  # both red patches, neither the blue one nor the background
+    assert out.data[22, 4] == 0
+    np.testing.assert_allclose(out.translate, (3.0, 3.0))
+    # a click outside the image changes nothing and says so
+    assert widget.pick_colour((500.0, 500.0)) is None
+    assert "outside the image" in widget.status.value
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (np.full((20, 20), 7.0, np.float32), "constant"),
+        (np.where(np.eye(20) > 0, np.nan, 1.0), "NaN"),
+        (np.zeros((20, 20), np.uint8), "constant"),
+    ],
+)
+def test_bad_image_gives_one_message(make_napari_viewer, qtbot, image, message) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="bad")
+    widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    assert message in widget.status.value
+    assert len(_labels_layers(viewer)) == 0
+
+
+def test_labels_layer_and_empty_result_messages(
+    make_napari_viewer, qtbot, monkeypatch, coins
+) -> None:
+    errors: list[str] = []
+    monkeypatch.setattr(widget_module, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    labels = viewer.add_labels(np.zeros((10, 10), np.int32), name="masks")
+    widget = ThresholdWidget(viewer)
+    assert widget.image.value is labels
+    _idle(qtbot, widget)
+    assert "'masks' is a Labels layer" in widget.status.value
+    assert widget.apply() is None
+    assert errors and "Labels layer" in errors[-1]
+
+    viewer.add_image(coins, name="coins")
+    widget.image.value = viewer.layers["coins"]
+    widget.method.value = "manual"
+    widget.value.value = widget.value.max
+    _idle(qtbot, widget)
+    assert "No object found" in widget.status.value
+    assert widget.output_layer.data.max() == 0
+
+
+def test_stale_preview_results_are_dropped(make_napari_viewer, qtbot, monkeypatch, coins) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(coins, name="coins")
+    widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    shown: list[str] = []
+    original = ThresholdWidget._show
+
+    def spy(self, job, result):
+        shown.append(job.options["method"])
+        original(self, job, result)
+
+    monkeypatch.setattr(ThresholdWidget, "_show", spy)
+    widget.method.value = "yen"
+    widget._start_preview()  # a Yen preview is now computing...
+    assert widget._preview_worker is not None
+    widget.method.value = "li"  # ...and the controls change before its result arrives
+    widget._start_preview()  # queued behind the running worker, not run in parallel
+    assert widget._pending
+    _idle(qtbot, widget)
+    assert shown and set(shown) == {"li"}  # the Yen result was dropped, never shown
+    np.testing.assert_array_equal(widget.output_layer.data, threshold(coins, "li"))
+
+
+def test_docked_from_the_manifest_and_image_added_later(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget(
+        "napari-coco-masks", "Threshold and colour mask"
+    )
+    assert isinstance(widget, ThresholdWidget)
+    _idle(qtbot, widget)
+    assert "choose an Image layer" in widget.status.value
+    viewer.add_image(coins, name="late")
+    assert widget.image.value is viewer.layers["late"]
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers[f"late{OUTPUT_SUFFIX}"].data, threshold(coins))
+
+
+def test_closing_the_dock_stops_listening(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    dock, widget = viewer.window.add_plugin_dock_widget(
+        "napari-coco-masks", "Threshold and colour mask"
+    )
+    _idle(qtbot, widget)
+    viewer.window.remove_dock_widget(dock)
+    qtbot.waitUntil(lambda: widget._refresh_layers not in _callbacks(viewer), timeout=TIMEOUT)
+    viewer.add_image(coins)  # must not touch the deleted widget
+    viewer.dims.set_current_step(0, 0)
+    assert len(viewer.layers) == 1
+
+
+def _callbacks(viewer) -> list:
+    return [getattr(cb, "__self__", None) and cb for cb in viewer.layers.events.inserted.callbacks]
