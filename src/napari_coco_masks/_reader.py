@@ -380,7 +380,7 @@ def _compiled_triangulation() -> bool:
             TriangulationBackend.triangle,
         )
         return get_backend() in compiled
-    except Exception:  # noqa: BLE001 - settings unavailable: be careful
+    except Exception:  # settings unavailable: be careful
         return False
 
 
@@ -399,7 +399,7 @@ def _guard_triangulation(data: list, types: list) -> list:
     try:
         Shapes(data, shape_type=types)
         return types
-    except Exception:  # noqa: BLE001 - napari raises RuntimeError, ValueError, ...
+    except Exception:  # napari raises RuntimeError, ValueError, ...
         pass
     fixed = list(types)
     bad = []
@@ -408,7 +408,7 @@ def _guard_triangulation(data: list, types: list) -> list:
             continue
         try:
             Shapes([verts], shape_type="polygon")
-        except Exception:  # noqa: BLE001
+        except Exception:
             fixed[i] = "path"
             bad.append(i)
     warnings.warn(

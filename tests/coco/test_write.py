@@ -175,6 +175,12 @@ def test_unedited_round_trip_is_identical(path, tmp_path):
     stack, source = _open(path)
     out = write_coco(dataset_from_labels(stack, source=source), tmp_path / "out.json")
     assert json.loads(out.read_text()) == json.loads(path.read_text())
+    coco = _load(out)
+    for ann in coco.dataset["annotations"]:
+        if ann.get("segmentation") != []:  # bbox-only: pycocotools' annToMask cannot (kept as is)
+            assert coco.annToMask(ann).shape == (
+                coco.imgs[ann["image_id"]]["height"], coco.imgs[ann["image_id"]]["width"]
+            )
 
 
 def test_generated_round_trip_and_pycocotools(tmp_path):

@@ -340,3 +340,19 @@ def test_bad_options_name_the_parameter(kwargs, match):
 def test_colour_image_is_rejected_with_advice():
     with pytest.raises(ValueError, match="one channel"):
         grow_regions(np.zeros((4, 4), dtype=complex), [[1, 1]], tolerance=1)
+
+
+@pytest.mark.parametrize("sparse", [0.0, 2.0])  # always runs / breadth-first after window 1
+def test_both_window_fill_methods_equal_sitk(sparse, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    monkeypatch.setattr(region_growing, "_SPARSE", sparse)
+    image = data.camera()
+    for connectivity in (1, 2):
+        for seed in _seeds(image, 6, 21):
+            value = int(image[tuple(seed)])
+            expected = _sitk_connected_threshold(
+                image, seed, *_clamped(image, value, 25), connectivity == 2
+            )
+            got = grow_regions(image, [seed], tolerance=25, connectivity=connectivity) == 1
+            np.testing.assert_array_equal(got, expected)

@@ -61,7 +61,7 @@ def test_features_written_in_physical_units(make_napari_viewer, qtbot):
     assert feats["index"].tolist() == [1, 2, 3]
     # napari maps the hovered label to its row through the index column
     area_1 = rows.loc[1, "area"]
-    assert f"area: {area_1:.4g}" in layer.get_status((10, 10))["coordinates"]  # world (0.5 px)
+    assert f"area: {area_1:.3g}" in layer.get_status((20, 20))["coordinates"]
     headers = [
         widget.table.horizontalHeaderItem(j).text() for j in range(widget.table.columnCount())
     ]
@@ -270,3 +270,20 @@ def test_run_measure_is_synchronous_for_scripts(make_napari_viewer):
     assert widget.labels_combo.currentText() == "objects"
     assert df is widget.results and len(df) == 3
     assert "area" in layer.features.columns and "area" not in other.features.columns
+
+
+def test_rerun_replaces_old_measurements(make_napari_viewer):
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.ones((60, 80)), name="img")
+    layer = viewer.add_labels(_labels(), name="objects",
+                              features={"index": [1, 2, 3], "category": ["a", "b", "a"]})
+    widget = MeasureWidget(viewer)
+    widget.run_measure(layer, image)
+    assert "intensity_mean" in layer.features.columns
+    widget.image_combo.setCurrentText("(none)")
+    layer.data = np.where(layer.data == 3, 0, layer.data)
+    widget.run_measure(layer)
+    feats = layer.features.set_index("index")
+    assert "intensity_mean" not in feats.columns and "intensity_mean" not in widget.results
+    assert feats.loc[3, "category"] == "a" and np.isnan(feats.loc[3, "area"])  # gone, kept
+    assert widget.results["label"].tolist() == [1, 2]

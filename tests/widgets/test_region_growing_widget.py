@@ -43,6 +43,9 @@ def test_added_point_grows_its_region_at_once(make_napari_viewer, qtbot):
     expected = rg.grow_regions(image, [[10, 10]], tolerance=5)
     np.testing.assert_array_equal(labels, expected)
     assert np.count_nonzero(labels == 1) == 15 * 20
+    assert viewer.layers.selection.active is points  # the next click adds a seed again
+    names = [layer.name for layer in viewer.layers]
+    assert names.index("img regions") < names.index("img seeds")  # seeds drawn on top
 
     points.add([35, 50])
     _wait(qtbot, widget)
@@ -235,3 +238,24 @@ def test_widget_docks_from_the_manifest(make_napari_viewer, qtbot):
     viewer.layers["img seeds"].add([35, 50])
     _wait(qtbot, widget)
     assert np.count_nonzero(viewer.layers["img regions"].data == 1) == 20 * 30
+
+
+def test_a_new_point_only_grows_its_own_region(make_napari_viewer, qtbot, monkeypatch):
+    from napari_coco_masks._widgets import region_growing as module
+
+    calls = []
+
+    def counting(image, seeds, **options):
+        calls.append(np.asarray(seeds).tolist())
+        return rg.grow_region(image, seeds, **options)
+
+    monkeypatch.setattr(module, "grow_region", counting)
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    widget._tolerance.value = 5
+    points.add([10, 10])
+    _wait(qtbot, widget)
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    assert calls == [[[10, 10]], [[35, 50]]]
+    assert set(np.unique(viewer.layers["img regions"].data)) == {0, 1, 2}

@@ -270,18 +270,26 @@ def test_docked_from_the_manifest_and_image_added_later(make_napari_viewer, qtbo
     np.testing.assert_array_equal(viewer.layers[f"late{OUTPUT_SUFFIX}"].data, threshold(coins))
 
 
-def test_closing_the_dock_stops_listening(make_napari_viewer, qtbot, coins) -> None:
+def test_deleted_widget_stops_listening(make_napari_viewer, qtbot) -> None:
     viewer = make_napari_viewer()
-    dock, widget = viewer.window.add_plugin_dock_widget(
-        "napari-coco-masks", "Threshold and colour mask"
-    )
+    viewer.add_image(data.astronaut()[::8, ::8], rgb=True)
+    widget = ThresholdWidget(viewer)
     _idle(qtbot, widget)
-    viewer.window.remove_dock_widget(dock)
-    qtbot.waitUntil(lambda: widget._refresh_layers not in _callbacks(viewer), timeout=TIMEOUT)
-    viewer.add_image(coins)  # must not touch the deleted widget
-    viewer.dims.set_current_step(0, 0)
-    assert len(viewer.layers) == 1
+    widget.start_pick()
+    assert widget._on_pick_click in viewer.mouse_drag_callbacks
+    assert "_refresh_layers" in _callback_names(viewer)
+    with qtbot.waitSignal(widget.native.destroyed, timeout=TIMEOUT):
+        widget.native.deleteLater()
+    assert widget._on_pick_click not in viewer.mouse_drag_callbacks
+    assert "_refresh_layers" not in _callback_names(viewer)
+    assert "_on_step" not in [name for _, name in _tuples(viewer.dims.events.current_step)]
+    viewer.add_image(data.coins())  # must not reach the deleted Qt widget
+    assert len(viewer.layers) == 3  # image, its preview, the new image
 
 
-def _callbacks(viewer) -> list:
-    return [getattr(cb, "__self__", None) and cb for cb in viewer.layers.events.inserted.callbacks]
+def _tuples(emitter) -> list[tuple]:
+    return [cb for cb in emitter.callbacks if isinstance(cb, tuple)]
+
+
+def _callback_names(viewer) -> list[str]:
+    return [name for _, name in _tuples(viewer.layers.events.inserted)]

@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_coco_masks.segment.measure import (
+    PROPERTIES,
     concat_frames,
     iter_frames,
     join_features,
@@ -51,8 +52,6 @@ if TYPE_CHECKING:
 NONE = "(none)"
 #: Rows shown in a table (every row still goes to the features and the CSV).
 MAX_TABLE_ROWS = 5000
-#: Columns of the labels' own features that a new measurement replaces.
-_KEY_COLUMNS = ("index", "label", "frame")
 
 
 def layer_units(layer: Any) -> tuple[str, ...]:
@@ -317,8 +316,7 @@ class MeasureWidget(QWidget):
         layer = self._layer
         if layer is None:
             return
-        features = layer.features if len(layer.features.columns) else None
-        joined = join_features(df, features)
+        joined = join_features(df, _annotations(layer.features))
         self.results = joined
         unique = not df["label"].duplicated().any()
         if unique:  # one row per label value: COCO stacks and single images
@@ -520,6 +518,19 @@ def _measure_job(
     return concat_frames(parts)
 
 
+def _is_measurement(column: str) -> bool:
+    """True for the columns a measurement writes (``area``, ``centroid-0``, ``frame``, ...)."""
+    return (column in PROPERTIES and column != "label") or column == "frame" or (
+        column.startswith(("centroid-", "bbox-"))
+    )
+
+
+def _annotations(features: pd.DataFrame) -> pd.DataFrame:
+    """A layer's feature table without measurement columns from an earlier run (a stale
+    ``intensity_mean`` must not survive a new run without an intensity image)."""
+    return features.drop(columns=[c for c in features.columns if _is_measurement(str(c))])
+
+
 def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     """New Labels features: the layer's columns (COCO ``annotation_id``, ``category``, ...)
     plus the measurements, one row per label value in an ``index`` column.
@@ -529,13 +540,12 @@ def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
     No background row is added (with an ``index`` column napari does not need one), so integer
     columns such as ``annotation_id`` keep their dtype when every label is annotated.
     """
-    old = features.copy()
+    old = _annotations(features)
     if len(old.columns) and "index" not in old.columns:
         old.insert(0, "index", np.arange(len(old)))
     meas = df.rename(columns={"label": "index"})
     if "index" not in old.columns:
         return meas.reset_index(drop=True)
-    old = old.drop(columns=[c for c in meas.columns if c in old.columns and c != "index"])
     merged = old.merge(meas, on="index", how="outer", sort=True)
     return merged.reset_index(drop=True)
 

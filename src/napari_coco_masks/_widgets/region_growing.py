@@ -381,7 +381,13 @@ class RegionGrowingWidget(Container):
         name = f"{plan.image.name} regions"
         if not plan.objects and name not in self._viewer.layers:
             return
-        upsert_labels(self._viewer, out, name=name, like=plan.image)
+        layers = self._viewer.layers
+        active, existed = layers.selection.active, name in layers
+        output = upsert_labels(self._viewer, out, name=name, like=plan.image)
+        if not existed and self._points in layers:  # keep the seeds visible above the regions
+            layers.move(layers.index(output), layers.index(self._points))
+        if active is not None and active in layers and layers.selection.active is not active:
+            layers.selection.active = active  # keep clicking seeds, not painting labels
         notes = [f"{len(plan.objects)} region(s)"]
         if truncated:
             notes.append(f"stopped at max size: labels {sorted(set(truncated))}")

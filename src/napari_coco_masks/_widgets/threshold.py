@@ -109,6 +109,9 @@ class Result:
     frames: list[tuple[int, np.ndarray]] = field(default_factory=list)
     threshold: Any = None
     error: str | None = None
+    #: Largest value computed: the object count for ``labels`` output (values run 1..n over a
+    #: series), 0 when nothing was found.
+    top: int = 0
 
 
 def _grey_series(job: Job) -> Any:
@@ -165,6 +168,7 @@ def run_job(job: Job) -> Generator[None, None, Result]:
                     result.labels = np.zeros(job.shape, np.int32)
                 result.labels[index] = labels
             result.threshold = used
+            result.top = max(result.top, int(labels.max(initial=0)))
             yield
     except ValueError as error:
         result.error = str(error)
@@ -626,7 +630,6 @@ class ThresholdWidget(Container):
             return
         if result.labels is not None:
             data = result.labels
-            computed = [data]
         else:
             if (
                 self._buffer is None
@@ -637,16 +640,37 @@ class ThresholdWidget(Container):
             for index, labels in result.frames:
                 self._buffer[index] = labels
             data = self._buffer
-            computed = [labels for _, labels in result.frames]
         self._buffer, self._buffer_key = data, job.key
-        self.output_layer = upsert_labels(
-            self._viewer, data, name=f"{job.layer.name}{OUTPUT_SUFFIX}", like=job.layer
-        )
+        self.output_layer = self._put_labels(job.layer, data)
         self.last_threshold = result.threshold
         if job.mode == "threshold":
             self._sync_value(result.threshold)
         self._draw_histogram()
-        self._report(self._describe(job, result, computed))
+        self._report(self._describe(job, result))
+
+    def _put_labels(self, layer: Any, data: np.ndarray) -> Labels:
+        """Show ``data`` in ``layer``'s output Labels layer (created by ``upsert_labels``).
+
+        When the output layer already sits where ``layer`` is, only its data is replaced: one
+        refresh instead of one per geometry attribute (each costs ~0.1 s at 2048x2048).
+        """
+        name = f"{layer.name}{OUTPUT_SUFFIX}"
+        out = self.output_layer
+        if (
+            out is not None
+            and out in self._viewer.layers
+            and out.name == name
+            and out.ndim == np.ndim(data)
+            and np.array_equal(out.scale, layer.scale)
+            and np.array_equal(out.translate, layer.translate)
+            and tuple(out.units) == tuple(layer.units)
+        ):
+            if out.data is data:
+                out.refresh()
+            else:
+                out.data = data
+            return out
+        return upsert_labels(self._viewer, data, name=name, like=layer)
 
     def _sync_value(self, used: Any) -> None:
         """Move the manual-value slider to an automatic global threshold (no new preview)."""
@@ -655,10 +679,9 @@ class ThresholdWidget(Container):
         with self.value.changed.blocked():
             self.value.value = min(max(float(used), self.value.min), self.value.max)
 
-    def _describe(self, job: Job, result: Result, computed: list[np.ndarray]) -> str:
+    def _describe(self, job: Job, result: Result) -> str:
         where = "" if not result.frames else f" in frame {result.frames[0][0]}"
-        found = any(bool(part.any()) for part in computed)
-        if not found:
+        if result.top == 0:
             if job.mode == "colour":
                 return (
                     f"No pixel{where} has a colour in the chosen range: widen the hue, "
@@ -671,10 +694,9 @@ class ThresholdWidget(Container):
                 f"No object found{where}: no pixel is {side} the threshold{at}. Change the "
                 "method or value, or toggle 'dark objects'."
             )
-        if self.output.value == "labels":
-            count = sum(len(np.unique(part)) - 1 for part in computed)
-            noun = "object" if count == 1 else "objects"
-            text = f"{count} {noun}{where}"
+        if job.options["output"] == "labels":
+            noun = "object" if result.top == 1 else "objects"
+            text = f"{result.top} {noun}{where}"
         else:
             text = f"mask{where}"
         used = result.threshold

@@ -104,7 +104,7 @@ def image_info(path: Path) -> tuple[tuple[int, int], int, np.dtype]:
         if mode in channels:
             dtype = np.dtype(bool) if mode == "1" else np.dtype(np.uint8)
             return (h, w), channels[mode], (np.dtype(np.uint8) if mode == "1" else dtype)
-    except Exception:  # noqa: BLE001 - fall back to decoding the pixels
+    except Exception:  # fall back to decoding the pixels
         pass
     arr = read_image(path)
     channels = arr.shape[2] if arr.ndim == 3 else 1

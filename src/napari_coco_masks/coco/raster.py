@@ -297,44 +297,6 @@ def _annotations_runs(records: Sequence[Mapping[str, Any]], height: int, width: 
     return out
 
 
-def _paint_runs(runs, height: int) -> tuple[int, int, np.ndarray] | None:
-    """Paint (unite) runs into the smallest window that holds them.
-
-    Returns ``(row0, col0, mask)`` with ``mask`` a bool (rows, cols) array, or None if empty.
-    """
-    runs = [r for r in runs if r[0].size]
-    if not runs:
-        return None
-    if len(runs) == 1:
-        starts, ends = runs[0]
-    else:
-        starts = np.concatenate([r[0] for r in runs])
-        ends = np.concatenate([r[1] for r in runs])
-    c_first = starts // height
-    c_last = (ends - 1) // height
-    r_first = starts - c_first * height
-    r_last = ends - c_last * height  # exclusive row end in the last column
-    n_cols = c_last - c_first + 1
-    if np.all(n_cols == 1):
-        cols, rs, re = c_first, r_first, r_last
-    else:
-        piece = np.repeat(np.arange(n_cols.size), n_cols)
-        k = np.arange(piece.size) - np.repeat(np.cumsum(n_cols) - n_cols, n_cols)
-        cols = c_first[piece] + k
-        rs = np.where(k == 0, r_first[piece], 0)
-        re = np.where(k == n_cols[piece] - 1, r_last[piece], height)
-    c0, c1 = int(cols.min()), int(cols.max()) + 1
-    r0, r1 = int(rs.min()), int(re.max())
-    nr = r1 - r0 + 1
-    size = (c1 - c0) * nr
-    base = (cols - c0) * nr - r0
-    diff = np.bincount(base + rs, minlength=size)[:size] - np.bincount(base + re, minlength=size)[
-        :size
-    ]
-    mask = np.cumsum(diff.reshape(c1 - c0, nr), axis=1)[:, :-1] > 0
-    return r0, c0, mask.T
-
-
 def _record(ann: Any) -> Mapping[str, Any]:
     """The JSON dict of an annotation given as a dict or a :class:`CocoAnnotation`."""
     return ann.record if hasattr(ann, "record") else ann

@@ -8,9 +8,11 @@
 counts and areas, :func:`join_features` joins a layer's feature table (COCO ``annotation_id``,
 ``category``, ...) onto the measurements.
 
-Cheap properties (area, centroid, moments, intensity statistics) are computed for all objects at
-once with :func:`numpy.bincount`; only perimeter, convex hull (solidity) and surface area loop over
-per-object crops found in one pass by :func:`scipy.ndimage.find_objects`.
+Speed: object crops come from one :func:`scipy.ndimage.find_objects` pass. When a requested
+property needs the crops (perimeter, solidity, surface area), one loop over them also gathers
+moments and intensity statistics from the small arrays; otherwise every property is computed for
+all objects at once with :func:`numpy.bincount`, with no per-object Python loop. Only the
+requested properties are computed.
 """
 
 from __future__ import annotations
@@ -64,8 +66,8 @@ _ONLY_2D = {"perimeter", "eccentricity", "circularity"}
 _ONLY_3D = {"surface_area"}
 _INTENSITY = {"intensity_mean", "intensity_min", "intensity_max", "intensity_std"}
 _MOMENTS = {"axis_major_length", "axis_minor_length", "eccentricity"}
-#: Above this label value (relative to the image size) labels are compacted before counting.
-_SPARSE_FACTOR = 4
+#: Largest label value renumbered through a lookup table (above it: ``np.unique``).
+_LUT_LIMIT = 1 << 26
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -231,20 +233,34 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 def _compact(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return an ``intp`` label image with values ``0..n`` and the original value of each."""
+    """Return an ``intp`` label image with values ``0..n`` and the original value of each.
+
+    Dense labels pass through; sparse ones (COCO files number instances across the whole
+    dataset, so one image may hold labels 90001..90020) are renumbered through a lookup table,
+    or :func:`numpy.unique` for values too large for one.
+    """
     lab = np.asarray(labels)
     if lab.dtype == bool:
-        lab = lab.astype(np.intp)
-    if lab.size and lab.min() < 0:
-        raise ValueError(f"`labels` has negative values (min {lab.min()}); labels must be >= 0")
-    top = int(lab.max()) if lab.size else 0
-    if top <= _SPARSE_FACTOR * lab.size + 1024:
-        return lab.astype(np.intp, copy=False), np.arange(top + 1)
-    values, inverse = np.unique(lab, return_inverse=True)
-    if values[0] != 0:
-        values = np.concatenate([[0], values])
-        inverse = inverse + 1
-    return inverse.reshape(lab.shape).astype(np.intp), values
+        lab = lab.view(np.uint8)
+    if lab.size == 0:
+        return lab.astype(np.intp), np.arange(1)
+    if lab.dtype.kind == "i" and (low := lab.min()) < 0:
+        raise ValueError(f"`labels` has negative values (min {low}); labels must be >= 0")
+    top = int(lab.max())
+    if top > _LUT_LIMIT:
+        values, inverse = np.unique(lab, return_inverse=True)
+        if values[0] != 0:
+            values = np.concatenate([[0], values])
+            inverse = inverse + 1
+        return inverse.reshape(lab.shape).astype(np.intp, copy=False), values
+    lab = lab.astype(np.intp, copy=False)
+    present = np.flatnonzero(np.bincount(lab.ravel(), minlength=top + 1))
+    present = present[present > 0]
+    if present.size >= top // 2:
+        return lab, np.arange(top + 1)
+    lut = np.zeros(top + 1, dtype=np.intp)
+    lut[present] = np.arange(1, present.size + 1)
+    return lut[lab], np.concatenate([[0], present])
 
 
 def _coordinate_sums(
@@ -567,7 +583,7 @@ def measure(
     units : str or sequence of str, optional
         Unit of each spatial axis (``"µm"``); ``None`` or ``"pixel"`` mean pixels (``"px"``).
     properties : iterable of str, optional
-        Subset of :data:`PROPERTIES` to compute (``label`` and ``area`` are always included);
+        Subset of :data:`PROPERTIES` to compute (``label`` is always included);
         default: every property that applies to the dimensionality and inputs.
     frame_axis : int, optional
         Axis of a time series: each frame is measured on its own and a ``frame`` column added.
@@ -673,7 +689,8 @@ def _load(array: Any) -> Any:
 
 def _polygon_area_perimeter(vertices: np.ndarray, closed: bool) -> tuple[float, float, np.ndarray]:
     """Shoelace area, boundary length and area centroid of one polygon (physical coordinates)."""
-    y, x = vertices[:, 0], vertices[:, 1]
+    base = vertices[0]
+    y, x = vertices[:, 0] - base[0], vertices[:, 1] - base[1]  # no cancellation far from 0
     ring = np.vstack([vertices, vertices[:1]]) if closed else vertices
     steps = np.diff(ring, axis=0)
     length = float(np.sqrt((steps**2).sum(axis=1)).sum())
@@ -686,7 +703,7 @@ def _polygon_area_perimeter(vertices: np.ndarray, closed: bool) -> tuple[float, 
         return 0.0, length, vertices.mean(axis=0)
     cy = float(((y + y1) * cross).sum()) / (6 * signed)
     cx = float(((x + x1) * cross).sum()) / (6 * signed)
-    return abs(signed), length, np.array([cy, cx])
+    return abs(signed), length, base + np.array([cy, cx])
 
 
 def _ellipse_area_perimeter(corners: np.ndarray) -> tuple[float, float, np.ndarray]:

@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from skimage.segmentation import flood
 
 __all__ = ["Region", "RegionSizeWarning", "grow_region", "grow_regions", "smooth"]
 
@@ -34,6 +35,7 @@ Mode = Literal["range", "confidence"]
 
 _FIRST_MARGIN = 32  # pixels around the seeds' bounding box in the first window
 _GROWTH = 3  # a window side touched by the region moves this many times further out
+_SPARSE = 0.2  # region / window below this: the next window is filled breadth-first
 
 
 class RegionSizeWarning(UserWarning):
@@ -289,6 +291,17 @@ class _Runs:
         hit = (k >= 0) & (self.line[np.maximum(k, 0)] == line) & (self.stop[np.maximum(k, 0)] > col)
         return np.where(hit, k, -1)
 
+    def touched(self, selected: np.ndarray) -> tuple[list[bool], list[bool]]:
+        """Per axis: do the selected runs reach the mask's first / last index?"""
+        lead = self.shape[:-1]
+        coords = list(np.unravel_index(self.line[selected], lead)) if lead else []
+        lows = [c.size > 0 and c.min() == 0 for c in coords]
+        highs = [c.size > 0 and c.max() == n - 1 for c, n in zip(coords, lead, strict=True)]
+        starts, stops = self.start[selected], self.stop[selected]
+        lows.append(starts.size > 0 and starts.min() == 0)
+        highs.append(stops.size > 0 and stops.max() == self.shape[-1])
+        return [bool(x) for x in lows], [bool(x) for x in highs]
+
     def paint(self, selected: np.ndarray) -> np.ndarray:
         """Boolean mask of the selected runs (one ``np.repeat`` over gaps and runs)."""
         width, size = self.shape[-1], int(np.prod(self.shape))
@@ -387,30 +400,56 @@ def _flood(
     if hint is not None:
         below = np.maximum(below, start - [s.start for s in hint])
         above = np.maximum(above, [s.stop for s in hint] - stop)
+    sparse = False  # the first window is small: either method is cheap there
     while True:
         lo, hi = _window(start, stop, below, above, shape)
         slices = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
         mask = _in_range(image[slices], lower, upper)
         local = seeds - lo
-        runs = _Runs.of(mask)
-        chosen = _connected(runs, local, connectivity)
-        grow = _touched_sides(runs, chosen, lo > 0, hi < shape, below, above)
-        if max_size is not None:
+        if sparse:  # breadth-first: cost ~ region size (plus a copy of the window)
+            region = _component(mask, local, footprint)
+            size = int(np.count_nonzero(region))
+            lows, highs = _faces_touched(region)
+        else:  # runs: cost ~ window size, a few vectorised passes
+            runs = _Runs.of(mask)
+            chosen = _connected(runs, local, connectivity)
             size = int(np.sum(runs.stop[chosen] - runs.start[chosen]))
-            if size > max_size:
-                limited, layers = _bfs_limited(mask, local, footprint, max_size)
-                open_margins = [s - a for s, a, o in zip(start, lo, lo > 0, strict=True) if o]
-                open_margins += [b - e for e, b, o in zip(stop, hi, hi < shape, strict=True) if o]
-                if not open_margins or layers <= min(open_margins):
-                    return Region(slices, limited, True, float(lower), float(upper))
-                reach = _GROWTH * (layers + 1)
-                below, above = np.maximum(below, reach), np.maximum(above, reach)
-                continue
+            lows, highs = runs.touched(chosen)
+            region = None
+        grow = _widen(lows, highs, lo > 0, hi < shape, below, above)
+        if max_size is not None and size > max_size:
+            limited, layers = _bfs_limited(mask, local, footprint, max_size)
+            open_margins = [s - a for s, a, o in zip(start, lo, lo > 0, strict=True) if o]
+            open_margins += [b - e for e, b, o in zip(stop, hi, hi < shape, strict=True) if o]
+            if not open_margins or layers <= min(open_margins):
+                return Region(slices, limited, True, float(lower), float(upper))
+            reach = _GROWTH * (layers + 1)
+            below, above = np.maximum(below, reach), np.maximum(above, reach)
+            continue
         if not grow:
-            return Region(slices, runs.paint(chosen), False, float(lower), float(upper))
+            if region is None:
+                region = runs.paint(chosen)
+            return Region(slices, region, False, float(lower), float(upper))
+        sparse = size < _SPARSE * mask.size
         lo, hi = _window(start, stop, below, above, shape)
         if np.prod(hi - lo) * 2 > image.size:  # close to the whole image: take all of it
             below[:] = above[:] = shape
+
+
+def _component(mask: np.ndarray, seeds: np.ndarray, footprint: np.ndarray) -> np.ndarray:
+    """The pixels of ``mask`` connected to any of ``seeds`` (local indices), breadth-first."""
+    region = np.zeros(mask.shape, dtype=bool)
+    for seed in map(tuple, seeds):
+        if mask[seed] and not region[seed]:
+            region |= flood(mask, seed, footprint=footprint)
+    return region
+
+
+def _faces_touched(region: np.ndarray) -> tuple[list[bool], list[bool]]:
+    """Per axis: does ``region`` reach the window's first / last index?"""
+    lows = [bool(np.take(region, 0, axis=ax).any()) for ax in range(region.ndim)]
+    highs = [bool(np.take(region, -1, axis=ax).any()) for ax in range(region.ndim)]
+    return lows, highs
 
 
 def _connectivity_of(footprint: np.ndarray) -> int:
@@ -420,22 +459,15 @@ def _connectivity_of(footprint: np.ndarray) -> int:
     return int(np.abs(steps).sum(axis=1).max())
 
 
-def _touched_sides(
-    runs: _Runs,
-    chosen: np.ndarray,
+def _widen(
+    lows: list[bool],
+    highs: list[bool],
     open_low: np.ndarray,
     open_high: np.ndarray,
     below: np.ndarray,
     above: np.ndarray,
 ) -> bool:
-    """Widen ``below``/``above`` (in place) on the open sides the chosen runs touch."""
-    lead = runs.shape[:-1]
-    coords = list(np.unravel_index(runs.line[chosen], lead)) if lead else []
-    lows = [c.size > 0 and c.min() == 0 for c in coords]
-    highs = [c.size > 0 and c.max() == n - 1 for c, n in zip(coords, lead, strict=True)]
-    starts, stops = runs.start[chosen], runs.stop[chosen]
-    lows.append(starts.size > 0 and starts.min() == 0)
-    highs.append(stops.size > 0 and stops.max() == runs.shape[-1])
+    """Widen ``below``/``above`` (in place) on the open window sides the region touches."""
     grow = False
     for ax, (low, high) in enumerate(zip(lows, highs, strict=True)):
         if low and open_low[ax]:
