@@ -53,6 +53,14 @@ def layer_spacing(layer: Layer, ndim: int | None = None) -> tuple[float, ...]:
     return scale if ndim is None else scale[-ndim:]
 
 
+def _same(current: Any, new: Any) -> bool:
+    """Whether a layer attribute already holds ``new`` (arrays compared by value)."""
+    if isinstance(new, tuple) or isinstance(current, tuple):
+        return tuple(current) == tuple(new)
+    current, new = np.asarray(current), np.asarray(new)
+    return current.shape == new.shape and np.allclose(current, new)
+
+
 def upsert_labels(
     viewer: napari.Viewer,
     data: Any,
@@ -71,12 +79,13 @@ def upsert_labels(
     geometry = layer_geometry(like, ndim=np.ndim(data) if hasattr(data, "ndim") else None)
     existing = viewer.layers[name] if name in viewer.layers else None
     if isinstance(existing, Labels) and existing is not like:
-        existing.data = data
+        # Set only what changed: each geometry setter refreshes the layer (costly at 2048²).
         for key, value in geometry.items():
-            setattr(existing, key, value)
+            if not _same(getattr(existing, key), value):
+                setattr(existing, key, value)
         for key, value in kwargs.items():
             setattr(existing, key, value)
-        existing.refresh()
+        existing.data = data
         return existing
     if existing is not None:
         name = f"{name} [{like.name}]"

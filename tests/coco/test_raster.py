@@ -266,7 +266,10 @@ def test_label_stack_reads_like_the_dense_stack(stack_dataset):
     idx = (np.array([0, 1, 1, 0]), np.array([3, 4, 60, 90]), np.array([5, 6, 30, 100]))
     assert np.array_equal(stack[idx], dense[idx])
     assert len(stack) == 2 and stack.size == dense.size
-    assert not stack[0].flags.writeable  # cached planes are read-only
+    assert not stack.plane(0).flags.writeable  # cached planes are read-only
+    view = stack[0]
+    view[:] = 123  # reads are copies: napari writes into its slice cache
+    assert not (stack[0] == 123).all() and stack.edited == []
 
 
 def test_label_stack_keeps_edits(stack_dataset):

@@ -261,6 +261,7 @@ def test_all_zero_result_is_an_empty_label_image() -> None:
         (data.coins(), {"method": "sauvola", "block_size": 4}, "odd integer"),
         (data.coins(), {"spacing": (1.0, 2.0, 3.0)}, "`spacing`"),
         (data.coins(), {"sigma": -1}, "`sigma` must be >= 0"),
+        (data.coins(), {"sigma": (1, 2, 3)}, "one per spatial axis \\(2\\)"),
         (data.coins(), {"min_size": -1}, "`min_size` must be >= 0"),
         (data.coins(), {"output": "classes"}, "needs method='multiotsu'"),
         (data.coins(), {"time_axis": 4}, "`time_axis`=4 is out of range"),

@@ -287,3 +287,14 @@ def test_rerun_replaces_old_measurements(make_napari_viewer):
     assert "intensity_mean" not in feats.columns and "intensity_mean" not in widget.results
     assert feats.loc[3, "category"] == "a" and np.isnan(feats.loc[3, "area"])  # gone, kept
     assert widget.results["label"].tolist() == [1, 2]
+
+
+def test_error_in_the_worker_is_one_message_not_a_traceback(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.add_labels(np.full((20, 20), -3, np.int32), name="negative")
+    widget = MeasureWidget(viewer)
+    widget.run()
+    qtbot.waitUntil(lambda: "Measure failed" in widget.status.text(), timeout=20000)
+    qtbot.waitUntil(widget.measure_button.isEnabled, timeout=20000)
+    assert "`labels` has negative values (min -3)" in widget.status.text()
+    assert widget.results is None

@@ -259,3 +259,17 @@ def test_a_new_point_only_grows_its_own_region(make_napari_viewer, qtbot, monkey
     _wait(qtbot, widget)
     assert calls == [[[10, 10]], [[35, 50]]]
     assert set(np.unique(viewer.layers["img regions"].data)) == {0, 1, 2}
+
+
+def test_rotated_seeds_layer_maps_through_world_coordinates(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="img")
+    # a points layer rotated by 90 degrees: its data (50, -35) is world (35, 50)
+    points = viewer.add_points(np.array([[50.0, -35.0]]), name="rot", rotate=90)
+    np.testing.assert_allclose(points.data_to_world(points.data[0]), [35, 50], atol=1e-9)
+    widget = RegionGrowingWidget(viewer)
+    widget._tolerance.value = 5
+    widget._seeds.value = points
+    _wait(qtbot, widget)
+    assert np.count_nonzero(viewer.layers["img regions"].data == 1) == 20 * 30

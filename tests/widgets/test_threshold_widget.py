@@ -129,6 +129,15 @@ def test_time_series_preview_frame_then_apply(make_napari_viewer, qtbot, coins) 
     np.testing.assert_array_equal(out.data[1] > 0, threshold(series[1]) > 0)
     assert out.data[0].max() == 0 and out.data[2].max() == 0  # preview: displayed frame only
     assert "in frame 1" in widget.status.value
+    # scrolling previews the new frame and keeps the frames already computed...
+    viewer.dims.set_current_step(0, 2)
+    assert widget.busy
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(out.data[2] > 0, threshold(series[2]) > 0)
+    assert out.data[1].max() > 0 and out.data[0].max() == 0
+    # ...and going back to a computed frame computes nothing
+    viewer.dims.set_current_step(0, 1)
+    assert not widget.busy
 
     worker = widget.apply()
     assert worker is not None

@@ -272,7 +272,8 @@ class MeasureWidget(QWidget):
         self.measure_button.setEnabled(False)
         self.status.setText(f"Measuring {self._layer.name!r}…")
         worker = create_worker(
-            _measure_job, **job, _progress={"total": nframes, "desc": "Measuring objects"}
+            _measure_job, **job, _progress={"total": nframes, "desc": "Measuring objects"},
+            _ignore_errors=True,  # _on_error shows one message instead of a traceback
         )
         worker.returned.connect(self._on_measured)
         worker.errored.connect(self._on_error)
@@ -331,6 +332,9 @@ class MeasureWidget(QWidget):
         )
         if len(df) > MAX_TABLE_ROWS:
             note += f" The table shows the first {MAX_TABLE_ROWS} rows; the CSV has them all."
+        shapes = self._shapes_layer
+        if shapes is not None and self.shape_results is not None:
+            note += f" Measured {len(self.shape_results)} shapes of {shapes.name!r}."
         self.status.setText(f"Measured {len(df)} objects of {layer.name!r}.{note}")
 
     def _measure_shapes(self, layer: Shapes) -> None:

@@ -72,6 +72,15 @@ def _intensity(frame: np.ndarray, rgb: bool) -> np.ndarray:
     return grey.astype(np.float32)
 
 
+def _axis_aligned(layer: Any) -> bool:
+    """True when the layer's data-to-world transform is only scale and translate."""
+    return (
+        np.allclose(np.asarray(layer.rotate), np.eye(layer.ndim))
+        and np.allclose(np.asarray(layer.shear), 0)
+        and np.allclose(np.asarray(layer.affine.affine_matrix), np.eye(layer.ndim + 1))
+    )
+
+
 @thread_worker
 def _grow_in_thread(
     data: Any,
@@ -270,6 +279,9 @@ class RegionGrowingWidget(Container):
         data = np.asarray(points.data, dtype=float)
         if data.size == 0:
             return np.empty((0, image.ndim))
+        if _axis_aligned(points) and _axis_aligned(image):  # vectorised scale + translate
+            world = data * np.asarray(points.scale) + np.asarray(points.translate)
+            return (world - np.asarray(image.translate)) / np.asarray(image.scale)
         return np.array([image.world_to_data(points.data_to_world(p)) for p in data])
 
     def _seed_labels(self, points: Points) -> np.ndarray:

@@ -242,6 +242,7 @@ class ThresholdWidget(Container):
         self._apply_worker: Any = None
         self._buffer: np.ndarray | None = None
         self._buffer_key = ""
+        self._done_frames: set[int] = set()
         self._build()
         self.request_preview = qdebounced(self._debounced_preview, timeout=_DEBOUNCE_MS)
         self._connect()
@@ -407,14 +408,22 @@ class ThresholdWidget(Container):
     def _on_params_changed(self, *_: Any) -> None:
         """Any control changed: results in flight are now stale; preview again (debounced)."""
         self._generation += 1
+        self._done_frames.clear()
+        self._request()
+
+    def _request(self) -> None:
         if self.live.value:
             self._requested = True
             self.request_preview()
 
     def _on_step(self, *_: Any) -> None:
-        """The displayed frame changed: a time-series preview shows that frame."""
-        if self.live.value and self._stack_mode() != "volume" and self._layer() is not None:
-            self._on_params_changed()
+        """The displayed frame changed: preview it unless it is already computed."""
+        layer = self._layer()
+        if not self.live.value or self._stack_mode() == "volume" or not isinstance(layer, Image):
+            return
+        shape = _level0(layer.data).shape
+        if self._frame_index(layer, shape[0]) not in self._done_frames:
+            self._request()  # results for other frames in flight stay valid
 
     # -------------------------------------------------------------------------- histogram
     def _update_range(self, layer: Image) -> None:
@@ -630,6 +639,7 @@ class ThresholdWidget(Container):
             return
         if result.labels is not None:
             data = result.labels
+            self._done_frames = set(range(job.shape[0])) if job.time_axis is not None else set()
         else:
             if (
                 self._buffer is None
@@ -637,8 +647,10 @@ class ThresholdWidget(Container):
                 or (self._buffer_key != job.key)
             ):
                 self._buffer = np.zeros(job.shape, np.int32)
+                self._done_frames = set()
             for index, labels in result.frames:
                 self._buffer[index] = labels
+                self._done_frames.add(index)
             data = self._buffer
         self._buffer, self._buffer_key = data, job.key
         self.output_layer = self._put_labels(job.layer, data)

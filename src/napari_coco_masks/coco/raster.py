@@ -493,7 +493,9 @@ class LabelStack:
     slow to build up front. Planes are rasterised with :func:`rasterize_image`, padded
     bottom/right to the largest image, and kept in a small LRU cache. Writing (napari's
     painting, fill, undo) turns a plane into an edited plane that is kept for good, so edits
-    survive browsing and are what a writer reads back. ``np.asarray(stack)`` materialises all.
+    survive browsing and are what a writer reads back. Reading returns copies (napari writes
+    into the arrays it reads); ``plane(i)`` is the stored plane itself, read-only unless
+    edited. ``np.asarray(stack)`` materialises all.
 
     Parameters
     ----------
@@ -606,7 +608,8 @@ class LabelStack:
     def __getitem__(self, key):
         first, rest = self._split(key)
         if self._is_int(first):
-            return self.plane(first)[rest]
+            # A copy: napari writes into the arrays it reads (its slice cache) when painting.
+            return np.array(self.plane(first)[rest], copy=True)
         if self._all_arrays(first, rest):
             shape = np.broadcast_shapes(*[np.shape(k) for k in (first, *rest)])
             out = np.empty(shape, dtype=self.dtype)
@@ -616,7 +619,7 @@ class LabelStack:
         idx = np.arange(self.shape[0])[first]
         stacked = np.stack([self.plane(i) for i in np.atleast_1d(idx)]) if np.ndim(idx) else None
         if stacked is None:
-            return self.plane(int(idx))[rest]
+            return np.array(self.plane(int(idx))[rest], copy=True)
         return stacked[(slice(None), *rest)]
 
     def __setitem__(self, key, value) -> None:

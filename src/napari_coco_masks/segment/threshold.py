@@ -262,7 +262,12 @@ def _smooth(image: np.ndarray, sigma_px: Sequence[float]) -> np.ndarray:
 
 def _sigma_pixels(sigma: float | Sequence[float], spacing: Sequence[float]) -> tuple[float, ...]:
     """Convert a physical ``sigma`` (scalar or per axis) to pixels with ``spacing``."""
-    values = np.broadcast_to(np.asarray(sigma, dtype=float), (len(spacing),))
+    values = np.atleast_1d(np.asarray(sigma, dtype=float))
+    if values.size not in (1, len(spacing)):
+        raise ValueError(
+            f"`sigma` {tuple(values)} must be one value or one per spatial axis ({len(spacing)})"
+        )
+    values = np.broadcast_to(values.ravel(), (len(spacing),))
     return tuple(float(s / d) for s, d in zip(values, spacing, strict=True))
 
 
