@@ -468,7 +468,7 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
         nr, nc, off = int(nrows[i]), int(ncols[i]), int(offset[i])
         mask = atlas[off : off + nc * (nr + 1)].reshape(nc, nr + 1)[:, :nr].T
         r, c = int(r0[i]), int(c0[i])
-        labels[r : r + nr, c : c + nc][mask] = anns[i].position + 1
+        np.copyto(labels[r : r + nr, c : c + nc], anns[i].position + 1, where=mask)
     return labels
 
 

@@ -1,6 +1,18 @@
 """Segmentation and measurement on numpy and dask arrays. No napari or Qt import lives here."""
 
 from .colour import colour_labels, colour_mask, hsv_range_around, rgb_to_hsv
+from .measure import (
+    PROPERTIES,
+    concat_frames,
+    iter_frames,
+    join_features,
+    measure,
+    measure_shapes,
+    summarize,
+    to_csv,
+    unit_label,
+    with_unit_headers,
+)
 from .threshold import (
     GLOBAL_METHODS,
     LOCAL_METHODS,
@@ -14,6 +26,16 @@ from .threshold import (
 from .watershed import iter_split_touching, iter_watershed, split_touching, watershed
 
 __all__ = [
+    "PROPERTIES",
+    "concat_frames",
+    "iter_frames",
+    "join_features",
+    "measure",
+    "measure_shapes",
+    "summarize",
+    "to_csv",
+    "unit_label",
+    "with_unit_headers",
     "GLOBAL_METHODS",
     "LOCAL_METHODS",
     "METHODS",
