@@ -38,6 +38,8 @@ def _add_pipeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dark-objects", action="store_true", help="objects darker than background")
     parser.add_argument("--sigma", type=float, default=defaults.sigma, help="smoothing (physical units)")
     parser.add_argument("--min-size", type=float, default=defaults.min_size, help="smallest object area")
+    parser.add_argument("--block-size", type=int, default=None, help="window of local methods (px)")
+    parser.add_argument("--clear-border", action="store_true", help="drop objects on the border")
     parser.add_argument("--no-split", action="store_true", help="do not split touching objects")
     parser.add_argument(
         "--min-distance", type=float, default=defaults.min_distance, help="between split objects"
@@ -53,6 +55,8 @@ def _options(args: argparse.Namespace, **overrides: object) -> PipelineOptions:
         "dark_objects": args.dark_objects,
         "sigma": args.sigma,
         "min_size": args.min_size,
+        "block_size": args.block_size,
+        "clear_border": args.clear_border,
         "split": not args.no_split,
         "min_distance": args.min_distance,
         "spacing": args.spacing,
@@ -86,7 +90,7 @@ def cmd_segment(args: argparse.Namespace) -> int:
     def report(done: int, total: int) -> None:
         print(f"segmented {done}/{total} images", file=sys.stderr)
 
-    result = run_pipeline(args.images, _options(args), progress=report)
+    result = run_pipeline(args.images, _options(args), root=args.output, progress=report)
     paths = _write_results(result, Path(args.output))
     n = len(result.dataset["annotations"])
     print(f"{n} objects in {len(args.images)} images")

@@ -7,6 +7,7 @@ with the bundled COCO annotations of the same coins, so a run says how well it d
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ DATA = Path(__file__).parent / "data"
 
 #: Pipeline options that suit the coins photo (pixel units).
 COINS_OPTIONS = PipelineOptions(
-    method="li", sigma=2.0, min_size=200.0, fill_holes=True, split=True, min_distance=12.0,
-    category="coin",
+    method="local_gaussian", block_size=51, sigma=1.0, min_size=500.0, fill_holes=True,
+    clear_border=True, split=True, min_distance=20.0, category="coin",
 )
 
 
@@ -48,7 +49,10 @@ def run_demo(out: Path, *, show: bool = False) -> dict[str, Path]:
     from .coco.raster import rasterize_image
 
     out = Path(out)
-    result = run_pipeline([DATA / "coins.png"], COINS_OPTIONS, keep_labels=True)
+    out.mkdir(parents=True, exist_ok=True)
+    image = out / "coins.png"
+    shutil.copyfile(DATA / "coins.png", image)
+    result = run_pipeline([image], COINS_OPTIONS, keep_labels=True, root=out)
     paths = _write_results(result, out)
     truth = rasterize_image(load_coco(DATA / "coins.json"), 0)
     matched, mean_iou = match_objects(truth, result.labels[0])
@@ -70,35 +74,41 @@ def _has_display() -> bool:
 
 
 def _screenshot(coco_path: Path, png: Path, *, show: bool) -> Path:
-    """Open the image, the result and the measurements in napari; save a window screenshot."""
+    """Open the photo, its annotations and the result in napari, measure; save the window."""
+    import imageio.v3 as iio
     import napari
 
     viewer = napari.Viewer(show=True, title="napari-coco-masks demo")
-    viewer.open(DATA / "coins.json", plugin="napari-coco-masks")
-    layers = viewer.open(coco_path, plugin="napari-coco-masks")
-    for layer in layers:
-        if layer._type_string == "image":
-            viewer.layers.remove(layer)
-        else:
-            layer.name = f"segmented {layer.name}"
-    for layer in viewer.layers:
-        if layer._type_string == "shapes":
-            layer.visible = "segmented" not in layer.name
-    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
-    labels = next(
-        lyr for lyr in viewer.layers if lyr._type_string == "labels" and "segmented" not in lyr.name
+    image, truth_labels, truth_shapes = _by_type(
+        viewer.open(DATA / "coins.json", plugin="napari-coco-masks")
     )
-    viewer.layers.selection.active = labels
-    if hasattr(widget, "run_measure"):
-        widget.run_measure(labels)
+    found_image, found_labels, found_shapes = _by_type(
+        viewer.open(coco_path, plugin="napari-coco-masks")
+    )
+    for layer in (found_image, found_shapes, truth_labels):
+        viewer.layers.remove(layer)
+    found_labels.name = "segmented coins"
+    found_labels.opacity = 0.5
+    truth_shapes.name = "annotated coins (COCO)"
+    truth_shapes.face_color = "transparent"
+    truth_shapes.edge_width = 2
+    viewer.layers.move(viewer.layers.index(truth_shapes), len(viewer.layers))
+    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    widget.run_measure(found_labels, image)
+    viewer.layers.selection.active = found_labels
     viewer.window._qt_window.resize(1400, 800)
+    napari.qt.get_qapp().processEvents()
     viewer.reset_view()
     napari.qt.get_qapp().processEvents()
-    import imageio.v3 as iio
-
     iio.imwrite(png, viewer.screenshot(canvas_only=False, flash=False))
     if show:
         napari.run()
     else:
         viewer.close()
     return png
+
+
+def _by_type(layers: list) -> tuple:
+    """The (image, labels, shapes) layers of what the reader opened."""
+    kinds = {layer._type_string: layer for layer in layers}
+    return kinds.get("image"), kinds.get("labels"), kinds.get("shapes")

@@ -7,6 +7,7 @@ holds only the images being worked on.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ class PipelineOptions:
         Remove objects smaller than this area in physical units.
     fill_holes : bool
         Fill holes in the objects.
+    block_size : int, optional
+        Window size in pixels of the local methods (``local_gaussian``, ...).
+    clear_border : bool
+        Drop objects that touch the image border.
     split : bool
         Split touching objects with a distance-transform watershed.
     min_distance : float
@@ -49,6 +54,8 @@ class PipelineOptions:
     sigma: float = 1.0
     min_size: float = 0.0
     fill_holes: bool = True
+    block_size: int | None = None
+    clear_border: bool = False
     split: bool = True
     min_distance: float = 5.0
     spacing: tuple[float, ...] | None = None
@@ -89,6 +96,8 @@ def segment_image(image: np.ndarray, options: PipelineOptions) -> np.ndarray:
         sigma=options.sigma,
         fill_holes=options.fill_holes,
         min_size=options.min_size,
+        block_size=options.block_size,
+        clear_border=options.clear_border,
         spacing=options.spacing,
     )
     if options.split and labels.any():
@@ -105,6 +114,7 @@ def run_pipeline(
     options: PipelineOptions | None = None,
     *,
     keep_labels: bool = False,
+    root: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PipelineResult:
     """Segment and measure every image file; return one COCO dataset and one table.
@@ -117,6 +127,9 @@ def run_pipeline(
         Pipeline options; defaults when omitted.
     keep_labels : bool
         Keep every label image in the result (memory grows with the number of images).
+    root : path, optional
+        Folder the COCO file will be written to: ``file_name`` is then each image's path
+        relative to it, so the reader finds the images. Default: the bare file name.
     progress : callable, optional
         Called as ``progress(done, total)`` after each image.
 
@@ -152,7 +165,10 @@ def run_pipeline(
 
     label_images = [r[0] for r in results]
     shapes = {lab.shape for lab in label_images}
-    names = [p.name for p in paths]
+    names = [
+        p.name if root is None else Path(os.path.relpath(p.resolve(), Path(root).resolve())).as_posix()
+        for p in paths
+    ]
     if len(shapes) == 1:
         dataset = dataset_from_labels(
             np.stack(label_images), image_names=names, categories=[options.category]

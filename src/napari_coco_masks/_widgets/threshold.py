@@ -322,6 +322,8 @@ class ThresholdWidget(Container):
 
     def _disconnect_viewer(self, *_: Any) -> None:
         """The dock was closed: stop listening to the viewer (it outlives this widget)."""
+        self._closed = True
+        self.request_preview.cancel()
         for event in ("inserted", "removed", "reordered"):
             getattr(self._viewer.layers.events, event).disconnect(self._refresh_layers)
         self._viewer.dims.events.current_step.disconnect(self._on_step)
@@ -554,6 +556,8 @@ class ThresholdWidget(Container):
 
     # ----------------------------------------------------------------------------- preview
     def _debounced_preview(self) -> None:
+        if getattr(self, "_closed", False):
+            return
         self._requested = False
         self._start_preview()
 

@@ -26,9 +26,10 @@ __all__ = ["candidate_folders", "find_images", "image_info", "read_image", "stac
 
 
 def _split_names(json_path: Path) -> list[str]:
-    """Split folder names a JSON file's name suggests: ``instances_val2017`` -> ``val2017``."""
+    """Split folder names a JSON file's name suggests: ``instances_val2017`` -> ``val2017``,
+    ``train.json`` -> ``train``."""
     stem = json_path.name.split(".")[0]
-    names = []
+    names = [stem] if stem and not stem.startswith("_") else []
     for sep in ("_", "-"):
         if sep in stem:
             tail = stem.rsplit(sep, 1)[-1]

@@ -462,12 +462,13 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
     owner, starts, ends = _flatten_runs(runs)
     owner, starts, ends = _merge_runs(owner, starts, ends, h * w)
     atlas, offset, r0, c0, nrows, ncols, area = _window_atlas(owner, starts, ends, len(anns), h)
+    areas, offsets, rows0, cols0 = area.tolist(), offset.tolist(), r0.tolist(), c0.tolist()
+    n_rows, n_cols = nrows.tolist(), ncols.tolist()
     for i in paint_order(area).tolist():
-        if not area[i]:
+        if not areas[i]:
             continue
-        nr, nc, off = int(nrows[i]), int(ncols[i]), int(offset[i])
+        nr, nc, off, r, c = n_rows[i], n_cols[i], offsets[i], rows0[i], cols0[i]
         mask = atlas[off : off + nc * (nr + 1)].reshape(nc, nr + 1)[:, :nr].T
-        r, c = int(r0[i]), int(c0[i])
         np.copyto(labels[r : r + nr, c : c + nc], anns[i].position + 1, where=mask)
     return labels
 

@@ -78,13 +78,15 @@ class Region:
         Pixels that already hold a non-zero label keep it unless ``overwrite`` is True.
         """
         view = out[self.slices]
-        if overwrite and not view.any():  # fresh output: a cast and a scale beat a masked copy
-            view[...] = self.mask
-            if value != 1:
-                view *= value
-            return
         where = self.mask if overwrite else self.mask & (view == 0)
         np.copyto(view, value, where=where, casting="unsafe")
+
+    def _paint_fresh(self, out: np.ndarray, value: int) -> None:
+        """``paint`` into an all-zero ``out``: a cast and a scale beat a masked copy."""
+        view = out[self.slices]
+        view[...] = self.mask
+        if value != 1:
+            view *= value
 
 
 # --------------------------------------------------------------------------- validation
@@ -264,15 +266,19 @@ class _Runs:
         pitch = width + 3
         key_start = self.line * pitch + self.start
         key_stop = self.line * pitch + self.stop
-        coords = np.unravel_index(self.line, lead)
+        coords = np.unravel_index(self.line, lead) if len(lead) > 1 else None
         firsts, seconds = [], []
         for step in _positive_steps(len(lead), connectivity):
-            target = [c + d for c, d in zip(coords, step, strict=True)]
-            ok = np.ones(self.line.size, dtype=bool)
-            for t, n in zip(target, lead, strict=True):
-                ok &= (t >= 0) & (t < n)
-            idx = np.flatnonzero(ok)
-            other = np.ravel_multi_index([t[idx] for t in target], lead)
+            if coords is None:  # 2D: the next line; runs are sorted by line
+                idx = np.arange(np.searchsorted(self.line, lead[0] - 1, side="left"))
+                other = self.line[idx] + 1
+            else:
+                target = [c + d for c, d in zip(coords, step, strict=True)]
+                ok = np.ones(self.line.size, dtype=bool)
+                for t, n in zip(target, lead, strict=True):
+                    ok &= (t >= 0) & (t < n)
+                idx = np.flatnonzero(ok)
+                other = np.ravel_multi_index([t[idx] for t in target], lead)
             touch = int(np.count_nonzero(step) + 1 <= connectivity)
             lo = np.searchsorted(key_stop, other * pitch + self.start[idx] - touch, side="right")
             hi = np.searchsorted(key_start, other * pitch + self.stop[idx] + touch, side="left")
@@ -430,14 +436,14 @@ def _flood(
             open_margins = [s - a for s, a, o in zip(start, lo, lo > 0, strict=True) if o]
             open_margins += [b - e for e, b, o in zip(stop, hi, hi < shape, strict=True) if o]
             if not open_margins or layers <= min(open_margins):
-                return Region(slices, limited, True, float(lower), float(upper))
+                return Region(*_tight(slices, limited), True, float(lower), float(upper))
             reach = _GROWTH * (layers + 1)
             below, above = np.maximum(below, reach), np.maximum(above, reach)
             continue
         if not grow:
             if region is None:
                 region = runs.paint(chosen)
-            return Region(slices, region, False, float(lower), float(upper))
+            return Region(*_tight(slices, region), False, float(lower), float(upper))
         sparse = size < _SPARSE * mask.size
         lo, hi = _window(start, stop, below, above, shape)
         if np.prod(hi - lo) * 2 > image.size:  # close to the whole image: take all of it
@@ -453,6 +459,23 @@ def _component(mask: np.ndarray, seeds: np.ndarray, footprint: np.ndarray) -> np
         filled = flood(mask, seed, footprint=footprint)
         region = filled if region is None else region | filled
     return np.zeros(mask.shape, dtype=bool) if region is None else region
+
+
+def _tight(slices: tuple[slice, ...], mask: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray]:
+    """Crop a window and its mask to the mask's bounding box (empty mask: empty window)."""
+    crop = []
+    for ax in range(mask.ndim):
+        others = tuple(a for a in range(mask.ndim) if a != ax)
+        hit = np.flatnonzero(mask.any(axis=others) if others else mask)
+        if hit.size == 0:
+            crop = [slice(0, 0)] * mask.ndim
+            break
+        crop.append(slice(int(hit[0]), int(hit[-1]) + 1))
+    tight = tuple(
+        slice(s.start + c.start, s.start + c.stop) for s, c in zip(slices, crop, strict=True)
+    )
+    cropped = mask[tuple(crop)]
+    return tight, cropped.copy() if 2 * cropped.size < mask.size else cropped
 
 
 def _faces_touched(region: np.ndarray) -> tuple[list[bool], list[bool]]:
@@ -723,7 +746,10 @@ def grow_regions(
     for n, k in enumerate(np.sort(first)):
         value = values[k]
         region = grow_region(image, pts[values == value], **options)
-        region.paint(out, int(value), overwrite=n == 0)
+        if n == 0:
+            region._paint_fresh(out, int(value))
+        else:
+            region.paint(out, int(value))
         if region.truncated:
             truncated.append(int(value))
     if truncated:
