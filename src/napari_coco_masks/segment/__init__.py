@@ -13,6 +13,7 @@ from .measure import (
     unit_label,
     with_unit_headers,
 )
+from .region_growing import Region, RegionSizeWarning, grow_region, grow_regions
 from .threshold import (
     GLOBAL_METHODS,
     LOCAL_METHODS,
@@ -26,6 +27,10 @@ from .threshold import (
 from .watershed import iter_split_touching, iter_watershed, split_touching, watershed
 
 __all__ = [
+    "Region",
+    "RegionSizeWarning",
+    "grow_region",
+    "grow_regions",
     "PROPERTIES",
     "concat_frames",
     "iter_frames",
