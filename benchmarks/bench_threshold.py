@@ -110,7 +110,7 @@ def main(quick: bool = False) -> list[dict]:
         ref_ms = _time(reference, repeats)
         rows.append(
             {
-                "case": name,
+                "name": name,
                 "ours_ms": round(ours_ms, 2),
                 "skimage_ms": round(ref_ms, 2),
                 "ratio": round(ours_ms / ref_ms, 3),
@@ -125,6 +125,6 @@ if __name__ == "__main__":
     for row in results:
         target = "" if row["target"] is None else f"  (target <= {row['target']}x)"
         print(
-            f"{row['case']:<48} ours {row['ours_ms']:8.2f} ms   skimage {row['skimage_ms']:8.2f} ms"
+            f"{row['name']:<48} ours {row['ours_ms']:8.2f} ms   skimage {row['skimage_ms']:8.2f} ms"
             f"   ratio {row['ratio']:.2f}x{target}"
         )

@@ -343,5 +343,5 @@ def test_benchmark_quick_smoke() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     rows = module.main(quick=True)
-    assert {"case", "ours_ms", "skimage_ms", "ratio", "target"} <= set(rows[0])
+    assert {"name", "ours_ms", "skimage_ms", "ratio", "target"} <= set(rows[0])
     assert all(row["ours_ms"] > 0 and row["skimage_ms"] > 0 for row in rows)
