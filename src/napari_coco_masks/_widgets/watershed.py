@@ -210,7 +210,13 @@ class WatershedWidget(Container):
     # ------------------------------------------------------------------ layer choices
 
     def _layers(self, *types: type) -> list[tuple[str, Layer]]:
-        return [(layer.name, layer) for layer in self._viewer.layers if isinstance(layer, types)]
+        """Layers of the given types, grouped in the order of ``types`` (the first is default)."""
+        return [
+            (layer.name, layer)
+            for kind in types
+            for layer in self._viewer.layers
+            if isinstance(layer, kind)
+        ]
 
     def _mask_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
         return self._layers(Labels, Image)

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import CocoError
 from .model import CocoDataset, load_coco, parse_coco
-from .raster import annotation_window, paint_order
+from .raster import annotation_window, rasterize_image
 
 __all__ = ["FORMATS", "export_masks", "instance_mask"]
 
@@ -65,20 +65,12 @@ def instance_mask(dataset: CocoDataset, image_position: int) -> tuple[np.ndarray
     ids : list
         ``ids[k - 1]`` is the annotation id painted with value ``k``.
     """
-    image = dataset.images[image_position]
-    h, w = image.height, image.width
-    labels = np.zeros((h, w), dtype=np.uint32)
     anns = dataset.image_annotations(image_position)
-    windows, areas = [], []
+    # The reader's label image (paint order and all), renumbered per image: position + 1 -> k.
+    renumber = np.zeros(len(dataset.raw["annotations"]) + 1, dtype=np.uint32)
     for k, ann in enumerate(anns, start=1):
-        win = annotation_window(ann.record, h, w)
-        if win is not None:
-            windows.append((k, win))
-            areas.append(int(np.count_nonzero(win[2])))
-    for i in paint_order(areas):
-        value, (r0, c0, mask) = windows[i]
-        labels[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]][mask] = value
-    return labels, [ann.id for ann in anns]
+        renumber[ann.position + 1] = k
+    return renumber[rasterize_image(dataset, image_position)], [ann.id for ann in anns]
 
 
 def _category_masks(dataset: CocoDataset, image_position: int) -> dict[int, np.ndarray]:
