@@ -498,15 +498,33 @@ class LabelStack:
     into the arrays it reads); ``plane(i)`` is the stored plane itself, read-only unless
     edited. ``np.asarray(stack)`` materialises all.
 
+    Memory stays bounded however many planes are browsed or edited: the cache of unedited
+    planes and the set of whole edited planes each hold at most ``cache_bytes`` (and at least
+    one plane). An edited plane pushed out of that set is kept as the bounding box of its
+    changes to the file's labels, and rebuilt (rasterised, the box pasted in) when read again;
+    so an array that ``plane(i)`` returned is the stored one only until other planes push it
+    out: write through indexing (``stack[i, rows, cols] = value``), as napari does.
+
     Parameters
     ----------
     dataset : CocoDataset
         The parsed dataset.
     cache_size : int
-        How many unedited planes to keep.
+        How many unedited planes to keep at most.
+    cache_bytes : int
+        How many bytes of unedited planes, and of whole edited planes, to keep at most.
+    live_edits : int
+        How many whole edited planes to keep at most (within ``cache_bytes``).
     """
 
-    def __init__(self, dataset: CocoDataset, *, cache_size: int = 8) -> None:
+    def __init__(
+        self,
+        dataset: CocoDataset,
+        *,
+        cache_size: int = 8,
+        cache_bytes: int = 256 * 2**20,
+        live_edits: int = 8,
+    ) -> None:
         self.dataset = dataset
         shapes = dataset.image_shapes
         self.shape = (
@@ -517,8 +535,11 @@ class LabelStack:
         self.dtype = np.dtype(np.int32)
         self.ndim = 3
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
+        self._live_edits = live_edits
         self._cache: dict[int, np.ndarray] = {}
-        self._edited: dict[int, np.ndarray] = {}
+        self._edited: dict[int, np.ndarray] = {}  # whole edited planes, least recent first
+        self._parked: dict[int, tuple[int, int, np.ndarray]] = {}  # (row, col, changed box)
         import threading
 
         self._lock = threading.RLock()
@@ -534,7 +555,8 @@ class LabelStack:
     @property
     def edited(self) -> list[int]:
         """Positions of the planes that have been written to."""
-        return sorted(self._edited)
+        with self._lock:
+            return sorted({*self._edited, *self._parked})
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -542,35 +564,81 @@ class LabelStack:
     def __repr__(self) -> str:
         return f"LabelStack(shape={self.shape}, dtype={self.dtype}, edited={self.edited})"
 
-    def plane(self, i: int) -> np.ndarray:
-        """The padded ``(H, W)`` label plane of image ``i`` (read-only unless edited)."""
+    def _index(self, i) -> int:
         i = int(i)
         if i < 0:
             i += self.shape[0]
         if not 0 <= i < self.shape[0]:
             raise IndexError(f"index {i} is out of bounds for axis 0 with size {self.shape[0]}")
+        return i
+
+    def _original(self, i: int) -> np.ndarray:
+        """A new, writable, padded plane of image ``i`` as the file has it."""
+        labels = rasterize_image(self.dataset, i)
+        out = np.zeros(self.shape[1:], dtype=self.dtype)
+        out[: labels.shape[0], : labels.shape[1]] = labels
+        return out
+
+    def _over_budget(self, planes: dict[int, np.ndarray], count: int) -> bool:
+        if len(planes) <= 1:
+            return False
+        plane_bytes = self.shape[1] * self.shape[2] * self.dtype.itemsize
+        return len(planes) > count or len(planes) * plane_bytes > self._cache_bytes
+
+    def _trim(self) -> None:
+        """Drop the least recent cached planes and park the least recent edited planes."""
+        while self._over_budget(self._cache, self._cache_size):
+            self._cache.pop(next(iter(self._cache)))
+        while self._over_budget(self._edited, self._live_edits):
+            j = next(iter(self._edited))
+            self._park(j, self._edited.pop(j))
+
+    def _park(self, i: int, plane: np.ndarray) -> None:
+        """Keep only the bounding box of where edited plane ``i`` differs from the file."""
+        diff = plane != self._original(i)
+        rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+        if rows.size:
+            r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+            self._parked[i] = (int(r0), int(c0), plane[r0:r1, c0:c1].copy())
+        else:  # written back to what the file has (e.g. undone): still counts as edited
+            self._parked[i] = (0, 0, np.zeros((0, 0), dtype=self.dtype))
+
+    def _unpark(self, i: int) -> np.ndarray:
+        r0, c0, box = self._parked.pop(i)
+        out = self._original(i)
+        out[r0 : r0 + box.shape[0], c0 : c0 + box.shape[1]] = box
+        self._edited[i] = out
+        self._trim()
+        return out
+
+    def plane(self, i: int) -> np.ndarray:
+        """The padded ``(H, W)`` label plane of image ``i`` (read-only unless edited)."""
+        i = self._index(i)
         with self._lock:
             if i in self._edited:
+                self._edited[i] = self._edited.pop(i)  # most recently used last
                 return self._edited[i]
+            if i in self._parked:
+                return self._unpark(i)
             if i in self._cache:
-                self._cache[i] = self._cache.pop(i)  # most recently used last
+                self._cache[i] = self._cache.pop(i)
                 return self._cache[i]
-            labels = rasterize_image(self.dataset, i)
-            out = np.zeros(self.shape[1:], dtype=self.dtype)
-            out[: labels.shape[0], : labels.shape[1]] = labels
+            out = self._original(i)
             out.flags.writeable = False
             self._cache[i] = out
-            while len(self._cache) > self._cache_size:
-                self._cache.pop(next(iter(self._cache)))
+            self._trim()
             return out
 
     def _writable(self, i: int) -> np.ndarray:
         with self._lock:
             i = int(i) % self.shape[0]
-            if i not in self._edited:
-                self._edited[i] = self.plane(i).copy()
-                self._cache.pop(i, None)
-            return self._edited[i]
+            if i in self._edited or i in self._parked:
+                return self.plane(i)
+            cached = self._cache.pop(i, None)
+            out = cached.copy() if cached is not None else self._original(i)
+            self._edited[i] = out
+            self._trim()
+            return out
 
     def _split(self, key):
         """Normalise ``key`` into (leading index, rest) with Ellipsis expanded."""
