@@ -87,3 +87,18 @@ def test_screenshot_shows_the_sample(make_napari_viewer, tmp_path: Path) -> None
     # label and shape colours on top of a grey image: many distinct colours, not only greys
     colourful = np.abs(rgb.astype(int) - rgb.mean(axis=1, keepdims=True)).max(axis=1) > 30
     assert colourful.mean() > 0.05, "no annotation colours visible on the canvas"
+
+
+def test_malformed_file_in_a_viewer_is_one_clear_error(make_napari_viewer, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.json"
+    real = Path(__file__).parent / "data/coco2017-4img/data_samples/coco_25k/annotations.json"
+    dataset = json.loads(real.read_text())
+    dataset["annotations"][17]["segmentation"] = {"size": [10, 10], "counts": [3, 4]}
+    bad.write_text(json.dumps(dataset))
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception, match=r"broken\.json.*annotations\[17\]\.segmentation") as info:
+        viewer.open(bad, plugin=PLUGIN)
+    assert "counts sum to 7" in str(info.value) and "needs exactly 100" in str(info.value)
+    assert len(viewer.layers) == 0  # nothing half-added
+    viewer.add_image(np.zeros((4, 4)))  # and the viewer still works
+    assert len(viewer.layers) == 1
