@@ -70,7 +70,11 @@ def test_features_written_in_physical_units(make_napari_viewer, qtbot):
     # the histogram counts every object
     counts, _ = widget.histogram
     assert counts.sum() == 3
-    assert not widget.histogram_label.pixmap().isNull()
+    pixmap = widget.histogram_label.pixmap()
+    assert not pixmap.isNull()
+    # the label is never smaller than the picture: a smaller one cropped the title and axis
+    assert widget.histogram_label.minimumWidth() >= pixmap.width()
+    assert widget.histogram_label.minimumHeight() >= pixmap.height()
 
 
 def test_pixel_units_when_layer_has_none(make_napari_viewer, qtbot):
@@ -103,7 +107,12 @@ def test_coco_features_are_kept_and_summarised_per_category(make_napari_viewer, 
     assert feats.loc[[1, 2, 3], "category"].tolist() == ["cell", "debris", "cell"]
     expected = np.bincount(_labels().ravel())[1:] * 4.0
     np.testing.assert_allclose(feats.loc[[1, 2, 3], "area"], expected)
-    assert list(widget.results.columns[:3]) == ["label", "annotation_id", "category"]
+    # what a user reads first: label, category, then the measurements; ids come after them
+    columns = list(widget.results.columns)
+    assert columns[:4] == ["label", "category", "area", "perimeter"]
+    assert columns.index("annotation_id") > columns.index("circularity")
+    headers = [widget.table.horizontalHeaderItem(j).text() for j in range(4)]
+    assert headers == ["label", "category", "area [px²]", "perimeter [px]"]
 
     summary = widget.summary.set_index("category")
     assert summary.loc["cell", "count"] == 2
@@ -298,3 +307,106 @@ def test_error_in_the_worker_is_one_message_not_a_traceback(make_napari_viewer, 
     qtbot.waitUntil(widget.measure_button.isEnabled, timeout=20000)
     assert "`labels` has negative values (min -3)" in widget.status.text()
     assert widget.results is None
+
+
+def test_coco_sample_table_reads_label_category_area_first(make_napari_viewer, qtbot, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-coco-masks", "coins")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    widget.shapes_combo.setCurrentText("coins shapes")
+    _run(widget, qtbot)
+    columns = list(widget.results.columns)
+    assert columns[:4] == ["label", "category", "area", "perimeter"]
+    ids = [columns.index(c) for c in ("annotation_id", "image_id", "category_id", "iscrowd")]
+    assert min(ids) > columns.index("bbox-3")
+    assert widget.results.attrs["units"]["area"] == "px²"
+    shape_columns = list(widget.shape_results.columns)
+    assert shape_columns[:4] == ["shape", "category", "shape_type", "area"]
+    assert shape_columns.index("annotation_id") > shape_columns.index("perimeter")
+    assert widget.status.text() == (
+        "Measured 24 objects of 'coins labels'. Measured 24 shapes of 'coins shapes'."
+    )
+    widget.save_csv(str(tmp_path / "coins.csv"))
+    header = (tmp_path / "coins.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["label", "category", "area [px²]", "perimeter [px]"]
+
+
+def test_one_object_status_is_singular(make_napari_viewer):
+    viewer = make_napari_viewer()
+    labels = np.zeros((20, 20), np.int32)
+    labels[5:10, 5:10] = 1
+    viewer.add_labels(labels, name="one")
+    widget = MeasureWidget(viewer)
+    widget.run_measure()
+    assert widget.status.text() == "Measured 1 object of 'one'."
+
+
+def test_closed_dock_stops_following_the_layers(make_napari_viewer, qtbot):
+    """napari's close button orphans the widget (it stays alive): it must stop listening."""
+    viewer = make_napari_viewer()
+    viewer.add_labels(_labels(), name="objects")
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    connected = len(viewer.layers.events.inserted.callbacks)
+    dock.title.close_button.click()
+    assert widget.parent() is None
+    assert len(viewer.layers.events.inserted.callbacks) == connected - 1
+    viewer.add_labels(_labels(), name="later")
+    viewer.layers["objects"].name = "renamed"
+    combo = [widget.labels_combo.itemText(i) for i in range(widget.labels_combo.count())]
+    assert combo == ["objects"]  # untouched while closed
+    viewer.window.add_dock_widget(widget)  # docked again: catches up
+    combo = [widget.labels_combo.itemText(i) for i in range(widget.labels_combo.count())]
+    assert combo == ["renamed", "later"]
+    viewer.layers["later"].name = "last"
+    assert widget.labels_combo.itemText(1) == "last"
+
+
+@pytest.mark.parametrize("docked", [False, True])
+def test_deleted_measured_layer_is_reported_and_rows_do_nothing(make_napari_viewer, qtbot, docked):
+    viewer = make_napari_viewer()
+    layer = viewer.add_labels(_labels(), name="objects", scale=(2.0, 2.0))
+    if docked:  # napari hands a plugin widget a proxy of the viewer (and of its layers)
+        _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    else:
+        widget = MeasureWidget(viewer)
+    _run(widget, qtbot)
+    centre = tuple(_camera(viewer).center)
+    viewer.layers.remove(layer)
+    assert "'objects' was deleted" in widget.status.text()
+    widget.table.cellClicked.emit(_row_of_label(widget, 2), 0)
+    assert tuple(_camera(viewer).center) == centre
+    assert widget.labels_combo.count() == 0
+
+
+@pytest.mark.parametrize("docked", [False, True])
+def test_renamed_layers_stay_chosen(make_napari_viewer, docked):
+    viewer = make_napari_viewer()
+    viewer.add_labels(_labels(), name="first")
+    layer = viewer.add_labels(_labels(), name="objects")
+    viewer.add_image(np.zeros((60, 80)), name="first image")
+    image = viewer.add_image(np.ones((60, 80)), name="img")
+    if docked:
+        _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    else:
+        widget = MeasureWidget(viewer)
+    widget.labels_combo.setCurrentText("objects")
+    widget.image_combo.setCurrentText("img")
+    layer.name = "nuclei"
+    image.name = "DAPI"
+    assert widget.labels_combo.currentText() == "nuclei"
+    assert widget.image_combo.currentText() == "DAPI"
+    df = widget.run_measure()
+    assert df is not None and "intensity_mean" in df.columns
+    assert "area" in layer.features.columns
+    viewer.layers.remove(image)
+    assert widget.image_combo.currentText() == "(none)"
+
+
+def test_opens_on_the_active_labels_layer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_labels(_labels(), name="annotations")
+    split = viewer.add_labels(_labels(), name="split")
+    viewer.add_image(np.zeros((60, 80)), name="img")
+    viewer.layers.selection.active = split
+    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
+    assert widget.labels_combo.currentText() == "split"

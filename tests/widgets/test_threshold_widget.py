@@ -302,3 +302,96 @@ def _tuples(emitter) -> list[tuple]:
 
 def _callback_names(viewer) -> list[str]:
     return [name for _, name in _tuples(viewer.layers.events.inserted)]
+
+
+def test_closed_dock_stops_previewing_and_reopens(make_napari_viewer, qtbot, coins) -> None:
+    """napari's close button orphans the widget instead of deleting it: it must go quiet."""
+    viewer = make_napari_viewer()
+    viewer.add_image(coins[::-1], name="other")
+    viewer.add_image(coins, name="coins")
+    dock, widget = viewer.window.add_plugin_dock_widget(
+        "napari-coco-masks", "Threshold and colour mask"
+    )
+    widget.image.value = viewer.layers["coins"]
+    _idle(qtbot, widget)
+    assert f"coins{OUTPUT_SUFFIX}" in viewer.layers
+    dock.title.close_button.click()  # what a user does
+    assert widget.native.parent() is None
+    viewer.layers.remove("coins")  # the closed widget used to switch to 'other' and preview it
+    viewer.add_image(coins[:50], name="late")
+    viewer.dims.set_current_step(0, 3)
+    qtbot.wait(3 * widget_module._DEBOUNCE_MS)
+    _idle(qtbot, widget)
+    assert [layer.name for layer in viewer.layers] == ["other", f"coins{OUTPUT_SUFFIX}", "late"]
+    assert "_refresh_layers" not in _callback_names(viewer)
+
+    viewer.window.add_dock_widget(widget)  # docked again: listens and previews again
+    assert "_refresh_layers" in _callback_names(viewer)
+    _idle(qtbot, widget)
+    name = f"{widget.image.value.name}{OUTPUT_SUFFIX}"
+    assert name in viewer.layers
+    np.testing.assert_array_equal(viewer.layers[name].data, threshold(widget.image.value.data))
+
+
+@pytest.mark.parametrize("docked", [False, True])
+def test_renamed_input_renames_its_output_and_the_choice(
+    make_napari_viewer, qtbot, coins, docked
+) -> None:
+    viewer = make_napari_viewer()
+    image = viewer.add_image(coins, name="coins", scale=(0.5, 0.5), units="um")
+    if docked:  # napari hands a plugin widget a proxy of the viewer (and of its layers)
+        _, widget = viewer.window.add_plugin_dock_widget(
+            "napari-coco-masks", "Threshold and colour mask"
+        )
+    else:
+        widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    out = viewer.layers[f"coins{OUTPUT_SUFFIX}"]
+    image.name = "sample 1"
+    assert widget.image.native.currentText() == "sample 1"
+    assert widget.image.value is image
+    assert out.name == f"sample 1{OUTPUT_SUFFIX}"
+    widget.min_size.value = 2.0  # the next preview updates the same layer: nothing piles up
+    _idle(qtbot, widget)
+    assert _labels_layers(viewer) == [out]
+    np.testing.assert_allclose(out.scale, (0.5, 0.5))
+    out.name = "my mask"  # an output the user renamed is left alone
+    image.name = "sample 2"
+    assert out.name == "my mask"
+    assert widget.image.native.currentText() == "sample 2"
+
+
+def test_apply_right_after_a_change_is_not_overwritten_by_the_preview(
+    make_napari_viewer, qtbot, coins
+) -> None:
+    """Change a control and press Apply at once: the debounced preview of the displayed frame
+    used to land after the full result (frame labels renumbered from 1, 'in frame 1')."""
+    series = np.stack([coins, np.roll(coins, 30, axis=1), coins[::-1]])
+    viewer = make_napari_viewer()
+    viewer.add_image(series, name="movie", scale=(1.0, 0.5, 0.5), units=("s", "um", "um"))
+    widget = ThresholdWidget(viewer)
+    widget.stack.value = "per_frame"
+    viewer.dims.set_current_step(0, 1)
+    _idle(qtbot, widget)
+    widget.fill_holes.value = True  # starts the preview's debounce...
+    widget.apply()  # ...and Apply is pressed before it fires
+    qtbot.wait(3 * widget_module._DEBOUNCE_MS)
+    _idle(qtbot, widget)
+    expected = threshold(series, time_axis=0, fill_holes=True, spacing=(0.5, 0.5))
+    np.testing.assert_array_equal(viewer.layers[f"movie{OUTPUT_SUFFIX}"].data, expected)
+    assert "in frame" not in widget.status.value
+    assert widget.status.value.startswith(f"{expected.max()} objects")
+
+
+def test_opens_on_the_active_image(make_napari_viewer, qtbot, coins) -> None:
+    viewer = make_napari_viewer()
+    viewer.add_image(coins[::-1], name="first")
+    chosen = viewer.add_image(coins, name="chosen")
+    viewer.add_image(coins[:, ::-1], name="last")
+    viewer.layers.selection.active = chosen  # the image the user clicked in the layer list
+    _, widget = viewer.window.add_plugin_dock_widget(
+        "napari-coco-masks", "Threshold and colour mask"
+    )
+    assert widget.image.value == chosen
+    _idle(qtbot, widget)
+    assert [layer.name for layer in _labels_layers(viewer)] == [f"chosen{OUTPUT_SUFFIX}"]

@@ -328,3 +328,115 @@ def test_seeded_time_series_with_points(make_napari_viewer, qtbot, errors):
     assert set(np.unique(out[0])) == {1}
     assert set(np.unique(out[1])) == {2, 3}
     assert errors == []
+
+
+def test_new_points_layer_becomes_the_markers(make_napari_viewer, qtbot, errors):
+    """With only COCO labels at first, the markers default to them; seeds the user adds
+    afterwards must be used, not silently ignored."""
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-coco-masks", "coins")
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
+    widget.mode.value = SEEDED
+    assert widget.markers_layer.value is viewer.layers["coins labels"]
+    seeds = viewer.add_points(np.array([[60.0, 60.0], [60.0, 300.0]]), name="seeds")
+    assert widget.markers_layer.value is seeds
+    assert widget.image_layer.value is viewer.layers["coins image"]
+    worker = widget.run()
+    assert worker is not None
+    wait_done(qtbot, widget, viewer, "coins image watershed")
+    assert widget.status.value == "2 objects in 'coins image watershed'"
+    other = viewer.add_points(np.array([[5.0, 5.0]]), name="other points")
+    assert widget.markers_layer.value is seeds  # a Points choice is kept
+    assert other in widget.markers_layer.choices
+    assert not errors
+
+
+def test_new_labels_layer_replaces_an_image_as_the_mask_but_not_own_output(
+    make_napari_viewer, qtbot
+):
+    viewer = make_napari_viewer()
+    viewer.add_image(blobs(), name="img")
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
+    assert widget.mask_layer.value == viewer.layers["img"]  # the only candidate
+    mask = viewer.add_labels(touching_pair().astype(np.uint8), name="mask")
+    assert widget.mask_layer.value == mask
+    widget.run()
+    wait_done(qtbot, widget, viewer, "mask split")
+    assert widget.status.value == "2 objects in 'mask split'"
+
+    binary = viewer.add_image(touching_pair().astype(np.uint8), name="binary")
+    widget.mask_layer.value = binary  # an integer Image as the mask, chosen by the user
+    widget.min_distance.value = 1000.0  # one object only
+    widget.run()
+    wait_done(qtbot, widget, viewer, "binary split")
+    assert widget.status.value == "1 object in 'binary split'"
+    assert widget.mask_layer.value == binary  # its own new output did not steal the choice
+
+
+def test_closed_dock_stops_previewing_and_reopens(make_napari_viewer, qtbot):
+    """napari's close button orphans the widget (it stays alive): it must go quiet."""
+    viewer = make_napari_viewer()
+    mask = viewer.add_labels(touching_pair().astype(np.uint8), name="m")
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
+    widget.preview.value = True
+    wait_done(qtbot, widget, viewer, "m split")
+    viewer.layers.remove("m split")
+    dock.title.close_button.click()
+    assert widget.native.parent() is None
+    mask.data = touching_pair().astype(np.uint8) * 2  # used to start a preview of the closed dock
+    viewer.add_labels(touching_pair().astype(np.uint8), name="late")
+    qtbot.wait(3 * widget_module.PREVIEW_DELAY_MS)
+    qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
+    assert [layer.name for layer in viewer.layers] == ["m", "late"]
+    viewer.window.add_dock_widget(widget)  # docked again: previews again
+    wait_done(qtbot, widget, viewer, "m split")
+    assert viewer.layers["m split"].data.max() == 2
+
+
+def test_pixel_unit_is_px(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_labels(touching_pair().astype(np.uint8), name="m")
+    widget = WatershedWidget(viewer)
+    assert widget.min_distance.label == "Min distance (px)"
+
+
+@pytest.mark.parametrize("docked", [False, True])
+def test_renamed_layers_stay_chosen(make_napari_viewer, docked):
+    """magicgui matches choices by text: a renamed layer used to fall back to the first one."""
+    viewer = make_napari_viewer()
+    viewer.add_labels(touching_pair().astype(np.uint8), name="first")
+    mask = viewer.add_labels(touching_pair().astype(np.uint8), name="mask")
+    viewer.add_image(blobs(), name="other image")
+    image = viewer.add_image(blobs(seed=1), name="img")
+    viewer.add_points(np.array([[3.0, 4.0]]), name="first points")
+    seeds = viewer.add_points(np.array([[5.0, 5.0]]), name="seeds")
+    if docked:  # napari resets a docked widget's choices on every rename
+        _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
+    else:
+        widget = WatershedWidget(viewer)
+    widget.mask_layer.value = mask
+    widget.image_layer.value = image
+    widget.markers_layer.value = seeds
+    widget.seeded_mask.value = mask
+    mask.name = "nuclei mask"
+    image.name = "DAPI"
+    seeds.name = "my seeds"
+    assert widget.mask_layer.value == mask
+    assert widget.mask_layer.native.currentText() == "nuclei mask"
+    assert widget.image_layer.value == image
+    assert widget.markers_layer.value == seeds
+    assert widget.seeded_mask.value == mask
+    assert widget.min_distance.label == "Min distance (px)"
+    viewer.layers.remove(mask)  # a deleted choice still falls back (and says so)
+    assert widget.mask_layer.value == viewer.layers["first"]
+    assert widget.seeded_mask.value != mask
+
+
+def test_opens_on_the_active_layer(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.add_labels(touching_pair().astype(np.uint8), name="coco annotations")
+    mask = viewer.add_labels(touching_pair().astype(np.uint8), name="threshold output")
+    viewer.add_image(blobs(), name="img")
+    viewer.layers.selection.active = mask
+    _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
+    assert widget.mask_layer.value == mask

@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_coco_masks._widgets.threshold import DockWatcher
 from napari_coco_masks.segment.measure import (
     PROPERTIES,
     concat_frames,
@@ -52,6 +53,30 @@ if TYPE_CHECKING:
 NONE = "(none)"
 #: Rows shown in a table (every row still goes to the features and the CSV).
 MAX_TABLE_ROWS = 5000
+#: Size of the histogram picture (the label that shows it is at least that big).
+_HIST_SIZE = (360, 220)
+#: Columns a user reads first, before the measurements (then ids and other attributes).
+LEADING_COLUMNS = ("frame", "label", "shape", "category")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def user_columns(joined: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
+    """Reorder a joined table the way a user reads it.
+
+    ``frame``, ``label`` (or ``shape``) and ``category`` first, then the measurements in the
+    order :func:`measure` gives them (area, perimeter, ...), then the other feature columns
+    (``annotation_id``, ``image_id``, ``category_id``, ``iscrowd``, attributes). ``attrs``
+    (units, spacing) are kept.
+    """
+    first = [c for c in LEADING_COLUMNS if c in joined.columns]
+    middle = [c for c in measured.columns if c in joined.columns and c not in first]
+    rest = [c for c in joined.columns if c not in first and c not in middle]
+    out = joined[first + middle + rest]
+    out.attrs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in joined.attrs.items()}
+    return out
 
 
 def layer_units(layer: Any) -> tuple[str, ...]:
@@ -96,10 +121,44 @@ class MeasureWidget(QWidget):
         self._layer: Labels | None = None
         self._shapes_layer: Shapes | None = None
         self._worker: Any = None
+        self._attached = False
         self._build()
+        self._connect_viewer()
+        active = viewer.layers.selection.active
+        if isinstance(active, Labels):  # the layer the user is working on, not the first one
+            self.labels_combo.setCurrentText(active.name)
+        self._dock_watcher = DockWatcher(self, self._disconnect_viewer, self._connect_viewer)
+
+    def _connect_viewer(self) -> None:
+        """Follow the viewer's layer list (again, after the dock was re-opened)."""
+        if self._attached:
+            return
+        self._attached = True
         for event in ("inserted", "removed", "reordered"):
-            getattr(viewer.layers.events, event).connect(self._refresh_layers)
+            getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
         self._refresh_layers()
+
+    def _disconnect_viewer(self) -> None:
+        """The dock was closed (napari keeps the widget alive): stop following the viewer."""
+        if not self._attached:
+            return
+        self._attached = False
+        for event in ("inserted", "removed", "reordered"):
+            getattr(self.viewer.layers.events, event).disconnect(self._refresh_layers)
+        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+        for layer in self.viewer.layers:
+            layer.events.name.disconnect(self._refresh_layers)
+
+    def _on_layer_removed(self, event: Any) -> None:
+        """The measured layer was deleted: say so; its rows stay readable but lead nowhere."""
+        layer = getattr(event, "value", None)
+        # == rather than `is`: a plugin's viewer hands out proxies of the event's layers
+        if layer is not None and layer == self._layer and self.results is not None:
+            self.status.setText(
+                f"{layer.name!r} was deleted: the table shows its last measurements; pick a "
+                "Labels layer and press Measure to measure again."
+            )
 
     # ---------------------------------------------------------------------------------- UI
     def _build(self) -> None:
@@ -144,7 +203,7 @@ class MeasureWidget(QWidget):
         self.bins_spin.setRange(2, 200)
         self.bins_spin.setValue(20)
         self.histogram_label = QLabel()
-        self.histogram_label.setMinimumSize(320, 200)
+        self.histogram_label.setMinimumSize(*_HIST_SIZE)  # smaller crops the title and axis
         self.histogram_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hist_page = QWidget()
         hist_layout = QVBoxLayout(hist_page)
@@ -191,21 +250,26 @@ class MeasureWidget(QWidget):
         for layer in layers:
             layer.events.name.disconnect(self._refresh_layers)
             layer.events.name.connect(self._refresh_layers)
-        before = self.labels_combo.currentText()
-        self._fill(self.labels_combo, [la.name for la in layers if isinstance(la, Labels)], False)
-        if self.labels_combo.currentText() != before:
+        before = self.labels_combo.currentData()
+        self._fill(self.labels_combo, [la for la in layers if isinstance(la, Labels)], False)
+        if not _same_layer(self.labels_combo.currentData(), before):
             self._guess_frames()
-        self._fill(self.image_combo, [la.name for la in layers if isinstance(la, Image)], True)
-        self._fill(self.shapes_combo, [la.name for la in layers if isinstance(la, Shapes)], True)
+        self._fill(self.image_combo, [la for la in layers if isinstance(la, Image)], True)
+        self._fill(self.shapes_combo, [la for la in layers if isinstance(la, Shapes)], True)
 
     @staticmethod
-    def _fill(combo: QComboBox, names: list[str], optional: bool) -> None:
-        current = combo.currentText()
+    def _fill(combo: QComboBox, layers: list[Any], optional: bool) -> None:
+        """Refill ``combo`` with layer names; the chosen layer stays chosen, even renamed."""
+        current = combo.currentData()
         combo.blockSignals(True)
         combo.clear()
-        combo.addItems(([NONE] if optional else []) + names)
-        if current in names:
-            combo.setCurrentText(current)
+        if optional:
+            combo.addItem(NONE, None)
+        for layer in layers:
+            combo.addItem(layer.name, layer)
+        for index, layer in enumerate(layers, start=int(optional)):
+            if _same_layer(layer, current):
+                combo.setCurrentIndex(index)
         combo.blockSignals(False)
 
     def _guess_frames(self, *_: Any) -> None:
@@ -317,7 +381,7 @@ class MeasureWidget(QWidget):
         layer = self._layer
         if layer is None:
             return
-        joined = join_features(df, _annotations(layer.features))
+        joined = user_columns(join_features(df, _annotations(layer.features)), df)
         self.results = joined
         unique = not df["label"].duplicated().any()
         if unique:  # one row per label value: COCO stacks and single images
@@ -334,8 +398,8 @@ class MeasureWidget(QWidget):
             note += f" The table shows the first {MAX_TABLE_ROWS} rows; the CSV has them all."
         shapes = self._shapes_layer
         if shapes is not None and self.shape_results is not None:
-            note += f" Measured {len(self.shape_results)} shapes of {shapes.name!r}."
-        self.status.setText(f"Measured {len(df)} objects of {layer.name!r}.{note}")
+            note += f" Measured {_plural(len(self.shape_results), 'shape')} of {shapes.name!r}."
+        self.status.setText(f"Measured {_plural(len(df), 'object')} of {layer.name!r}.{note}")
 
     def _measure_shapes(self, layer: Shapes) -> None:
         df = measure_shapes(
@@ -343,7 +407,7 @@ class MeasureWidget(QWidget):
             shape_types=list(layer.shape_type),
         )
         features = layer.features if len(layer.features.columns) else None
-        joined = join_features(df, features, on="shape")
+        joined = user_columns(join_features(df, features, on="shape"), df)
         self.shape_results = joined
         if len(df):
             new = layer.features.copy() if len(layer.features) == len(df) else pd.DataFrame()
@@ -352,7 +416,7 @@ class MeasureWidget(QWidget):
             layer.features = new
         self._show_table(self.shapes_table, joined)
         self.save_button.setEnabled(True)
-        self.status.setText(f"Measured {len(df)} shapes of {layer.name!r}.")
+        self.status.setText(f"Measured {_plural(len(df), 'shape')} of {layer.name!r}.")
         if self.results is None:
             self._refresh_columns()
             self._refresh_groups()
@@ -396,8 +460,8 @@ class MeasureWidget(QWidget):
 
     def select_row(self, row: int, column: int = 0) -> None:
         """Select the object of table row ``row`` in its layer and centre the camera on it."""
-        if self.results is None or self._layer is None:
-            return
+        if self.results is None or self._layer is None or self._layer not in self.viewer.layers:
+            return  # nothing measured yet, or the measured layer was deleted
         rec = self.results.iloc[self._row_position(self.table, row)]
         layer = self._layer
         layer.selected_label = int(rec["label"])
@@ -412,7 +476,7 @@ class MeasureWidget(QWidget):
     def select_shape_row(self, row: int, column: int = 0) -> None:
         """Select the shape of shapes-table row ``row`` and centre the camera on it."""
         layer = self._shapes_layer
-        if self.shape_results is None or layer is None:
+        if self.shape_results is None or layer is None or layer not in self.viewer.layers:
             return
         k = int(self.shape_results.iloc[self._row_position(self.shapes_table, row)]["shape"])
         if k >= len(layer.data):
@@ -500,6 +564,11 @@ class MeasureWidget(QWidget):
         self.status.setText(f"Saved {len(df)} rows to {path}.")
 
 
+def _same_layer(a: Any, b: Any) -> bool:
+    """Whether two layer references are the same layer (== : plugins get proxies)."""
+    return a is not None and b is not None and bool(a == b)
+
+
 def _camera(viewer: napari.viewer.Viewer) -> Any:
     """The viewer's camera: ``viewer.scene.camera`` in napari >= 0.9, ``viewer.camera`` before."""
     scene = getattr(viewer, "scene", None)
@@ -556,7 +625,7 @@ def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
 
 def _histogram_pixmap(counts: np.ndarray, edges: np.ndarray, title: str) -> QPixmap:
     """A simple bar chart of ``counts`` over ``edges`` with min/max labels (no matplotlib)."""
-    width, height, margin = 360, 220, 28
+    (width, height), margin = _HIST_SIZE, 28
     pixmap = QPixmap(width, height)
     pixmap.fill(QColor("white"))
     painter = QPainter(pixmap)

@@ -11,7 +11,8 @@ for a time series it computes the displayed frame only, *Apply* computes the who
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QRectF, Qt
+from qtpy.QtCore import QEvent, QObject, QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPixmap
 from superqt.utils import qdebounced
 
@@ -46,7 +47,7 @@ from napari_coco_masks.segment.threshold import (
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["OUTPUT_SUFFIX", "ThresholdWidget"]
+__all__ = ["OUTPUT_SUFFIX", "DockWatcher", "ThresholdWidget", "keeping_choices"]
 
 #: The output layer of image ``name`` is called ``name + OUTPUT_SUFFIX``.
 OUTPUT_SUFFIX = " threshold"
@@ -214,6 +215,55 @@ def _sample(data: Any, n_axes: int, budget: int = _HIST_SAMPLE) -> np.ndarray:
     return np.asarray(data[tuple(slice(None, None, step) for _ in range(n_axes))])
 
 
+class DockWatcher(QObject):
+    """Tell a dock widget when napari closes or re-docks it.
+
+    napari's close button does not delete a plugin widget: it takes it out of its dock
+    (``setParent(None)``) and keeps it alive. A closed widget that still listens to the viewer
+    keeps previewing into layers nobody sees (and twice once the dock is re-opened), so the
+    widget stops listening when it loses its parent and starts again when it is docked again.
+
+    Parameters
+    ----------
+    widget : QWidget
+        The widget's native Qt widget.
+    on_close, on_open : callable
+        Called without arguments when the widget leaves a parent / gets one.
+    """
+
+    def __init__(self, widget: Any, on_close: Any, on_open: Any) -> None:
+        super().__init__(widget)
+        self._on_close, self._on_open = on_close, on_open
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            (self._on_close if obj.parent() is None else self._on_open)()
+        return False
+
+
+@contextmanager
+def keeping_choices(combos: Iterable[ComboBox]) -> Iterator[None]:
+    """Keep each combo box's layer while its choices are reset inside the ``with`` block.
+
+    magicgui matches choices by their text, so after a rename the chosen layer is "gone" and
+    the first layer is picked instead (napari resets the choices of docked widgets on every
+    rename). The old value is restored when the layer is still offered; ``changed`` is emitted
+    once, and only for combo boxes whose value really changed (the layer was deleted).
+    """
+    before = [(combo, combo.value) for combo in combos]
+    with ExitStack() as stack:
+        for combo, _ in before:
+            stack.enter_context(combo.changed.blocked())
+        yield
+        for combo, old in before:
+            if old is not None and old in combo.choices and combo.value != old:
+                combo.value = old
+    for combo, old in before:
+        if combo.value != old:  # == : plugin viewers hand out proxies of the same layer
+            combo.changed.emit(combo.value)
+
+
 # ------------------------------------------------------------------------------ the widget
 
 
@@ -243,9 +293,17 @@ class ThresholdWidget(Container):
         self._buffer: np.ndarray | None = None
         self._buffer_key = ""
         self._done_frames: set[int] = set()
+        #: The input layer of ``output_layer`` and the name the widget gave the output.
+        self._output_source: Any = None
+        self._output_name = ""
+        self._attached = False
         self._build()
         self.request_preview = qdebounced(self._debounced_preview, timeout=_DEBOUNCE_MS)
         self._connect()
+        active = viewer.layers.selection.active
+        if isinstance(active, Image):  # the image the user is looking at, not the first one
+            with self.image.changed.blocked():
+                self.image.value = active
         self._on_image_changed()
 
     # ------------------------------------------------------------------------------- UI
@@ -315,20 +373,40 @@ class ThresholdWidget(Container):
         self.live.changed.connect(self._on_params_changed)
         self.pick_button.changed.connect(self.start_pick)
         self.apply_button.changed.connect(self.apply)
+        self._connect_viewer()
+        self.native.destroyed.connect(self._disconnect_viewer)
+        self._dock_watcher = DockWatcher(self.native, self._disconnect_viewer, self._reconnect)
+
+    def _connect_viewer(self) -> None:
         for event in ("inserted", "removed", "reordered"):
             getattr(self._viewer.layers.events, event).connect(self._refresh_layers)
+        self._viewer.layers.events.renamed.connect(self._on_layer_renamed)
         self._viewer.dims.events.current_step.connect(self._on_step)
-        self.native.destroyed.connect(self._disconnect_viewer)
+        self._attached = True
 
     def _disconnect_viewer(self, *_: Any) -> None:
-        """The dock was closed: stop listening to the viewer (it outlives this widget)."""
-        self._closed = True
+        """The dock was closed: stop listening to the viewer (it outlives this widget) and drop
+        results still computing, so a closed widget never writes into a layer."""
+        if not self._attached:
+            return
+        self._attached = False
+        self._generation += 1
         self.request_preview.cancel()
+        self._requested = self._pending = False
         for event in ("inserted", "removed", "reordered"):
             getattr(self._viewer.layers.events, event).disconnect(self._refresh_layers)
+        self._viewer.layers.events.renamed.disconnect(self._on_layer_renamed)
         self._viewer.dims.events.current_step.disconnect(self._on_step)
         if self._on_pick_click in self._viewer.mouse_drag_callbacks:
             self._viewer.mouse_drag_callbacks.remove(self._on_pick_click)
+
+    def _reconnect(self) -> None:
+        """Docked (again): listen to the viewer and catch up with the layers."""
+        if self._attached:
+            return
+        self._connect_viewer()
+        self._refresh_layers()
+        self._on_params_changed()
 
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         """Image layers first, then Labels layers (chosen by mistake: the widget says so)."""
@@ -337,8 +415,32 @@ class ThresholdWidget(Container):
         labels = [(la.name, la) for la in layers if isinstance(la, Labels)]
         return images + labels
 
+    def reset_choices(self, *_: Any) -> None:
+        """Re-read the layer choices, keeping the chosen layer when it was only renamed."""
+        with keeping_choices([self.image]):
+            super().reset_choices()
+
     def _refresh_layers(self, event: Any = None) -> None:
-        self.image.reset_choices()
+        self.reset_choices()
+
+    def _on_layer_renamed(self, event: Any) -> None:
+        """Show the new name; an input renamed by the user renames its output with it."""
+        index = getattr(event, "index", None)
+        layers = self._viewer.layers
+        source = layers[index] if isinstance(index, int) and index < len(layers) else None
+        out = self.output_layer
+        if (
+            source is not None
+            and source == self._output_source  # == : plugin viewers hand out proxies
+            and out is not None
+            and out in self._viewer.layers
+            and out.name == self._output_name
+        ):
+            wanted = f"{source.name}{OUTPUT_SUFFIX}"
+            if wanted not in self._viewer.layers:
+                self._output_name = wanted
+                out.name = wanted  # emits its own rename: the combo box refreshes then too
+        self.reset_choices()
 
     # ----------------------------------------------------------------------- state helpers
     def _layer(self) -> Any:
@@ -414,7 +516,7 @@ class ThresholdWidget(Container):
         self._request()
 
     def _request(self) -> None:
-        if self.live.value:
+        if self.live.value and self._attached:
             self._requested = True
             self.request_preview()
 
@@ -556,9 +658,9 @@ class ThresholdWidget(Container):
 
     # ----------------------------------------------------------------------------- preview
     def _debounced_preview(self) -> None:
-        if getattr(self, "_closed", False):
-            return
         self._requested = False
+        if not self._attached:
+            return
         self._start_preview()
 
     def _start_preview(self) -> None:
@@ -581,7 +683,9 @@ class ThresholdWidget(Container):
         worker.start()
 
     def _on_preview_result(self, generation: int, job: Job, result: Result) -> None:
-        if generation == self._generation:  # otherwise the controls changed meanwhile: stale
+        # a newer generation means the controls changed meanwhile (stale); a closed dock
+        # never writes into a layer
+        if generation == self._generation and self._attached:
             self._show(job, result)
 
     def _on_preview_finished(self) -> None:
@@ -609,6 +713,10 @@ class ThresholdWidget(Container):
         if job is None:
             return None
         self._generation += 1  # previews still running would overwrite the full result
+        # ...and so would a preview still waiting for its debounce (a control changed just
+        # before the click): Apply computes the same settings for every frame.
+        self.request_preview.cancel()
+        self._requested = self._pending = False
         n_steps = job.shape[0] if job.time_axis is not None else 0
         worker = create_worker(
             run_job,
@@ -658,6 +766,7 @@ class ThresholdWidget(Container):
             data = self._buffer
         self._buffer, self._buffer_key = data, job.key
         self.output_layer = self._put_labels(job.layer, data)
+        self._output_source, self._output_name = job.layer, self.output_layer.name
         self.last_threshold = result.threshold
         if job.mode == "threshold":
             self._sync_value(result.threshold)

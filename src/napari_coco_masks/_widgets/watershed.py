@@ -26,6 +26,7 @@ from napari.utils.notifications import show_error
 from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
+from napari_coco_masks._widgets.threshold import DockWatcher, keeping_choices
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
 if TYPE_CHECKING:
@@ -133,10 +134,15 @@ class WatershedWidget(Container):
         self._preview_worker: Any = None
         self._preview_pending = False
         self._run_worker: Any = None
+        #: True while this widget adds its output layer (never picked as a new input).
+        self._writing = False
+        self._attached = False
         self._debounced_preview = qdebounced(self._start_preview, timeout=PREVIEW_DELAY_MS)
         self._connect()
         self._on_layers()
+        self._choose_active_layer()
         self._on_mode()
+        self._dock_watcher = DockWatcher(self.native, self._disconnect_viewer, self._reconnect)
 
     def _make_split_widgets(self) -> tuple[Any, ...]:
         """Widgets of the *split touching objects* mode."""
@@ -200,12 +206,41 @@ class WatershedWidget(Container):
             self.preview,
         ):
             widget.changed.connect(self._on_parameter)
+        self._connect_viewer()
+
+    def _connect_viewer(self) -> None:
         events = self._viewer.layers.events
         events.inserted.connect(self._on_layers)
         events.removed.connect(self._on_layers)
         events.inserted.connect(self._watch_layer)
+        events.inserted.connect(self._prefer_new_layer)
         for layer in self._viewer.layers:
             self._watch_layer(layer)
+        self._attached = True
+
+    def _disconnect_viewer(self) -> None:
+        """The dock was closed (napari keeps the widget alive): stop listening to the viewer
+        and drop results still computing, so that a closed widget never writes a layer."""
+        if not self._attached:
+            return
+        self._attached = False
+        self._generation += 1
+        self._debounced_preview.cancel()
+        self._preview_pending = False
+        events = self._viewer.layers.events
+        for callback in (self._on_layers, self._watch_layer, self._prefer_new_layer):
+            events.inserted.disconnect(callback)
+        events.removed.disconnect(self._on_layers)
+        for layer in self._viewer.layers:
+            self._unwatch_layer(layer)
+
+    def _reconnect(self) -> None:
+        """Docked (again): listen to the viewer and catch up with its layers."""
+        if self._attached:
+            return
+        self._connect_viewer()
+        self._on_layers()
+        self._on_parameter()
 
     # ------------------------------------------------------------------ layer choices
 
@@ -227,6 +262,22 @@ class WatershedWidget(Container):
     def _marker_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
         return self._layers(Points, Labels)
 
+    def reset_choices(self, *_: Any) -> None:
+        """Re-read the layer choices, keeping each chosen layer when it was only renamed."""
+        combos = (self.mask_layer, self.image_layer, self.markers_layer, self.seeded_mask)
+        with keeping_choices(combos):
+            super().reset_choices()
+
+    def _choose_active_layer(self) -> None:
+        """Start from the layer the user is working on (napari's active layer), when it fits."""
+        active = self._viewer.layers.selection.active
+        if isinstance(active, Labels):
+            self.mask_layer.value = active
+        elif isinstance(active, Image) and not getattr(active, "rgb", False):
+            self.image_layer.value = active
+        elif isinstance(active, Points):
+            self.markers_layer.value = active
+
     def _on_layers(self, event: Any = None) -> None:
         self.reset_choices()
         self._on_mask_layer(self.mask_layer.value)
@@ -238,6 +289,28 @@ class WatershedWidget(Container):
         if hasattr(layer.events, "paint"):  # Labels painting does not emit `data`
             layer.events.paint.connect(self._on_layer_data)
         layer.events.name.connect(self._on_layers)
+
+    def _unwatch_layer(self, layer: Layer) -> None:
+        layer.events.data.disconnect(self._on_layer_data)
+        if hasattr(layer.events, "paint"):
+            layer.events.paint.disconnect(self._on_layer_data)
+        layer.events.name.disconnect(self._on_layers)
+
+    def _prefer_new_layer(self, event: Any) -> None:
+        """A new layer of the kind a choice wants replaces a fallback in that choice.
+
+        Markers are meant to be Points: a Points layer added while the markers are a Labels
+        layer (often the only candidate at first) becomes the markers; a Labels layer added
+        while an Image stands in as the mask to split becomes the mask. The widget's own
+        outputs are never picked.
+        """
+        layer = getattr(event, "value", None)
+        if layer is None or self._writing:
+            return
+        if isinstance(layer, Points) and not isinstance(self.markers_layer.value, Points):
+            self.markers_layer.value = layer
+        if isinstance(layer, Labels) and not isinstance(self.mask_layer.value, Labels):
+            self.mask_layer.value = layer
 
     def _on_layer_data(self, event: Any) -> None:
         if getattr(event, "action", "changed") in ("adding", "removing", "changing"):
@@ -253,10 +326,12 @@ class WatershedWidget(Container):
         units = getattr(layer, "units", None) or ()
         unit = units[-1] if len(units) else "pixel"
         try:
-            text = f"{unit:~P}"  # pint: micrometer -> µm, pixel -> px
+            text = f"{unit:~P}"  # pint: micrometer -> µm
         except (TypeError, ValueError):
             text = str(unit)
-        self.min_distance.label = f"Min distance ({text or 'px'})"
+        if text in ("", "pixel", "pixels"):
+            text = "px"  # as the threshold and measure widgets say
+        self.min_distance.label = f"Min distance ({text})"
 
     def _on_mode(self, _value: Any = None) -> None:
         split = self.mode.value == SPLIT
@@ -284,7 +359,7 @@ class WatershedWidget(Container):
         )
 
     def _on_parameter(self, _value: Any = None) -> None:
-        if self.preview.value and self._can_preview():
+        if self._attached and self.preview.value and self._can_preview():
             self._debounced_preview()
 
     def _report(self, message: str, *, notify: bool = True) -> None:
@@ -395,14 +470,18 @@ class WatershedWidget(Container):
             self._report(result.message, notify=notify)
             return
         labels, count = result
-        layer = upsert_labels(self._viewer, labels, name=job.name, like=job.like)
-        self.status.value = f"{count} objects in {layer.name!r}"
+        self._writing = True  # the new layer's `inserted` event must not pick it as an input
+        try:
+            layer = upsert_labels(self._viewer, labels, name=job.name, like=job.like)
+        finally:
+            self._writing = False
+        self.status.value = f"{count} object{'' if count == 1 else 's'} in {layer.name!r}"
 
     # ------------------------------------------------------------------ preview
 
     def _start_preview(self) -> None:
         """Start a preview worker, or mark one pending if a preview is already running."""
-        if not (self.preview.value and self._can_preview()):
+        if not (self._attached and self.preview.value and self._can_preview()):
             return
         if self._preview_worker is not None:
             self._preview_pending = True
