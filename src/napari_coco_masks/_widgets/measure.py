@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_coco_masks._widgets.threshold import DockWatcher
+from napari_coco_masks._widgets._common import DockWatcher
 from napari_coco_masks.segment.measure import (
     PROPERTIES,
     concat_frames,

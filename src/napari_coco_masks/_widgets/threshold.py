@@ -11,8 +11,7 @@ for a time series it computes the displayed frame only, *Apply* computes the who
 from __future__ import annotations
 
 import math
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,11 +30,12 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QEvent, QObject, QRectF, Qt
+from qtpy.QtCore import QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPixmap
 from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
+from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
 from napari_coco_masks.segment.colour import colour_labels, hsv_range_around, rgb_to_hsv
 from napari_coco_masks.segment.threshold import (
     LOCAL_METHODS,
@@ -47,7 +47,7 @@ from napari_coco_masks.segment.threshold import (
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["OUTPUT_SUFFIX", "DockWatcher", "ThresholdWidget", "keeping_choices"]
+__all__ = ["OUTPUT_SUFFIX", "ThresholdWidget"]
 
 #: The output layer of image ``name`` is called ``name + OUTPUT_SUFFIX``.
 OUTPUT_SUFFIX = " threshold"
@@ -213,55 +213,6 @@ def _sample(data: Any, n_axes: int, budget: int = _HIST_SAMPLE) -> np.ndarray:
     size = math.prod(data.shape[:n_axes])
     step = max(1, math.ceil((size / budget) ** (1 / n_axes))) if size > budget else 1
     return np.asarray(data[tuple(slice(None, None, step) for _ in range(n_axes))])
-
-
-class DockWatcher(QObject):
-    """Tell a dock widget when napari closes or re-docks it.
-
-    napari's close button does not delete a plugin widget: it takes it out of its dock
-    (``setParent(None)``) and keeps it alive. A closed widget that still listens to the viewer
-    keeps previewing into layers nobody sees (and twice once the dock is re-opened), so the
-    widget stops listening when it loses its parent and starts again when it is docked again.
-
-    Parameters
-    ----------
-    widget : QWidget
-        The widget's native Qt widget.
-    on_close, on_open : callable
-        Called without arguments when the widget leaves a parent / gets one.
-    """
-
-    def __init__(self, widget: Any, on_close: Any, on_open: Any) -> None:
-        super().__init__(widget)
-        self._on_close, self._on_open = on_close, on_open
-        widget.installEventFilter(self)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:
-        if event.type() == QEvent.Type.ParentChange:
-            (self._on_close if obj.parent() is None else self._on_open)()
-        return False
-
-
-@contextmanager
-def keeping_choices(combos: Iterable[ComboBox]) -> Iterator[None]:
-    """Keep each combo box's layer while its choices are reset inside the ``with`` block.
-
-    magicgui matches choices by their text, so after a rename the chosen layer is "gone" and
-    the first layer is picked instead (napari resets the choices of docked widgets on every
-    rename). The old value is restored when the layer is still offered; ``changed`` is emitted
-    once, and only for combo boxes whose value really changed (the layer was deleted).
-    """
-    before = [(combo, combo.value) for combo in combos]
-    with ExitStack() as stack:
-        for combo, _ in before:
-            stack.enter_context(combo.changed.blocked())
-        yield
-        for combo, old in before:
-            if old is not None and old in combo.choices and combo.value != old:
-                combo.value = old
-    for combo, old in before:
-        if combo.value != old:  # == : plugin viewers hand out proxies of the same layer
-            combo.changed.emit(combo.value)
 
 
 # ------------------------------------------------------------------------------ the widget

@@ -26,7 +26,7 @@ from napari.utils.notifications import show_error
 from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
-from napari_coco_masks._widgets.threshold import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
 if TYPE_CHECKING:

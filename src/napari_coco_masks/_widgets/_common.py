@@ -1,0 +1,61 @@
+"""Qt helpers the dock widgets share: follow the dock's life, keep combo choices on renames."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from magicgui.widgets import ComboBox
+from qtpy.QtCore import QEvent, QObject
+
+__all__ = ["DockWatcher", "keeping_choices"]
+
+
+class DockWatcher(QObject):
+    """Tell a dock widget when napari closes or re-docks it.
+
+    napari's close button does not delete a plugin widget: it takes it out of its dock
+    (``setParent(None)``) and keeps it alive. A closed widget that still listens to the viewer
+    keeps previewing into layers nobody sees (and twice once the dock is re-opened), so the
+    widget stops listening when it loses its parent and starts again when it is docked again.
+
+    Parameters
+    ----------
+    widget : QWidget
+        The widget's native Qt widget.
+    on_close, on_open : callable
+        Called without arguments when the widget leaves a parent / gets one.
+    """
+
+    def __init__(self, widget: Any, on_close: Any, on_open: Any) -> None:
+        super().__init__(widget)
+        self._on_close, self._on_open = on_close, on_open
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            (self._on_close if obj.parent() is None else self._on_open)()
+        return False
+
+
+@contextmanager
+def keeping_choices(combos: Iterable[ComboBox]) -> Iterator[None]:
+    """Keep each combo box's layer while its choices are reset inside the ``with`` block.
+
+    magicgui matches choices by their text, so after a rename the chosen layer is "gone" and
+    the first layer is picked instead (napari resets the choices of docked widgets on every
+    rename). The old value is restored when the layer is still offered; ``changed`` is emitted
+    once, and only for combo boxes whose value really changed (the layer was deleted).
+    """
+    before = [(combo, combo.value) for combo in combos]
+    with ExitStack() as stack:
+        for combo, _ in before:
+            stack.enter_context(combo.changed.blocked())
+        yield
+        for combo, old in before:
+            if old is not None and old in combo.choices and combo.value != old:
+                combo.value = old
+    for combo, old in before:
+        if combo.value != old:  # == : plugin viewers hand out proxies of the same layer
+            combo.changed.emit(combo.value)
