@@ -78,7 +78,8 @@ def upsert_labels(
 
     geometry = layer_geometry(like, ndim=np.ndim(data) if hasattr(data, "ndim") else None)
     existing = viewer.layers[name] if name in viewer.layers else None
-    if isinstance(existing, Labels) and existing is not like:
+    # `==`, not `is`: docked plugin widgets see proxies of the same layer.
+    if isinstance(existing, Labels) and existing != like:
         # Set only what changed: each geometry setter refreshes the layer (costly at 2048²).
         for key, value in geometry.items():
             if not _same(getattr(existing, key), value):
