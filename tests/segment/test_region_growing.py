@@ -275,7 +275,10 @@ def _geodesic_steps(mask: np.ndarray, seed: tuple[int, ...], connectivity: int) 
 
 @pytest.mark.parametrize("connectivity", [1, 2])
 @pytest.mark.parametrize("fraction", [0.05, 0.6])  # inside the first window / after growing it
-def test_max_size_keeps_the_pixels_nearest_the_seed_and_warns(connectivity, fraction):
+def test_max_size_keeps_the_pixels_nearest_the_seed_and_warns(connectivity, fraction, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)  # a first window to grow out of
     image = data.camera()[:200, :200]
     seed = (150, 100)
     value = int(image[seed])
@@ -343,10 +346,14 @@ def test_colour_image_is_rejected_with_advice():
 
 
 @pytest.mark.parametrize("sparse", [0.0, 2.0])  # always runs / breadth-first after window 1
-def test_both_window_fill_methods_equal_sitk(sparse, monkeypatch):
+@pytest.mark.parametrize("small_graph", [0, 10**9])  # SciPy's graph pass / union-find only
+def test_both_window_fill_methods_equal_sitk(sparse, small_graph, monkeypatch):
     from napari_coco_masks.segment import region_growing
 
     monkeypatch.setattr(region_growing, "_SPARSE", sparse)
+    monkeypatch.setattr(region_growing, "_SPARSE_PIXELS", 10**9)
+    monkeypatch.setattr(region_growing, "_SMALL_GRAPH", small_graph)
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)  # several windows per region
     image = data.camera()
     for connectivity in (1, 2):
         for seed in _seeds(image, 6, 21):
@@ -356,3 +363,79 @@ def test_both_window_fill_methods_equal_sitk(sparse, monkeypatch):
             )
             got = grow_regions(image, [seed], tolerance=25, connectivity=connectivity) == 1
             np.testing.assert_array_equal(got, expected)
+
+
+def test_union_find_components_equal_scipy():
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from napari_coco_masks.segment.region_growing import _roots
+
+    rng = np.random.default_rng(5)
+    for n, m in [(1, 0), (10, 0), (50, 40), (500, 450), (3000, 2990)]:
+        first, second = rng.integers(0, n, size=(2, m))
+        chain = rng.permutation(n)  # a long path too, the worst case for hooking
+        first = np.concatenate([first, chain[:-1]])[: m + n // 2]
+        second = np.concatenate([second, chain[1:]])[: m + n // 2]
+        roots = _roots(n, first, second)
+        graph = coo_matrix((np.ones(first.size), (first, second)), shape=(n, n))
+        _, expected = connected_components(graph, directed=False)
+        # same partition, each node labelled with the smallest node of its component
+        assert np.array_equal(expected[roots], expected)
+        for label in np.unique(expected):
+            members = np.flatnonzero(expected == label)
+            assert np.all(roots[members] == members.min())
+
+
+def test_region_window_is_the_regions_bounding_box():
+    image = data.camera()
+    for seed in _seeds(image, 8, 3):
+        region = grow_region(image, [seed], tolerance=20)
+        assert region.size > 0
+        for ax in range(2):
+            profile = region.mask.any(axis=1 - ax)
+            assert profile[0] and profile[-1]  # the window is tight on every side
+        expected = _sitk_connected_threshold(
+            image, seed, *_clamped(image, int(image[tuple(seed)]), 20), False
+        )
+        out = np.zeros(image.shape, dtype=bool)
+        out[region.slices] = region.mask
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_no_seeds_give_an_empty_label_image():
+    labels = grow_regions(data.camera(), np.empty((0, 2)), tolerance=5)
+    assert labels.shape == (512, 512) and labels.dtype == np.int32 and not labels.any()
+
+
+@pytest.mark.parametrize("kernel", [True, False])  # scikit-image's kernel / public ``flood``
+@pytest.mark.parametrize("connectivity", [1, 2, 3])
+def test_breadth_first_fill_equals_flood_in_3d(kernel, connectivity, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    if not kernel:
+        monkeypatch.setattr(region_growing, "_flood_fill_equal", None)
+    rng = np.random.default_rng(connectivity)
+    mask = ndi.gaussian_filter(rng.random((20, 30, 25)), 1.5) > 0.5
+    seeds = np.argwhere(mask)[rng.integers(0, np.count_nonzero(mask), size=3)]
+    seeds = np.vstack([seeds, np.argwhere(~mask)[:1]])  # an out-of-range seed grows nothing
+    footprint = ndi.generate_binary_structure(3, connectivity)
+    before = mask.copy()
+    got = region_growing._fill(mask, seeds, footprint)
+    expected = np.zeros(mask.shape, dtype=bool)
+    for seed in seeds[:3]:
+        expected |= flood(mask, tuple(seed), footprint=footprint)
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(got) > 0 and np.array_equal(mask, before)  # the mask is untouched
+
+
+def test_without_the_scikit_image_kernel_regions_still_equal_sitk(monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    monkeypatch.setattr(region_growing, "_flood_fill_equal", None)  # public ``flood`` instead
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)
+    image = data.camera()
+    for seed in _seeds(image, 6, 8):
+        value = int(image[tuple(seed)])
+        expected = _sitk_connected_threshold(image, seed, *_clamped(image, value, 25), False)
+        np.testing.assert_array_equal(grow_regions(image, [seed], tolerance=25) == 1, expected)
