@@ -273,3 +273,26 @@ def test_rotated_seeds_layer_maps_through_world_coordinates(make_napari_viewer, 
     widget._seeds.value = points
     _wait(qtbot, widget)
     assert np.count_nonzero(viewer.layers["img regions"].data == 1) == 20 * 30
+
+
+def test_renamed_image_stays_chosen_and_closed_dock_stops_growing(make_napari_viewer, qtbot):
+    """QA findings: a rename must not switch the image; a closed dock must not grow regions."""
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(3)
+    viewer.add_image(rng.integers(0, 50, (40, 40)).astype(np.uint8), name="first")
+    second = viewer.add_image(np.full((40, 40), 100, np.uint8), name="second")
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Seeded region growing")
+    widget._image.value = second
+    second.name = "renamed"
+    assert widget._image.value == second
+    points = viewer.add_points(np.array([[20.0, 20.0]]), name="seeds")
+    widget._seeds.value = points
+    qtbot.waitUntil(lambda: "renamed regions" in viewer.layers, timeout=10_000)
+    _wait(qtbot, widget)
+    assert (viewer.layers["renamed regions"].data == 1).all()  # the constant image, fully grown
+    viewer.window.remove_dock_widget(dock)
+    viewer.layers.remove("renamed regions")
+    points.add(np.array([[5.0, 5.0]]))
+    qtbot.wait(300)
+    _wait(qtbot, widget)
+    assert "renamed regions" not in viewer.layers

@@ -27,6 +27,7 @@ from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
 
 from napari_coco_masks._layers import layer_geometry, upsert_labels
+from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
 from napari_coco_masks.segment.region_growing import Region, grow_region, smooth
 
 if TYPE_CHECKING:
@@ -163,8 +164,9 @@ class RegionGrowingWidget(Container):
         self._points: Points | None = None
         self._last_error: str | None = None
 
-        viewer.layers.events.inserted.connect(self._on_layers_changed)
-        viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._attached = False
+        self._attach()
+        self._dock_watcher = DockWatcher(self.native, self._detach, self._reattach)
         self._new_seeds.changed.connect(self._add_seeds_layer)
         self._image.changed.connect(self._on_image_changed)
         self._seeds.changed.connect(self._connect_points)
@@ -194,9 +196,39 @@ class RegionGrowingWidget(Container):
     def _points_choices(self, _widget: Any = None) -> list[Points]:
         return [layer for layer in self._viewer.layers if isinstance(layer, Points)]
 
+    def _attach(self) -> None:
+        """Listen to the viewer's layer list."""
+        self._viewer.layers.events.inserted.connect(self._on_layers_changed)
+        self._viewer.layers.events.removed.connect(self._on_layers_changed)
+        self._attached = True
+
+    def _detach(self) -> None:
+        """The dock was closed (napari keeps the widget alive): stop growing and listening."""
+        if not self._attached:
+            return
+        self._attached = False
+        self._viewer.layers.events.inserted.disconnect(self._on_layers_changed)
+        self._viewer.layers.events.removed.disconnect(self._on_layers_changed)
+        if self._points is not None:
+            self._points.events.data.disconnect(self._on_points_data)
+            self._points.events.features.disconnect(self._on_features)
+            self._points = None
+
+    def _reattach(self) -> None:
+        """Docked (again): listen to the viewer and catch up with its layers and seeds."""
+        if self._attached:
+            return
+        self._attach()
+        self.reset_choices()
+        self._connect_points()
+
+    def reset_choices(self, *_: Any) -> None:
+        """Re-read the layer choices, keeping each chosen layer when it was only renamed."""
+        with keeping_choices((self._image, self._seeds)):
+            super().reset_choices()
+
     def _on_layers_changed(self, _event: Any = None) -> None:
-        self._image.reset_choices()
-        self._seeds.reset_choices()
+        self.reset_choices()
 
     def _on_image_changed(self, _value: Any = None) -> None:
         self._frames.clear()
@@ -235,6 +267,8 @@ class RegionGrowingWidget(Container):
         self._seeds.value = points
 
     def _connect_points(self, _value: Any = None) -> None:
+        if not self._attached:
+            return
         if self._points is not None:
             self._points.events.data.disconnect(self._on_points_data)
             self._points.events.features.disconnect(self._on_features)
@@ -334,6 +368,8 @@ class RegionGrowingWidget(Container):
 
     def refresh(self) -> None:
         """Recompute (from the cache where possible) and show the regions of all seeds."""
+        if not self._attached:
+            return
         if self._worker is not None:
             self._pending = True
             return
@@ -379,7 +415,7 @@ class RegionGrowingWidget(Container):
 
     def _show(self, plan: _Plan) -> None:
         """Compose the cached regions of the plan into the output Labels layer."""
-        if self._pending:  # a newer request is waiting: it will show its own result
+        if self._pending or not self._attached:  # newer request waiting, or the dock was closed
             return
         keys = {plan.key(obj) for obj in plan.objects}
         self._cache = {k: v for k, v in self._cache.items() if k in keys}
