@@ -39,12 +39,12 @@ __all__ = [
 _SCALE = 5.0
 
 
-def _polygon_toggles_dense(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Toggle positions of ``rleFrPoly`` for many polygon parts at once.
+def _edges(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The polygon edges of ``rleFrPoly`` on its 5x grid, oriented and sloped as ``maskApi.c``.
 
-    Returns ``(part, index)``: for each toggle the part it belongs to and its column-major pixel
-    index. Within one part a pixel is foreground when an odd number of that part's toggles lie
-    at or before it. The arithmetic is ``maskApi.c``'s, in the same float64 operations.
+    Returns ``(lens, n_edges, along_x, flip, xs, xe, ys, length, slope)``: vertices per part,
+    the edge count, whether each edge is longer in x, whether ``rleFrPoly`` walks it backwards,
+    its start/end on the long axis' ordering, its length in steps and its slope.
     """
     lens = np.fromiter((p.size // 2 for p in parts), dtype=np.int64, count=len(parts))
     xy = np.concatenate([p[: 2 * n] for p, n in zip(parts, lens, strict=True)])
@@ -64,12 +64,22 @@ def _polygon_toggles_dense(parts: Sequence[np.ndarray], h: int, w: int) -> tuple
     ys = np.where(flip, ye, y)
     ye = np.where(flip, y, ye)
     length = np.where(along_x, dx, dy)
-    num = np.where(along_x, ye - ys, xe - xs).astype(float)
     # A repeated vertex gives 0/0 in C; its single point is never used (its neighbours share
     # its column), so any finite slope gives the same mask.
-    s = num / np.maximum(length, 1)
+    slope = np.where(along_x, ye - ys, xe - xs).astype(float) / np.maximum(length, 1)
+    return lens, x.size, along_x, flip, xs, xe, ys, length, slope
+
+
+def _polygon_toggles_dense(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Toggle positions of ``rleFrPoly`` for many polygon parts at once.
+
+    Returns ``(part, index)``: for each toggle the part it belongs to and its column-major pixel
+    index. Within one part a pixel is foreground when an odd number of that part's toggles lie
+    at or before it. The arithmetic is ``maskApi.c``'s, in the same float64 operations.
+    """
+    lens, n_edges, along_x, flip, xs, xe, ys, length, s = _edges(parts)
     n = length + 1
-    edge = np.repeat(np.arange(x.size), n)
+    edge = np.repeat(np.arange(n_edges), n)
     d = np.arange(edge.size) - np.repeat(np.cumsum(n) - n, n)
     t = np.where(flip[edge], length[edge] - d, d)
     ax = along_x[edge]
@@ -121,30 +131,13 @@ def _polygon_toggles(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.nd
     Steps between vertices that the two orders of rounding could make differ all have
     ``u <= 0`` and are never toggles. If a solved step cannot be confirmed, the dense path runs.
     """
-    lens = np.fromiter((p.size // 2 for p in parts), dtype=np.int64, count=len(parts))
-    xy = np.concatenate([p[: 2 * n] for p, n in zip(parts, lens, strict=True)])
-    x = np.trunc(_SCALE * xy[0::2] + 0.5).astype(np.int64)
-    y = np.trunc(_SCALE * xy[1::2] + 0.5).astype(np.int64)
-    first_vertex = np.cumsum(lens) - lens
-    nxt = np.arange(1, x.size + 1)
-    nxt[first_vertex + lens - 1] = first_vertex
-    xe, ye = x[nxt], y[nxt]
-    dx = np.abs(xe - x)
-    dy = np.abs(y - ye)
-    along_x = dx >= dy
-    flip = np.where(along_x, x > xe, y > ye)
-    xs = np.where(flip, xe, x)
-    xe = np.where(flip, x, xe)
-    ys = np.where(flip, ye, y)
-    ye = np.where(flip, y, ye)
-    length = np.where(along_x, dx, dy)
-    s = np.where(along_x, ye - ys, xe - xs).astype(float) / np.maximum(length, 1)
+    lens, n_edges, along_x, flip, xs, xe, ys, length, s = _edges(parts)
     # Columns crossed: c = 5 * col + 2 with lo <= c < hi and 0 <= col <= w - 1.
     lo = np.maximum(np.minimum(xs, xe), 2)
     hi = np.minimum(np.maximum(xs, xe) - 1, 5 * (w - 1) + 2)
     c_first = lo + (2 - lo) % 5
     count = np.where(c_first <= hi, (hi - c_first) // 5 + 1, 0)
-    edge = np.repeat(np.arange(x.size), count)
+    edge = np.repeat(np.arange(n_edges), count)
     if edge.size == 0:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
