@@ -212,12 +212,21 @@ def test_confidence_with_radius_zero_and_one_seed_grows_equal_values():
 # ------------------------------------------------------------------------- seeds and labels
 
 
+@pytest.mark.parametrize(("top", "dtype"), [(255, np.uint8), (256, np.uint16), (70_000, np.uint32)])
+def test_label_dtype_is_the_smallest_that_holds_the_labels(top, dtype):
+    image = np.zeros((8, 8), dtype=np.uint8)
+    image[:, 4:] = 9
+    labels = grow_regions(image, [[0, 0], [0, 7]], tolerance=0, labels=[top, 1])
+    assert labels.dtype == dtype
+    assert np.all(labels[:, :4] == top) and np.all(labels[:, 4:] == 1)
+
+
 def test_labels_follow_seed_order_and_earlier_seeds_keep_overlaps():
     image = np.zeros((20, 30), dtype=np.uint8)
     image[:, 10:20] = 100
     seeds = [[5, 25], [5, 15], [5, 2], [10, 15]]  # the 4th seed's region is the 2nd's
     labels = grow_regions(image, seeds, tolerance=0)
-    assert labels.dtype == np.int32
+    assert labels.dtype == np.uint8  # the smallest type that holds every label, as SimpleITK
     assert np.all(labels[:, 20:] == 1) and np.all(labels[:, 10:20] == 2)
     assert np.all(labels[:, :10] == 3) and not np.any(labels == 4)
 
@@ -405,7 +414,7 @@ def test_region_window_is_the_regions_bounding_box():
 
 def test_no_seeds_give_an_empty_label_image():
     labels = grow_regions(data.camera(), np.empty((0, 2)), tolerance=5)
-    assert labels.shape == (512, 512) and labels.dtype == np.int32 and not labels.any()
+    assert labels.shape == (512, 512) and labels.dtype == np.uint8 and not labels.any()
 
 
 @pytest.mark.parametrize("kernel", [True, False])  # scikit-image's kernel / public ``flood``

@@ -851,9 +851,11 @@ def grow_regions(
 
     Returns
     -------
-    ndarray of int32 (int64 for labels above 2**31 - 1), shape ``image.shape``
+    ndarray of unsigned int, shape ``image.shape``
         Label image: object ``labels[k]`` (default ``k + 1``) where seed ``k`` grew. Where
-        objects overlap, the object of the earlier seed keeps the pixel.
+        objects overlap, the object of the earlier seed keeps the pixel. The dtype is the
+        smallest that holds the largest label (uint8 up to 255 objects, like SimpleITK's
+        output), which keeps the untouched part of a large image cheap.
 
     Notes
     -----
@@ -864,7 +866,7 @@ def grow_regions(
     image = smooth(_check_image(image), smoothing)
     pts = _check_seeds(seeds, image.shape)
     values = _check_labels(labels, pts.shape[0])
-    dtype = np.int32 if values.size == 0 or values.max() < 2**31 else np.int64
+    dtype = np.min_scalar_type(int(values.max()) if values.size else 1)
     out: np.ndarray | None = None  # allocated once the first region is grown
     options = dict(
         mode=mode,
