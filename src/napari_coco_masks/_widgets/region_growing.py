@@ -136,23 +136,26 @@ class RegionGrowingWidget(Container):
         )
         self._max_size = SpinBox(label="max size (px, 0 = none)", value=0, min=0, max=2**31 - 1)
         self._status = Label(value="")
+        self._option_widgets = (
+            self._mode,
+            self._tolerance,
+            self._fixed,
+            self._lower,
+            self._upper,
+            self._multiplier,
+            self._iterations,
+            self._radius,
+            self._smoothing,
+            self._connectivity,
+            self._dims,
+            self._max_size,
+        )
         super().__init__(
             widgets=[
                 self._image,
                 self._seeds,
                 self._new_seeds,
-                self._mode,
-                self._tolerance,
-                self._fixed,
-                self._lower,
-                self._upper,
-                self._multiplier,
-                self._iterations,
-                self._radius,
-                self._smoothing,
-                self._connectivity,
-                self._dims,
-                self._max_size,
+                *self._option_widgets,
                 self._status,
             ]
         )
@@ -170,20 +173,7 @@ class RegionGrowingWidget(Container):
         self._new_seeds.changed.connect(self._add_seeds_layer)
         self._image.changed.connect(self._on_image_changed)
         self._seeds.changed.connect(self._connect_points)
-        for widget in (
-            self._mode,
-            self._tolerance,
-            self._fixed,
-            self._lower,
-            self._upper,
-            self._multiplier,
-            self._iterations,
-            self._radius,
-            self._smoothing,
-            self._connectivity,
-            self._dims,
-            self._max_size,
-        ):
+        for widget in self._option_widgets:
             widget.changed.connect(self._on_option_changed)
         self._update_visibility()
         self._connect_points()
