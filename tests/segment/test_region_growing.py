@@ -442,9 +442,121 @@ def test_without_the_scikit_image_kernel_regions_still_equal_sitk(monkeypatch):
     from napari_coco_masks.segment import region_growing
 
     monkeypatch.setattr(region_growing, "_flood_fill_equal", None)  # public ``flood`` instead
+    monkeypatch.setattr(region_growing, "_flood_fill_tolerance", None)
     monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)
     image = data.camera()
     for seed in _seeds(image, 6, 8):
         value = int(image[tuple(seed)])
         expected = _sitk_connected_threshold(image, seed, *_clamped(image, value, 25), False)
         np.testing.assert_array_equal(grow_regions(image, [seed], tolerance=25) == 1, expected)
+
+
+def test_without_the_tolerance_kernel_the_flag_buffer_fill_still_equals_sitk(monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    monkeypatch.setattr(region_growing, "_flood_fill_tolerance", None)  # in-range flag buffer
+    monkeypatch.setattr(region_growing, "_SPARSE", 2.0)  # breadth-first in every window
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 16)
+    image = data.camera()
+    for seed in _seeds(image, 6, 9):
+        value = int(image[tuple(seed)])
+        expected = _sitk_connected_threshold(image, seed, *_clamped(image, value, 25), False)
+        np.testing.assert_array_equal(grow_regions(image, [seed], tolerance=25) == 1, expected)
+
+
+def _spiral(size: int) -> np.ndarray:
+    """A one-pixel corridor (1) spiralling out from the centre, one-pixel walls (0) between arms."""
+    image = np.zeros((size, size), dtype=np.uint8)
+    r = c = size // 2
+    image[r, c] = 1
+    directions = [(0, 1), (1, 0), (0, -1), (-1, 0)]
+    length, k = 2, 0
+    while True:
+        dr, dc = directions[k % 4]
+        for _ in range(length):
+            r, c = r + dr, c + dc
+            if not (0 <= r < size and 0 <= c < size):
+                return image
+            image[r, c] = 1
+        k += 1
+        if k % 2 == 0:
+            length += 2
+
+
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_carried_over_fill_follows_a_spiral_out_and_back_in(connectivity, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    image = _spiral(121)
+    seed = np.array([60, 60])  # the centre: the corridor leaves every window it is grown in
+    calls = []
+    fill_window = region_growing._fill_window
+
+    def counting(view, lo, seeds, lower, upper, footprint, carry):
+        calls.append(carry is not None)
+        return fill_window(view, lo, seeds, lower, upper, footprint, carry)
+
+    monkeypatch.setattr(region_growing, "_fill_window", counting)
+    monkeypatch.setattr(region_growing, "_SPARSE", 2.0)  # breadth-first in every window
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 3)  # many windows
+    monkeypatch.setattr(region_growing, "_GROWTH", 2)
+    expected = _sitk_connected_threshold(image, seed, 1, 1, connectivity == 2)
+    got = grow_regions(image, [seed], lower=1, upper=1, connectivity=connectivity) == 1
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(got) == np.count_nonzero(expected) > 1000
+    assert sum(calls) >= 3  # the fill really was carried over several times
+
+
+@pytest.mark.parametrize("connectivity", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.int16, np.float32])
+def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    monkeypatch.setattr(region_growing, "_SPARSE", 2.0)  # breadth-first in every window
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 2)
+    monkeypatch.setattr(region_growing, "_GROWTH", 2)
+    rng = np.random.default_rng(10 + connectivity)
+    image = (ndi.gaussian_filter(rng.random((24, 30, 28)), 2.0) * 1000 - 500).astype(dtype)
+    if dtype == np.float32:
+        image[5, :, :] = np.nan  # NaN is never in range
+    footprint = ndi.generate_binary_structure(3, connectivity)
+    for seed in rng.integers(0, 24, size=(4, 3)):
+        value = float(image[tuple(seed)])
+        if np.isnan(value):
+            continue
+        lo, hi = region_growing._cast_bounds(value - 8, value + 8, image.dtype)
+        expected = flood((image >= lo) & (image <= hi), tuple(seed), footprint=footprint)
+        got = grow_regions(image, [seed], tolerance=8, connectivity=connectivity) == 1
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("connectivity", [1, 2])
+def test_fill_carried_over_from_a_runs_window_equals_sitk(connectivity, monkeypatch):
+    from napari_coco_masks.segment import region_growing
+
+    order = []
+    fill_window, runs_of = region_growing._fill_window, region_growing._Runs.of
+
+    def fill_counting(view, lo, seeds, lower, upper, footprint, carry):
+        order.append("carried" if carry is not None else "fresh")
+        return fill_window(view, lo, seeds, lower, upper, footprint, carry)
+
+    def runs_counting(mask):
+        order.append("runs")
+        return runs_of(mask)
+
+    monkeypatch.setattr(region_growing, "_fill_window", fill_counting)
+    monkeypatch.setattr(region_growing._Runs, "of", staticmethod(runs_counting))
+    monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 8)
+    monkeypatch.setattr(region_growing, "_SPARSE", 0.5)  # dense windows -> runs, sparse -> fill
+    camera = data.camera()
+    for image in (camera, np.ascontiguousarray(camera[::-1, ::-1])):  # windows move both ways
+        for seed in _seeds(image, 8, 31):
+            value = int(image[tuple(seed)])
+            expected = _sitk_connected_threshold(
+                image, seed, *_clamped(image, value, 25), connectivity == 2
+            )
+            got = grow_regions(image, [seed], tolerance=25, connectivity=connectivity) == 1
+            np.testing.assert_array_equal(got, expected)
+    pairs = set(zip(order, order[1:], strict=False))
+    assert ("runs", "carried") in pairs  # a runs window handed its region to the next fill

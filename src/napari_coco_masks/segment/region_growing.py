@@ -15,9 +15,12 @@ while the region touches the window's border, so the cost of a region depends on
 the image's. Inside a window, connected runs of in-range pixels along the last axis are joined
 into components (a vectorised union-find for small run graphs, SciPy's sparse-graph pass for
 large ones; cost ~ window size, fast for compact regions), or the region is filled breadth-first
-(scikit-image's kernel on a single flag buffer; cost ~ region size plus a few cheap passes over
-the window) when the previous window showed it to be sparse and not large. The region is painted
-straight into its own bounding box. Per-call overheads weigh as much as per-pixel work: a seed
+(scikit-image's tolerance kernel on a padded copy of the window; cost ~ region size plus a few
+cheap passes over the window) when the previous window showed it to be sparse. A breadth-first
+fill carries over from one window to the next: the old fill is copied in and only its pixels on
+the old window's moved sides flood on, so an enlarged window costs only its new pixels (plus the
+copies); after a runs window a fresh fill is used only for regions that are not large. The
+region is painted straight into its own bounding box. Per-call overheads weigh as much as per-pixel work: a seed
 growing a few thousand pixels in a 4-megapixel image costs well under a millisecond.
 No napari or Qt import lives here.
 """
@@ -36,10 +39,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from skimage.segmentation import flood
 
-try:  # scikit-image's breadth-first kernel, used directly to skip its copies of the window
-    from skimage.morphology._flood_fill_cy import _flood_fill_equal
+try:  # scikit-image's breadth-first kernels, used directly to skip its copies of the window
+    from skimage.morphology._flood_fill_cy import _flood_fill_equal, _flood_fill_tolerance
 except ImportError:  # pragma: no cover - other scikit-image layouts: public ``flood`` instead
-    _flood_fill_equal = None
+    _flood_fill_equal = _flood_fill_tolerance = None
 
 __all__ = ["Region", "RegionSizeWarning", "grow_region", "grow_regions", "smooth"]
 
@@ -48,8 +51,8 @@ Mode = Literal["range", "confidence"]
 _FIRST_MARGIN = 96  # pixels around the seeds' bounding box in the first window
 _GROWTH = 3  # a window side touched by the region moves this many times further out
 _SMALL_GRAPH = 4000  # runs up to which components are found without SciPy's graphs
-_SPARSE = 0.6  # region / window below this: the next window is filled breadth-first
-_SPARSE_PIXELS = 200_000  # ... and it holds fewer pixels than this
+_SPARSE = 0.8  # region / window below this: the next window is filled breadth-first
+_SPARSE_PIXELS = 200_000  # ... and, unless the fill carries over, it holds fewer pixels than this
 
 
 class RegionSizeWarning(UserWarning):
@@ -472,22 +475,32 @@ def _flood(
         below = np.maximum(below, start - [s.start for s in hint])
         above = np.maximum(above, [s.stop for s in hint] - stop)
     sparse = True  # the first window is small: breadth-first costs little even when full
+    carry: tuple[np.ndarray, np.ndarray] | None = None  # last breadth-first window: corner, fill
     while True:
         lo, hi = _window(start, stop, below, above, shape)
         slices = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
         view = image[slices]
         local = seeds - lo
+        corner = lo
         mask: np.ndarray | None = None
         if sparse:  # breadth-first: cost ~ region size (plus a few passes over the window)
-            if _flood_fill_equal is None:  # pragma: no cover - see the import
+            if _flood_fill_tolerance is not None and view.dtype.isnative:
+                # the fill of the previous window is carried over: only its border pixels
+                # that touched the old window's moved sides flood on, into the new band
+                region = _fill_window(view, lo, local, lower, upper, footprint, carry)
+                carry = (lo, region)
+            elif _flood_fill_equal is None:  # pragma: no cover - see the import
+                carry = None
                 mask = _in_range(view, lower, upper)
                 region = _component(mask, local, footprint)
             else:  # the in-range test writes straight into the kernel's flag buffer
+                carry = None
                 buffer, inner = _flag_buffer(view.shape)
                 _in_range(view, lower, upper, out=inner.view(bool))
                 region = _fill_flags(buffer, inner, local, footprint)
             box, size, lows, highs = _profile(region)
         else:  # runs: cost ~ window size, a few vectorised passes
+            carry = None
             mask = _in_range(view, lower, upper)
             runs = _Runs.of(mask)
             chosen = _connected(runs, local, connectivity)
@@ -528,8 +541,76 @@ def _flood(
         if np.prod(hi - lo) * 2 > image.size:  # close to the whole image: take all of it
             below[:] = above[:] = shape
         # breadth-first costs per region pixel, runs per window pixel: the former for regions
-        # that are sparse in their window and not large
-        sparse = size < _SPARSE * view.size and size < _SPARSE_PIXELS
+        # that are sparse in their window; a fill carried over only pays for the new pixels,
+        # a fresh one (after runs) for all of them: then only while the region is not large
+        sparse = size < _SPARSE * view.size and (carry is not None or size < _SPARSE_PIXELS)
+        if sparse and region is None and size and _flood_fill_tolerance is not None:
+            # the runs' region seeds the next fill
+            carry = (corner, runs.paint(chosen))
+
+
+def _fill_window(
+    view: np.ndarray,
+    lo: np.ndarray,
+    seeds: np.ndarray,
+    lower: np.generic,
+    upper: np.generic,
+    footprint: np.ndarray,
+    carry: tuple[np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """Breadth-first fill of ``lower <= view <= upper`` from ``seeds`` (local indices).
+
+    scikit-image's tolerance kernel tests the range itself, on a padded copy of the window,
+    so no in-range mask is built. ``carry`` = (corner, fill) of the previous window of the
+    same flood (inside this one): its fill is copied in, and only its pixels on the sides
+    of the old window that moved are flooded again (a path out of the old region leaves it
+    through one of those). Returns the region (a bool view of the flag buffer).
+    """
+    ndim = view.ndim
+    inside = (slice(1, -1),) * ndim
+    padded = np.empty(tuple(n + 2 for n in view.shape), dtype=view.dtype)
+    padded[inside] = view
+    flags = np.zeros(padded.shape, dtype=np.uint8)
+    for ax in range(ndim):
+        faces = [slice(None)] * ndim
+        faces[ax] = [0, -1]
+        flags[tuple(faces)] = 2  # border: never crossed
+    inner = flags[inside]
+    starts = [
+        int(np.ravel_multi_index(tuple(seed + 1), padded.shape))
+        for seed in seeds
+        if lower <= view[tuple(seed)] <= upper
+    ]
+    if carry is not None:
+        old_lo, old_fill = carry
+        shift = old_lo - lo
+        sub = tuple(slice(int(a), int(a) + n) for a, n in zip(shift, old_fill.shape, strict=True))
+        target = inner[sub]
+        target[...] = old_fill
+        for ax in range(ndim):
+            n = old_fill.shape[ax]
+            for side, moved in ((0, shift[ax] > 0), (n - 1, shift[ax] + n < view.shape[ax])):
+                if not moved:
+                    continue
+                face = [slice(None)] * ndim
+                face[ax] = side
+                hits = np.argwhere(target[tuple(face)])
+                if hits.size == 0:
+                    continue
+                target[tuple(face)] = 0  # re-flooded from here (they are in range)
+                coords = np.insert(hits, ax, side, axis=1) + shift + 1
+                starts.extend(np.ravel_multi_index(tuple(coords.T), padded.shape).tolist())
+    steps = np.argwhere(footprint) - 1
+    steps = steps[np.any(steps != 0, axis=1)]
+    pitches = np.cumprod((1, *padded.shape[:0:-1]))[::-1]
+    offsets = np.ascontiguousarray(steps @ pitches, dtype=np.intp)
+    image, flat = padded.reshape(-1), flags.reshape(-1)
+    kind = padded.dtype.type
+    low, high = kind(lower), kind(upper)
+    for index in starts:
+        if flat[index] == 0:
+            _flood_fill_tolerance(image, flat, offsets, index, image[index], low, high)
+    return inner.view(bool)
 
 
 def _fill(mask: np.ndarray, seeds: np.ndarray, footprint: np.ndarray) -> np.ndarray:
