@@ -106,6 +106,29 @@ def _attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
 
 
+def _new_annotation(
+    ann_id: Any,
+    image_id: Any,
+    category_id: Any,
+    record: Mapping[str, Any],
+    row: Mapping[str, Any],
+    iscrowd: int,
+) -> dict[str, Any]:
+    """A new annotation: ids, the encoded ``record`` (segmentation, area, bbox), the row's
+    ``attributes.*`` features as its ``attributes`` dict (left out when there are none)."""
+    ann = {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": category_id,
+        **record,
+        "iscrowd": iscrowd,
+    }
+    attributes = _attributes(row)
+    if attributes:
+        ann["attributes"] = attributes
+    return ann
+
+
 # ------------------------------------------------------------------------------- categories
 
 
@@ -347,17 +370,9 @@ def _new_annotations(
     out = []
     for i, (value, enc) in enumerate(encoded.items()):
         row = rows.get(value, {})
-        ann = {
-            "id": start_id + i,
-            "image_id": image_id,
-            "category_id": _category_for(row, categories, default),
-            **enc,
-            "iscrowd": int(row.get("iscrowd", 0) or 0),
-        }
-        attributes = _attributes(row)
-        if attributes:
-            ann["attributes"] = attributes
-        out.append(ann)
+        category_id = _category_for(row, categories, default)
+        iscrowd = int(row.get("iscrowd", 0) or 0)
+        out.append(_new_annotation(start_id + i, image_id, category_id, enc, row, iscrowd))
     return out
 
 
@@ -669,17 +684,11 @@ def dataset_from_shapes(
             skipped.append(kind)
             continue
         row = rows.get(i, {})
-        ann = {
-            "id": next_id,
-            "image_id": images[p]["id"],
-            "category_id": _category_for(row, cats, cats[0]["id"]),
-            **record,
-            "iscrowd": int(row.get("iscrowd", 0) or 0),
-        }
-        attributes = _attributes(row)
-        if attributes:
-            ann["attributes"] = attributes
-        annotations.append(ann)
+        category_id = _category_for(row, cats, cats[0]["id"])
+        iscrowd = int(row.get("iscrowd", 0) or 0)
+        annotations.append(
+            _new_annotation(next_id, images[p]["id"], category_id, record, row, iscrowd)
+        )
         next_id += 1
     _warn_skipped_shapes(skipped)
     dataset["annotations"] = annotations
@@ -807,21 +816,14 @@ def _round_trip_shapes(
         if record is None:
             skipped.append(kind)
             continue
-        ann = {
-            "id": next_id,
-            "image_id": image_ids[plane],
-            "category_id": _category_for(
-                {k: v for k, v in row.items() if k in ("category_id", "category")},
-                categories,
-                categories[0]["id"],
-            ),
-            **record,
-            "iscrowd": 0,
-        }
-        attributes = _attributes(row)
-        if attributes:
-            ann["attributes"] = attributes
-        out_annotations.append(ann)
+        category_id = _category_for(
+            {k: v for k, v in row.items() if k in ("category_id", "category")},
+            categories,
+            categories[0]["id"],
+        )
+        out_annotations.append(
+            _new_annotation(next_id, image_ids[plane], category_id, record, row, 0)
+        )
         next_id += 1
     _warn_skipped_shapes(skipped)
     target["annotations"] = out_annotations
