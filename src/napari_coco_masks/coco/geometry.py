@@ -55,3 +55,97 @@ def napari_keypoints_to_coco(points: np.ndarray, visibility: Sequence[int]) -> l
     rc = np.asarray(points, dtype=float)[:, -2:]
     v = np.asarray(visibility, dtype=float)[:, None]
     return np.hstack([rc[:, ::-1], v]).ravel().tolist()
+
+
+#: Polygons reaching further than this many pixels beyond the image (or beyond its size,
+#: whichever is more) are clipped before pycocotools sees them.
+CLIP_MARGIN = 64
+
+
+def clip_margin(height: int, width: int) -> float:
+    """How far (pixels) outside an image a polygon may reach before it is clipped."""
+    return float(max(CLIP_MARGIN, int(height), int(width)))
+
+
+def _clip_half(xy: np.ndarray, axis: int, bound: float, keep_below: bool) -> np.ndarray:
+    """One Sutherland-Hodgman pass: keep the side ``xy[:, axis] <= bound`` (or ``>=``)."""
+    if xy.shape[0] == 0:
+        return xy
+    a = xy
+    b = np.roll(xy, -1, axis=0)
+    da = a[:, axis] - bound
+    db = b[:, axis] - bound
+    ina = da <= 0 if keep_below else da >= 0
+    inb = db <= 0 if keep_below else db >= 0
+    cross = ina != inb
+    other = 1 - axis
+    # Interpolate from the endpoint nearer the bound: precise even when the other is 1e300 away.
+    near_a = np.abs(da) <= np.abs(db)
+    base = np.where(near_a[:, None], a, b)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        slope = (b[:, other] - a[:, other]) / (b[:, axis] - a[:, axis])
+        along = base[:, other] + (bound - base[:, axis]) * slope
+    hit = np.empty_like(a)
+    hit[:, axis] = bound  # exactly on the boundary
+    hit[:, other] = np.where(cross, along, 0.0)
+    # For each edge: its start vertex when inside, then the crossing when it crosses.
+    pts = np.stack([a, hit], axis=1).reshape(-1, 2)
+    keep = np.stack([ina, cross], axis=1).reshape(-1)
+    return pts[keep]
+
+
+def clip_polygon(
+    flat: Sequence[float] | np.ndarray, height: int, width: int, margin: float = 1.0
+) -> np.ndarray:
+    """Clip a flat COCO polygon to the box ``[-margin, width + margin] x [-margin, height + margin]``.
+
+    The clipped polygon covers the same region of the image; pycocotools' rounding of the
+    cut edges can move a pixel along those edges. Returns a flat array, possibly with fewer
+    than 3 points (nothing of the polygon inside the box).
+    """
+    xy = np.asarray(flat, dtype=np.float64).reshape(-1)
+    xy = xy[: xy.size // 2 * 2].reshape(-1, 2)
+    xy = _clip_half(xy, 0, -margin, keep_below=False)
+    xy = _clip_half(xy, 0, float(width) + margin, keep_below=True)
+    xy = _clip_half(xy, 1, -margin, keep_below=False)
+    xy = _clip_half(xy, 1, float(height) + margin, keep_below=True)
+    return xy.reshape(-1)
+
+
+def check_finite(flat: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``flat`` as a float64 array; ValueError naming the first NaN or infinite value."""
+    xy = np.asarray(flat, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(xy)):
+        bad = xy[~np.isfinite(xy)][0]
+        raise ValueError(f"polygon coordinates must be finite numbers, got {bad}")
+    return xy
+
+
+def reaches_beyond(xy: np.ndarray, height: int, width: int, margin: float) -> bool:
+    """Whether a finite flat polygon has a vertex more than ``margin`` outside the image."""
+    n = xy.size // 2 * 2
+    if n == 0:
+        return False
+    x, y = xy[0:n:2], xy[1:n:2]
+    return bool(
+        x.min() < -margin or y.min() < -margin or x.max() > width + margin or y.max() > height + margin
+    )
+
+
+def safe_polygon(flat: Sequence[float] | np.ndarray, height: int, width: int) -> np.ndarray:
+    """A flat polygon safe to hand to pycocotools: finite, and clipped when it reaches far out.
+
+    A polygon within :func:`clip_margin` of the image is returned unchanged (it rasterises
+    exactly as before); one reaching further is clipped to that margin with
+    :func:`clip_polygon`, so pycocotools' cost stays bounded by the image size.
+
+    Raises
+    ------
+    ValueError
+        If a coordinate is NaN or infinite.
+    """
+    xy = check_finite(flat)
+    margin = clip_margin(height, width)
+    if not reaches_beyond(xy, height, width, margin):
+        return xy
+    return clip_polygon(xy, height, width, margin)

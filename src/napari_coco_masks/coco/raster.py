@@ -22,13 +22,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import CocoError
-from .rle import check_rle, rle_runs
+from .geometry import check_finite, clip_margin, clip_polygon
+from .rle import MAX_SIDE, check_rle, rle_runs
 
 if TYPE_CHECKING:
     from .model import CocoDataset
 
 __all__ = [
+    "MAX_SIDE",
     "annotation_mask",
+    "check_image_size",
+    "pixel_budget",
+    "set_pixel_budget",
     "LabelStack",
     "annotation_window",
     "paint_order",
@@ -37,6 +42,54 @@ __all__ = [
 ]
 
 _SCALE = 5.0
+
+#: Largest coordinate pycocotools can rasterise: it scales by 5 into a C ``int``. Polygons
+#: reaching beyond it (where pycocotools overflows or crashes) are clipped to the image.
+MAX_EXACT_COORD = (2**31 - 1) / _SCALE - 1
+#: Most boundary steps the step-by-step (dense) polygon path may hold at once.
+DENSE_BUDGET = 1 << 24
+_PIXEL_BUDGET = [1 << 28]
+
+
+def pixel_budget() -> int:
+    """The most pixels one image (or one batch of annotation windows) may allocate."""
+    return _PIXEL_BUDGET[0]
+
+
+def set_pixel_budget(pixels: int) -> int:
+    """Set the pixel budget of :func:`pixel_budget`; returns the previous value."""
+    if int(pixels) <= 0:
+        raise ValueError(f"the pixel budget must be positive, got {pixels}")
+    old = _PIXEL_BUDGET[0]
+    _PIXEL_BUDGET[0] = int(pixels)
+    return old
+
+
+def check_image_size(height: Any, width: Any, *, path: Any = None, where: str | None = None) -> tuple[int, int]:
+    """``(height, width)`` as ints, if each is in ``[1, MAX_SIDE]`` and their product in budget.
+
+    Raises
+    ------
+    CocoError
+        Naming ``path``/``where`` (the image) before anything of that size is allocated.
+    """
+    ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (height, width))
+    if not ok or not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
+        raise CocoError(
+            f"image size {height!r} x {width!r} is not in 1..{MAX_SIDE} pixels per side: "
+            "fix the image's height and width",
+            path=path,
+            where=where,
+        )
+    h, w = int(height), int(width)
+    if h * w > pixel_budget():
+        raise CocoError(
+            f"image size {h} x {w} ({h * w:,} pixels) is over the pixel budget of "
+            f"{pixel_budget():,} (raster.set_pixel_budget raises it)",
+            path=path,
+            where=where,
+        )
+    return h, w
 
 
 def _edges(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -175,12 +228,57 @@ def _polygon_toggles(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.nd
         t[bump] += 1
         ok = (t >= 1) & (t <= dye) & reached(t) & ((t == 1) | ~reached(np.maximum(t - 1, 1)))
         if not np.all(ok):
-            return _polygon_toggles_dense(parts, h, w)
+            return _dense_toggles_bounded(parts, h, w)
         v[iy] = ys[e] + t - 1
     yd = (v.astype(float) + 0.5) / _SCALE - 0.5
     yd = np.ceil(np.clip(yd, 0, h)).astype(np.int64)
     part_of_vertex = np.repeat(np.arange(lens.size), lens)
     return part_of_vertex[edge], (c - 2) // 5 * h + yd
+
+
+def _dense_steps(part: np.ndarray) -> int:
+    """Boundary steps the dense path walks for one flat polygon part."""
+    xy = np.trunc(_SCALE * part[: part.size // 2 * 2] + 0.5).reshape(-1, 2)
+    d = np.abs(np.roll(xy, -1, axis=0) - xy).max(axis=1)
+    return int(d.sum()) + len(d)
+
+
+def _dense_toggles_bounded(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_polygon_toggles_dense` in batches of parts of at most :data:`DENSE_BUDGET` steps.
+
+    A part longer than the budget alone is first clipped to its image's margin (it then
+    reaches far outside the image; see :func:`.geometry.clip_polygon`).
+    """
+    margin = clip_margin(h, w)
+    parts = [
+        p if _dense_steps(p) <= DENSE_BUDGET else clip_polygon(p, h, w, margin) for p in parts
+    ]
+    out_part, out_index = [], []
+    batch: list[int] = []
+    steps = 0
+
+    def flush() -> None:
+        if batch:
+            usable = [parts[i] for i in batch]
+            pid, idx = _polygon_toggles_dense(usable, h, w)
+            out_part.append(np.asarray(batch, dtype=np.int64)[pid])
+            out_index.append(idx)
+            batch.clear()
+
+    for i, p in enumerate(parts):
+        if p.size < 6:
+            continue
+        n = _dense_steps(p)
+        if batch and steps + n > DENSE_BUDGET:
+            flush()
+            steps = 0
+        batch.append(i)
+        steps += n
+    flush()
+    if not out_part:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    return np.concatenate(out_part), np.concatenate(out_index)
 
 
 def _runs_by_part(part: np.ndarray, toggles: np.ndarray, n_parts: int, n_pixels: int):
@@ -244,20 +342,31 @@ def _bbox_polygon(bbox: Sequence[float]) -> np.ndarray:
     return np.array([x, y, x, y + h, x + w, y + h, x + w, y], dtype=np.float64)
 
 
-def _polygon_parts(ann: Mapping[str, Any]) -> list[np.ndarray] | None:
+def _checked_part(part: Any, h: int, w: int) -> np.ndarray:
+    """A polygon part as finite float64, clipped where it reaches beyond pycocotools' range."""
+    try:
+        xy = check_finite(part)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+    if xy.size and np.abs(xy).max() > MAX_EXACT_COORD:
+        xy = clip_polygon(xy, h, w, clip_margin(h, w))
+    return xy
+
+
+def _polygon_parts(ann: Mapping[str, Any], h: int, w: int) -> list[np.ndarray] | None:
     """The polygon parts pycocotools rasterises for an annotation; None for an RLE."""
     seg = ann.get("segmentation")
     if isinstance(seg, Mapping):
         return None
     if isinstance(seg, list) and len(seg) > 0:
-        try:
-            return [np.asarray(part, dtype=np.float64).reshape(-1) for part in seg]
-        except (TypeError, ValueError) as exc:
-            raise CocoError(f"polygon coordinates must be numbers ({exc})") from None
+        return [_checked_part(part, h, w) for part in seg]
     bbox = ann.get("bbox")
-    if bbox is None or len(bbox) != 4:
+    if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
         return []
-    return [_bbox_polygon(bbox)]
+    try:
+        return [_checked_part(_bbox_polygon(bbox), h, w)]
+    except (TypeError, ValueError) as exc:
+        raise CocoError(f"bbox must be 4 finite numbers ({exc})") from None
 
 
 def _annotations_runs(records: Sequence[Mapping[str, Any]], height: int, width: int) -> list:
@@ -265,12 +374,13 @@ def _annotations_runs(records: Sequence[Mapping[str, Any]], height: int, width: 
 
     All polygon parts of all annotations are rasterised in one vectorised pass.
     """
+    height, width = check_image_size(height, width)
     n_pixels = height * width
     out: list[list] = [[] for _ in records]
     parts: list[np.ndarray] = []
     owner: list[int] = []
     for i, rec in enumerate(records):
-        poly = _polygon_parts(rec)
+        poly = _polygon_parts(rec, height, width)
         if poly is None:
             counts = check_rle(rec["segmentation"], (height, width))
             out[i].append(rle_runs(counts))
@@ -328,6 +438,7 @@ def annotation_mask(ann: Any, height: int, width: int) -> np.ndarray:
     compressed RLE; a bbox-only annotation (``"segmentation": []``, on which ``annToMask``
     raises) gives its filled box as pycocotools rasterises ``[x, y, w, h]``.
     """
+    height, width = check_image_size(height, width)
     out = np.zeros((height, width), dtype=bool)
     win = annotation_window(ann, height, width)
     if win is not None:
@@ -410,7 +521,13 @@ def _window_atlas(owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_own
     size = ncols * stride
     offset = np.cumsum(size) - size
     base = offset[who] + (cols - c0[who]) * stride[who] - r0[who]
-    marks = np.zeros(int(size.sum()) + 1, dtype=np.int8)
+    total = int(size.sum())
+    if total > max(pixel_budget(), int(size.max(initial=0))) or total < 0:
+        raise CocoError(
+            f"the annotation windows need {total:,} pixels, over the pixel budget of "
+            f"{pixel_budget():,} (raster.set_pixel_budget raises it)"
+        )
+    marks = np.zeros(total + 1, dtype=np.int8)
     marks[base + rs] = 1
     marks[base + re] = -1
     atlas = np.cumsum(marks[:-1], dtype=np.int8).view(bool)
@@ -438,10 +555,25 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
         With ``H, W`` the image's ``height`` and ``width``.
     """
     image = dataset.images[image_position]
-    h, w = image.height, image.width
+    h, w = check_image_size(
+        image.height, image.width, path=dataset.path, where=f"images[{image_position}]"
+    )
     anns = dataset.image_annotations(image_position)
+    runs = _runs_naming_culprit(dataset, anns, h, w)
+    labels = np.zeros((h, w), dtype=np.int32)
+    owner, starts, ends = _flatten_runs(runs)
+    owner, starts, ends = _merge_runs(owner, starts, ends, h * w)
+    area = np.bincount(owner, weights=ends - starts, minlength=len(anns)).astype(np.int64)
+    order = [i for i in paint_order(area).tolist() if area[i]]
+    for batch in _window_batches(order, owner, starts, ends, h):
+        _paint_batch(labels, batch, anns, owner, starts, ends)
+    return labels
+
+
+def _runs_naming_culprit(dataset: CocoDataset, anns: Sequence[Any], h: int, w: int) -> list:
+    """:func:`_annotations_runs` of ``anns``; a CocoError names the annotation at fault."""
     try:
-        runs = _annotations_runs([a.record for a in anns], h, w)
+        return _annotations_runs([a.record for a in anns], h, w)
     except CocoError:
         for ann in anns:  # find the culprit for the message
             try:
@@ -451,19 +583,51 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
                     str(exc), path=dataset.path, where=f"annotations[{ann.position}].segmentation"
                 ) from None
         raise
-    labels = np.zeros((h, w), dtype=np.int32)
-    owner, starts, ends = _flatten_runs(runs)
-    owner, starts, ends = _merge_runs(owner, starts, ends, h * w)
-    atlas, offset, r0, c0, nrows, ncols, area = _window_atlas(owner, starts, ends, len(anns), h)
-    areas, offsets, rows0, cols0 = area.tolist(), offset.tolist(), r0.tolist(), c0.tolist()
-    n_rows, n_cols = nrows.tolist(), ncols.tolist()
-    for i in paint_order(area).tolist():
-        if not areas[i]:
-            continue
-        nr, nc, off, r, c = n_rows[i], n_cols[i], offsets[i], rows0[i], cols0[i]
+
+
+def _window_batches(
+    order: list[int], owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, height: int
+) -> list[list[int]]:
+    """Owners in paint order, grouped so each group's windows fit in the pixel budget."""
+    if not order:
+        return []
+    first = np.searchsorted(owner, np.arange(owner.max() + 2 if owner.size else 1))
+    budget = pixel_budget()
+    batches: list[list[int]] = [[]]
+    used = 0
+    for i in order:
+        a, b = first[i], first[i + 1]
+        cols = (int(ends[b - 1]) - 1) // height - int(starts[a]) // height + 1
+        size = cols * (height + 1)
+        if batches[-1] and used + size > budget:
+            batches.append([])
+            used = 0
+        batches[-1].append(i)
+        used += size
+    return batches
+
+
+def _paint_batch(
+    labels: np.ndarray,
+    batch: list[int],
+    anns: Sequence[Any],
+    owner: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+) -> None:
+    """Paint the owners of ``batch`` (in that order) into ``labels``."""
+    h = labels.shape[0]
+    remap = np.full(len(anns), -1, dtype=np.int64)
+    remap[batch] = np.arange(len(batch))
+    sel = remap[owner] >= 0
+    atlas, offset, r0, c0, nrows, ncols, _ = _window_atlas(
+        remap[owner[sel]], starts[sel], ends[sel], len(batch), h
+    )
+    for k, i in enumerate(batch):
+        nr, nc, off = int(nrows[k]), int(ncols[k]), int(offset[k])
+        r, c = int(r0[k]), int(c0[k])
         mask = atlas[off : off + nc * (nr + 1)].reshape(nc, nr + 1)[:, :nr].T
         np.copyto(labels[r : r + nr, c : c + nc], anns[i].position + 1, where=mask)
-    return labels
 
 
 def _flatten_runs(runs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

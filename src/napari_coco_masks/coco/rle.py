@@ -18,7 +18,12 @@ import numpy as np
 
 from .errors import CocoError
 
+#: Largest image side (pixels) a mask may have; larger sizes are refused before allocating.
+MAX_SIDE = 2**16
+_INT64_MAX = 2**63 - 1
+
 __all__ = [
+    "MAX_SIDE",
     "check_rle",
     "decode_counts_string",
     "rle_counts",
@@ -71,6 +76,9 @@ def decode_counts_string(counts: str | bytes) -> np.ndarray:
     np.add.at(values, group, (c & 0x1F) << (5 * digit))
     negative = (c[ends] & 0x10) != 0
     values[negative] |= -1 << (5 * (digit[ends[negative]] + 1))
+    # The deltas are summed below: refuse sums that could wrap int64.
+    if float(np.abs(values.astype(float)).sum()) >= 2.0**62:
+        raise ValueError("compressed RLE counts hold run lengths too large for any image")
     # Delta decoding: counts[i] = x[i] + counts[i - 2] for i > 2.
     out = values.copy()
     if out.size > 3:
@@ -127,10 +135,12 @@ def check_rle(
     if (
         not isinstance(size, (list, tuple))
         or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIDE for v in size
+        )
     ):
         raise CocoError(
-            f"RLE 'size' must be [height, width] of non-negative integers, got {size!r}",
+            f"RLE 'size' must be [height, width] of integers in 1..{MAX_SIDE}, got {_short(size)}",
             path=path,
             where=f"{where}.size" if where else "size",
         )
@@ -143,14 +153,15 @@ def check_rle(
         except (ValueError, UnicodeEncodeError) as exc:
             raise CocoError(str(exc), path=path, where=counts_where) from None
     elif isinstance(raw, list):
-        try:
-            if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
-                raise TypeError
-            counts = np.asarray(raw, dtype=np.int64)
-        except (TypeError, ValueError, OverflowError):
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
             raise CocoError(
                 "uncompressed RLE counts must be a list of integers", path=path, where=counts_where
-            ) from None
+            )
+        if any(v < 0 or v > _INT64_MAX for v in raw):
+            raise CocoError(
+                "RLE counts must be non-negative integers within int64", path=path, where=counts_where
+            )
+        counts = np.asarray(raw, dtype=np.int64)
     else:
         raise CocoError(
             f"RLE counts must be a list of integers or a string, got {type(raw).__name__}",
@@ -159,7 +170,7 @@ def check_rle(
         )
     if counts.size and counts.min() < 0:
         raise CocoError("RLE counts must not be negative", path=path, where=counts_where)
-    total = int(counts.sum()) if counts.size else 0
+    total = sum(counts.tolist())  # Python ints: no wrap-around
     if total != h * w:
         raise CocoError(
             f"RLE counts sum to {total}, but size {h}x{w} needs exactly {h * w}; "
@@ -175,6 +186,12 @@ def check_rle(
             where=f"{where}.size" if where else "size",
         )
     return counts
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters for a message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def rle_runs(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
