@@ -23,7 +23,8 @@ from scipy import ndimage as ndi
 from skimage.measure import find_contours
 
 from .errors import CocoError
-from .geometry import napari_polygon_to_coco
+from .geometry import napari_polygon_to_coco, safe_polygon
+from .rle import MAX_SIDE
 
 Mode = Literal["auto", "rle", "polygon"]
 MODES: tuple[str, ...] = ("auto", "rle", "polygon")
@@ -167,15 +168,58 @@ def rle_counts(
     return counts.tolist()
 
 
+def _check_size(height: Any, width: Any) -> tuple[int, int]:
+    """``(height, width)`` as ints in ``1..MAX_SIDE`` (pycocotools' C code trusts them)."""
+    try:
+        h, w = int(height), int(width)
+    except (TypeError, ValueError, OverflowError):
+        raise CocoError(f"image size must be integers, got {height!r} x {width!r}") from None
+    if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE):
+        raise CocoError(f"image size {h} x {w} is not in 1..{MAX_SIDE} pixels per side")
+    return h, w
+
+
 def compress_counts(counts: Sequence[int], height: int, width: int) -> dict[str, Any]:
     """pycocotools' compressed RLE (``counts`` as bytes) of uncompressed ``counts``."""
-    return mask_utils.frPyObjects({"size": [int(height), int(width)], "counts": list(counts)},
-                                  int(height), int(width))
+    h, w = _check_size(height, width)
+    values = [int(v) for v in counts]
+    if any(v < 0 for v in values) or sum(values) != h * w:
+        raise CocoError(f"RLE counts must be non-negative and sum to {h} x {w} = {h * w}")
+    return mask_utils.frPyObjects({"size": [h, w], "counts": values}, h, w)
+
+
+def _empty_rle(height: int, width: int) -> dict[str, Any]:
+    """The compressed RLE of an all-background ``height x width`` mask."""
+    return mask_utils.encode(np.zeros((height, width), dtype=np.uint8, order="F"))
 
 
 def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int) -> dict:
-    """Rasterise COCO polygons with pycocotools, merged into one compressed RLE."""
-    return mask_utils.merge(mask_utils.frPyObjects([list(p) for p in polygons], height, width))
+    """Rasterise COCO polygons with pycocotools, merged into one compressed RLE.
+
+    Coordinates are checked and clipped before pycocotools sees them
+    (:func:`.geometry.safe_polygon`): a polygon within the image's margin is passed as it
+    is, one reaching far outside is clipped to it (pycocotools overflows its ``int``
+    coordinates, and allocates their whole perimeter, beyond about 4e8). Parts with fewer
+    than 3 points are dropped (pycocotools reads a 4-number part as a box); no part left
+    gives the empty mask.
+
+    Raises
+    ------
+    CocoError
+        For a NaN or infinite coordinate, or an image size out of range.
+    """
+    h, w = _check_size(height, width)
+    parts = []
+    for p in polygons:
+        try:
+            xy = safe_polygon(p, h, w)
+        except (TypeError, ValueError) as exc:
+            raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+        if xy.size >= 6:
+            parts.append(xy[: xy.size // 2 * 2].tolist())
+    if not parts:
+        return _empty_rle(h, w)
+    return mask_utils.merge(mask_utils.frPyObjects(parts, h, w))
 
 
 def rle_to_json(rle: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import CocoError
+
 #: Offset between COCO's corner-based and napari's centre-based pixel coordinates.
 HALF_PIXEL = 0.5
 
@@ -39,14 +41,27 @@ def coco_bbox_to_napari(bbox: Sequence[float]) -> np.ndarray:
 
 def napari_rect_to_coco_bbox(corners: np.ndarray) -> list[float]:
     """Convert napari rectangle corners ``(row, col)`` to a COCO ``[x, y, w, h]`` box."""
-    rc = np.asarray(corners, dtype=float)[:, -2:]
+    rc = np.asarray(corners, dtype=float)
+    if rc.ndim != 2 or rc.shape[0] == 0 or rc.shape[1] < 2:
+        raise CocoError(f"a rectangle needs its corners as (N, 2) vertices, got shape {rc.shape}")
+    rc = rc[:, -2:]
+    if not np.all(np.isfinite(rc)):
+        raise CocoError(f"a rectangle has non-finite corners: {rc.tolist()}")
     (r0, c0), (r1, c1) = rc.min(axis=0), rc.max(axis=0)
     return [c0 + HALF_PIXEL, r0 + HALF_PIXEL, c1 - c0, r1 - r0]
 
 
 def coco_keypoints_to_napari(flat: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
     """Split COCO keypoints ``[x, y, v, ...]`` into napari (N, 2) ``(row, col)`` and visibility."""
-    xyv = np.asarray(flat, dtype=float).reshape(-1, 3)
+    try:
+        xyv = np.asarray(flat, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise CocoError(f"keypoints must be numbers [x, y, v, ...] ({exc})") from None
+    if xyv.size % 3:
+        raise CocoError(f"keypoints must be triples [x, y, v, ...], got {xyv.size} numbers")
+    if not np.all(np.isfinite(xyv)):
+        raise CocoError("keypoints must be finite numbers")
+    xyv = xyv.reshape(-1, 3)
     return xyv[:, 1::-1].copy(), xyv[:, 2].astype(int)
 
 
@@ -58,13 +73,13 @@ def napari_keypoints_to_coco(points: np.ndarray, visibility: Sequence[int]) -> l
 
 
 #: Polygons reaching further than this many pixels beyond the image (or beyond its size,
-#: whichever is more) are clipped before pycocotools sees them.
-CLIP_MARGIN = 64
+#: twice its size, whichever is more) are clipped before pycocotools sees them.
+CLIP_MARGIN = 1024
 
 
 def clip_margin(height: int, width: int) -> float:
     """How far (pixels) outside an image a polygon may reach before it is clipped."""
-    return float(max(CLIP_MARGIN, int(height), int(width)))
+    return float(max(CLIP_MARGIN, 2 * int(height), 2 * int(width)))
 
 
 def _clip_half(xy: np.ndarray, axis: int, bound: float, keep_below: bool) -> np.ndarray:
