@@ -65,6 +65,9 @@ def write_coco(path: str, layer_data: Sequence[LayerData]) -> list[str]:
             path=path,
         )
     image = images[0] if images else None
+    session = _session_write(path, labels, shapes)
+    if session:
+        return [os.fspath(path)]
     dataset: dict[str, Any] | None = None
     base_source: Mapping[str, Any] | None = None
     for data, meta in labels:
@@ -93,6 +96,75 @@ def write_coco(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     assert dataset is not None
     _write_json(dataset, path)
     return [os.fspath(path)]
+
+
+def _session_write(path: str, labels: list, shapes: list) -> bool:
+    """Layers read from COCO: hand their current content to the session, write minimal diff.
+
+    Returns False when none of the layers has a session (the dataset is built from scratch).
+    """
+    from .coco.session import check_source_session
+    from .coco.write import write_bytes
+
+    sessions = {id(s): s for s in (check_source_session(_source_any(m)) for _, m in labels + shapes) if s}
+    if not sessions:
+        return False
+    others = [m.get("name") for _, m in labels + shapes if not check_source_session(_source_any(m))]
+    if len(sessions) > 1 or others:
+        raise CocoError(
+            "the selected layers come from different sources (" + ", ".join(
+                str(n) for n in others) + "): save the layers of one COCO file together, "
+            "and other layers separately",
+            path=path,
+        )
+    (session,) = sessions.values()
+    for data, meta in labels:
+        _take_labels(session, data, meta)
+    for data, meta in shapes:
+        _take_shapes(session, data, meta)
+    write_bytes(session.to_bytes(), path)
+    return True
+
+
+def _source_any(meta: Mapping[str, Any]) -> Mapping[str, Any]:
+    coco = (meta.get("metadata") or {}).get("coco")
+    return coco if isinstance(coco, Mapping) else {}
+
+
+def _take_labels(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
+    """The shown image's Labels content: a plain 2D array (one image) or the session's stack."""
+    import pandas as pd
+
+    from .coco.session import LabelPlanes
+
+    i = session.current
+    if not isinstance(data, LabelPlanes):
+        plane = np.asarray(data)
+        if plane.ndim != 2 or session.stacked:
+            raise CocoError(
+                f"the Labels layer {meta.get('name')!r} no longer has the shape it was read "
+                "with: keep its image axis as it was read"
+            )
+        if not np.array_equal(plane, session.planes.original(0)):
+            session.planes[0] = plane
+    features = meta.get("features")
+    if features is not None and len(features):
+        original = pd.DataFrame(session.label_table(i))
+        from ._browse import _same_table
+
+        if not _same_table(pd.DataFrame(features), original):
+            session.label_features[i] = pd.DataFrame(features)
+
+
+def _take_shapes(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
+    """The shown image's shapes go into the session's edit store."""
+    from .coco.session import ShapesState
+
+    i = session.current
+    verts = [np.asarray(v, dtype=float)[:, -2:] for v in data]
+    types = meta.get("shape_type", "polygon")
+    types = [types] * len(verts) if isinstance(types, str) else list(types)
+    session.shapes[i] = ShapesState(verts, types, meta.get("features"))
 
 
 def _source(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:

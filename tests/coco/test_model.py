@@ -62,8 +62,11 @@ def test_real_files_all_load():
         assert len(ds.images) == len(raw["images"])
         assert len(ds.annotations) == len(raw["annotations"]), path
         assert ds.skipped == []
+        data = path.read_bytes()
         for ann in ds.annotations:
-            assert ds.raw["annotations"][ann.position] is ann.record
+            assert ds.raw["annotations"][ann.position] == ann.record
+            span = data[ds.source.start[ann.position] : ds.source.stop[ann.position]]
+            assert json.loads(span) == ann.record  # the record's own bytes
 
 
 def test_official_coco_multipart_and_no_info():

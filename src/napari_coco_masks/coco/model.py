@@ -1,18 +1,22 @@
 """The parsed COCO instances dataset: validation and dialects, with no napari import.
 
 :func:`load_coco` reads a file, :func:`parse_coco` an already parsed JSON object. Both return
-a :class:`CocoDataset` that keeps the JSON object unmodified (``dataset.raw``) and adds an
-index over it: images, categories and the annotations that can be drawn, each with its
-position in the file.
+a :class:`CocoDataset`: images, categories and an index of the annotations by image, each with
+its position in the file. A file is parsed once by a typed decoder (:mod:`.source`) that keeps
+every annotation's bytes; an image's annotations are decoded and validated when that image is
+first asked for (:meth:`CocoDataset.image_annotations`), so opening costs what the index costs.
+Files up to :data:`EAGER_CHECK_BYTES` of annotations are validated whole when they are read.
 
 What is checked (COCO-NOTES "Segmentation forms", "RLE", "Dialects"):
 
 - the top level is a dataset (``images`` plus ``annotations`` or ``categories``); any other
   JSON raises :class:`NotCocoError`, a results file (a top-level list of detections)
   :class:`CocoResultsError`, so that a napari reader can step aside;
-- images have an id, a ``file_name`` and positive integer ``height`` and ``width``;
+- images have an id, a ``file_name`` and positive integer ``height`` and ``width`` of at
+  most :data:`MAX_SIDE` pixels;
 - categories have an id and a name; Roboflow's unused placeholder category 0 is kept;
-- segmentations are a list of polygons (each an even number of at least 6 numbers), an RLE
+- segmentations are a list of polygons (each an even number of at least 6 finite numbers within
+  :data:`COORDINATE_MARGIN` image sizes of the image), an RLE
   whose counts sum to ``h * w`` and whose size is its image's, or ``[]`` with a ``bbox``;
 - ids may be integers or strings and start anywhere; an ``image_id`` or ``category_id``
   that matches no record is skipped with a single warning listing all of them.
@@ -26,13 +30,18 @@ import json
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+import numpy as np
+
 from .errors import CocoError
 from .rle import check_rle
+from .source import RawSource, parse_bytes, read_bytes
 
 __all__ = [
     "CocoAnnotation",
@@ -44,6 +53,15 @@ __all__ = [
     "load_coco",
     "parse_coco",
 ]
+
+#: Largest image side accepted (pixels); larger declared sizes are refused before allocating.
+MAX_SIDE = 2**16
+#: Polygon coordinates must lie within this many image sizes of the image.
+COORDINATE_MARGIN = 4
+#: Files with at most this many bytes of annotations are validated whole when read.
+EAGER_CHECK_BYTES = 32 * 2**20
+#: Images whose decoded annotations are kept in memory (least recently used are dropped).
+CACHED_IMAGES = 64
 
 
 class NotCocoError(CocoError):
@@ -136,42 +154,156 @@ class CocoAnnotation:
         return kp if isinstance(kp, list) and len(kp) >= 3 else None
 
 
-@dataclass
 class CocoDataset:
-    """A parsed COCO instances file.
+    """A parsed COCO instances file, indexed by image.
 
     Attributes
     ----------
     path : Path or None
         The file it was read from.
-    raw : dict
-        The parsed JSON object, unmodified (annotations included, skipped ones too).
     images, categories : list
         One entry per record, in file order.
-    annotations : list of CocoAnnotation
-        The annotations that can be drawn, in file order; ``position`` is the index in
-        ``raw["annotations"]``.
     skipped : list of int
-        Positions of annotations skipped because their image or category is unknown.
+        Positions of annotations skipped (unknown image or category, or, with
+        ``invalid="skip"``, a malformed segmentation found so far).
+    source : RawSource or None
+        The file's bytes and each annotation record's span (None for :func:`parse_coco`).
     """
 
-    path: Path | None
-    raw: dict
-    images: list[CocoImage]
-    categories: list[CocoCategory]
-    annotations: list[CocoAnnotation]
-    skipped: list[int] = field(default_factory=list)
-    _by_image: list[list[CocoAnnotation]] = field(default_factory=list, repr=False)
+    def __init__(
+        self,
+        path: Path | None,
+        images: list[CocoImage],
+        categories: list[CocoCategory],
+        heads: Sequence[Any],
+        image_of: np.ndarray,
+        category_of: np.ndarray,
+        *,
+        source: RawSource | None = None,
+        obj: Mapping[str, Any] | None = None,
+        invalid: str = "raise",
+    ) -> None:
+        self.path = path
+        self.images = images
+        self.categories = categories
+        self.source = source
+        self._obj = obj
+        self._invalid = invalid
+        self._ids = [h.id for h in heads] if source is not None else list(heads)
+        self._image_of = image_of
+        self._category_of = category_of
+        drawable = np.flatnonzero((image_of >= 0) & (category_of >= 0))
+        order = drawable[np.argsort(image_of[drawable], kind="stable")]
+        self._order = order
+        self._bounds = np.searchsorted(image_of[order], np.arange(len(images) + 1))
+        self.skipped = np.flatnonzero((image_of < 0) | (category_of < 0)).tolist()
+        self._bad: set[int] = set()
+        self._checked = False
+        self._cache: OrderedDict[int, list[CocoAnnotation]] = OrderedDict()
 
-    def __post_init__(self) -> None:
-        by_image: list[list[CocoAnnotation]] = [[] for _ in self.images]
-        for ann in self.annotations:
-            by_image[ann.image_position].append(ann)
-        self._by_image = by_image
+    # ---------------------------------------------------------------- index
+    @property
+    def n_records(self) -> int:
+        """Number of records in the file's ``annotations`` list (skipped ones included)."""
+        return len(self._image_of)
+
+    @property
+    def annotation_ids(self) -> list:
+        """The ``id`` of every annotation record, in file order."""
+        return self._ids
+
+    def image_positions(self, image_position: int) -> np.ndarray:
+        """File positions of the annotations of one image that can be drawn (file order)."""
+        b = self._bounds
+        return self._order[b[image_position] : b[image_position + 1]]
 
     def image_annotations(self, image_position: int) -> list[CocoAnnotation]:
-        """The drawable annotations of one image, in file order."""
-        return self._by_image[image_position]
+        """The drawable annotations of one image, in file order (decoded on first use).
+
+        Raises
+        ------
+        CocoError
+            If one of them is malformed (with ``invalid="raise"``), naming its JSON path.
+        """
+        cached = self._cache.get(image_position)
+        if cached is not None:
+            self._cache.move_to_end(image_position)
+            return cached
+        anns = self._decode_image(image_position)
+        self._cache[image_position] = anns
+        if len(self._cache) > CACHED_IMAGES:
+            self._cache.popitem(last=False)
+        return anns
+
+    def _decode_image(self, i: int) -> list[CocoAnnotation]:
+        image = self.images[i]
+        out, bad = [], []
+        for p in self.image_positions(i).tolist():
+            if p in self._bad:
+                continue
+            rec = self.record(p)
+            try:
+                if not isinstance(rec, Mapping):
+                    raise CocoError(
+                        "an annotation must be an object", path=self.path,
+                        where=_where("annotations", p),
+                    )
+                kind = _segmentation_kind(rec, p, image, self.path)
+            except CocoError as exc:
+                if self._invalid == "raise":
+                    raise
+                bad.append((p, str(exc).rsplit(": ", 1)[-1]))
+                continue
+            out.append(
+                CocoAnnotation(p, rec.get("id"), i, int(self._category_of[p]), kind, rec)
+            )
+        if bad:
+            self._bad.update(p for p, _ in bad)
+            self.skipped = sorted({*self.skipped, *(p for p, _ in bad)})
+            _warn_skipped({"segmentation": bad}, self.path)
+        return out
+
+    def record(self, position: int) -> Any:
+        """The JSON object of annotation record ``position`` (decoded from its bytes)."""
+        if self.source is None:
+            return self._obj["annotations"][position]
+        try:
+            return msgspec.json.decode(self.source.record(position))
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise CocoError(
+                str(exc), path=self.path, where=_where("annotations", position)
+            ) from None
+        except RecursionError:
+            raise CocoError(
+                "nested too deeply", path=self.path, where=_where("annotations", position)
+            ) from None
+
+    def check_all(self) -> None:
+        """Decode and validate every image's annotations (errors as :meth:`image_annotations`)."""
+        for i in range(len(self.images)):
+            self.image_annotations(i)
+        self._checked = True
+
+    # ------------------------------------------------------- whole-file views
+    @property
+    def annotations(self) -> list[CocoAnnotation]:
+        """Every drawable annotation, in file order (decodes the whole file: small files)."""
+        anns = [a for i in range(len(self.images)) for a in self.image_annotations(i)]
+        anns.sort(key=lambda a: a.position)
+        return anns
+
+    def iter_annotations(self) -> Iterator[CocoAnnotation]:
+        """Drawable annotations image by image (memory of one image at a time)."""
+        for i in range(len(self.images)):
+            yield from self.image_annotations(i)
+
+    @property
+    def raw(self) -> dict:
+        """The whole JSON object (decoded from the bytes on first use; costly for big files)."""
+        if self._obj is None:
+            buf = self.source.buffer
+            self._obj = msgspec.json.decode(buf[3:] if buf[:3] == b"\xef\xbb\xbf" else buf)
+        return self._obj
 
     @property
     def image_shapes(self) -> list[tuple[int, int]]:
@@ -180,47 +312,20 @@ class CocoDataset:
 
     @property
     def has_keypoints(self) -> bool:
-        """Whether any drawable annotation carries keypoints."""
-        return any(ann.keypoints is not None for ann in self.annotations)
+        """Whether a category declares keypoints, or (small files) an annotation has some."""
+        if any(cat.keypoints for cat in self.categories):
+            return True
+        return self._checked and any(a.keypoints is not None for a in self.iter_annotations())
 
     def category(self, ann: CocoAnnotation) -> CocoCategory:
         """The category record of an annotation."""
         return self.categories[ann.category_position]
 
-
-def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset:
-    """Read and validate a COCO instances JSON file.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The ``.json`` file.
-    invalid : {"raise", "skip"}
-        What to do with an annotation whose segmentation is malformed: raise
-        :class:`CocoError`, or skip it with one warning listing all skipped.
-
-    Returns
-    -------
-    CocoDataset
-
-    Raises
-    ------
-    NotCocoError
-        If the file is JSON but not a COCO dataset (:class:`CocoResultsError` for a results
-        list of detections).
-    CocoError
-        If the file cannot be read or is malformed; the message names the file and the JSON
-        path of the problem.
-    """
-    path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            obj = json.load(fh)
-    except OSError as exc:
-        raise CocoError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise NotCocoError(f"not a JSON file: {exc}", path=path) from None
-    return parse_coco(obj, path=path, invalid=invalid)
+    def __repr__(self) -> str:
+        return (
+            f"CocoDataset({str(self.path)!r}, {len(self.images)} images, "
+            f"{len(self.categories)} categories, {self.n_records} annotations)"
+        )
 
 
 def _where(kind: str, i: int, key: str | None = None) -> str:
@@ -271,6 +376,13 @@ def _parse_images(records: list, path: Path | None) -> list[CocoImage]:
                 raise CocoError(
                     f"'{key}' must be a positive integer, got {v!r}; COCO masks need each "
                     "image's size",
+                    path=path,
+                    where=_where("images", i, key),
+                )
+            if v > MAX_SIDE:
+                raise CocoError(
+                    f"'{key}' is {v} pixels, more than the {MAX_SIDE} this reader accepts; "
+                    "check the image record (tiled whole-slide images need a tiled dataset)",
                     path=path,
                     where=_where("images", i, key),
                 )
@@ -350,16 +462,11 @@ def _key(v: Any) -> Any:
     return v if isinstance(v, str) else repr(v)
 
 
-def _check_polygons(seg: list, where: str, path: Path | None) -> None:
+def _check_polygons(seg: list, where: str, path: Path | None, image: CocoImage) -> None:
+    """Every part a flat list of an even number (>= 6) of finite numbers near the image."""
+    limit = COORDINATE_MARGIN * max(image.height, image.width)
     for j, part in enumerate(seg):
-        if (
-            type(part) is list
-            and len(part) >= 6
-            and not len(part) & 1
-            and type(part[0]) in (float, int)
-        ):
-            continue  # the common case, checked cheaply
-        if not isinstance(part, list):
+        if type(part) is not list:
             raise CocoError(
                 "a polygon must be a flat list [x0, y0, x1, y1, ...]; got "
                 f"{type(part).__name__}",
@@ -379,13 +486,32 @@ def _check_polygons(seg: list, where: str, path: Path | None) -> None:
                 path=path,
                 where=f"{where}[{j}]",
             )
-        first = part[0]
-        if not isinstance(first, (int, float)) or isinstance(first, bool):
+        _check_coordinates(part, limit, f"{where}[{j}]", path)
+
+
+def _check_coordinates(part: list, limit: float, where: str, path: Path | None) -> None:
+    """Numbers only (no NaN, no text), each within ``limit`` of the image."""
+    for k, v in enumerate(part):
+        t = type(v)
+        if t is not float and t is not int:
             raise CocoError(
-                f"polygon coordinates must be numbers, got {first!r}",
+                f"polygon coordinates must be numbers, got {v!r}; fix or remove this polygon",
                 path=path,
-                where=f"{where}[{j}][0]",
+                where=f"{where}[{k}]",
             )
+    try:
+        arr = np.array(part, dtype=np.float64)
+    except OverflowError:
+        arr = np.array([np.inf])
+    bad = ~(np.abs(arr) <= limit)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise CocoError(
+            f"polygon coordinate {part[k]!r} is outside the image (more than {limit:g} pixels "
+            "away); fix or remove this polygon",
+            path=path,
+            where=f"{where}[{k}]",
+        )
 
 
 def _check_bbox(bbox: Any, where: str, path: Path | None) -> None:
@@ -410,14 +536,14 @@ def _segmentation_kind(
     """Validate an annotation's segmentation and return its kind."""
     seg = rec.get("segmentation")
     if type(seg) is list and seg:
-        _check_polygons(seg, f"annotations[{i}].segmentation", path)
+        _check_polygons(seg, f"annotations[{i}].segmentation", path, image)
         return POLYGON
     where = _where("annotations", i, "segmentation")
     if isinstance(seg, Mapping):
         check_rle(seg, (image.height, image.width), path=path, where=where)
         return RLE
     if isinstance(seg, list) and seg:
-        _check_polygons(seg, where, path)
+        _check_polygons(seg, where, path, image)
         return POLYGON
     if seg is None or seg == []:
         _check_bbox(rec.get("bbox"), _where("annotations", i, "bbox"), path)
@@ -444,43 +570,142 @@ def _warn_skipped(unknown: dict[str, list], path: Path | None) -> None:
         )
 
 
-def parse_coco(obj: Any, *, path: str | os.PathLike | None = None, invalid: str = "raise") -> CocoDataset:
-    """Validate a parsed COCO JSON object and index it; see :func:`load_coco`."""
+def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset:
+    """Read and validate a COCO instances JSON file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.json`` file.
+    invalid : {"raise", "skip"}
+        What to do with an annotation whose segmentation is malformed: raise
+        :class:`CocoError`, or skip it with one warning listing all skipped.
+
+    Returns
+    -------
+    CocoDataset
+
+    Raises
+    ------
+    NotCocoError
+        If the file is JSON but not a COCO dataset (:class:`CocoResultsError` for a results
+        list of detections).
+    CocoError
+        If the file cannot be read or is malformed; the message names the file and the JSON
+        path of the problem.
+    """
+    _check_invalid(invalid)
+    path = Path(path)
+    buf = read_bytes(path)
+    try:
+        kind, images, categories, heads, source = parse_bytes(buf, path)
+    except msgspec.DecodeError as exc:
+        return _stdlib_fallback(buf, path, invalid, exc)
+    if kind == "list":
+        _check_top([msgspec.json.decode(r) for r in images[:10]], path)
+    obj = {"images": images, "categories": categories}
+    if source is not None:
+        obj["annotations"] = []
+    _check_top({k: v for k, v in obj.items() if v is not None}, path)
+    image_index, img_records, cat_records, cat_index = _index(images, categories or [], path)
+    dataset = CocoDataset(
+        path,
+        img_records,
+        cat_records,
+        heads,
+        *_positions(heads, image_index, cat_index, path),
+        source=source,
+        invalid=invalid,
+    )
+    if source is None or (source.array_span[1] - source.array_span[0]) <= EAGER_CHECK_BYTES:
+        dataset.check_all()
+    return dataset
+
+
+def _check_invalid(invalid: str) -> None:
     if invalid not in ("raise", "skip"):
         raise ValueError(f"`invalid` must be 'raise' or 'skip', got {invalid!r}")
+
+
+class _NonFinite(str):
+    """A ``NaN`` / ``Infinity`` literal of Python's json module, kept as text for the message."""
+
+
+def _stdlib_fallback(buf: bytes, path: Path, invalid: str, exc: Exception) -> CocoDataset:
+    """Files msgspec refuses: Python-style JSON (NaN, Infinity) gets a message with its place."""
+    try:
+        obj = json.loads(buf, parse_constant=_NonFinite)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
+        raise NotCocoError(f"not a JSON file: {exc}", path=path) from None
+    return parse_coco(obj, path=path, invalid=invalid)
+
+
+def _index(images: list, categories: list, path: Path | None):
+    parsed_images = _parse_images(images, path)
+    parsed_categories = _parse_categories(categories, path)
+    image_index = _id_index(parsed_images, "images", path)
+    category_index = _id_index(parsed_categories, "categories", path)
+    return image_index, parsed_images, parsed_categories, category_index
+
+
+def _positions(heads: Sequence[Any], image_index, category_index, path: Path | None):
+    """Image and category position of each annotation record (-1: unknown, skipped)."""
+    n = len(heads)
+    image_of = np.full(n, -1, np.int64)
+    category_of = np.full(n, -1, np.int64)
+    unknown: dict[str, list] = {"image_id": [], "category_id": []}
+    iget, cget = image_index.get, category_index.get
+    for k, h in enumerate(heads):
+        img = h.image_id
+        if img is msgspec.UNSET:
+            raise CocoError("annotation has no 'image_id'", path=path, where=_where("annotations", k))
+        p = iget(img)
+        if p is None:
+            unknown["image_id"].append((k, img))
+            continue
+        image_of[k] = p
+        c = cget(h.category_id)
+        if c is None:
+            unknown["category_id"].append((k, h.category_id))
+            continue
+        category_of[k] = c
+    _warn_skipped(unknown, path)
+    return image_of, category_of
+
+
+class _Head:
+    """Header of an annotation given as a dict (:func:`parse_coco`)."""
+
+    __slots__ = ("category_id", "id", "image_id")
+
+    def __init__(self, rec: Any, k: int, path: Path | None) -> None:
+        if not isinstance(rec, Mapping):
+            raise CocoError("an annotation must be an object", path=path, where=_where("annotations", k))
+        self.id = rec.get("id")
+        self.image_id = rec.get("image_id", msgspec.UNSET)
+        self.category_id = rec.get("category_id")
+
+
+def parse_coco(
+    obj: Any, *, path: str | os.PathLike | None = None, invalid: str = "raise"
+) -> CocoDataset:
+    """Validate a parsed COCO JSON object and index it; see :func:`load_coco`.
+
+    The annotation records are the object's own dicts (``dataset.record(k) is
+    obj["annotations"][k]``); every annotation is validated at once.
+    """
+    _check_invalid(invalid)
     path = None if path is None else Path(path)
     _check_top(obj, path)
-    images = _parse_images(obj["images"], path)
-    categories = _parse_categories(obj.get("categories") or [], path)
-    image_index = _id_index(images, "images", path)
-    category_index = _id_index(categories, "categories", path)
-    annotations: list[CocoAnnotation] = []
-    unknown: dict[str, list] = {"image_id": [], "category_id": [], "segmentation": []}
-    for i, rec in enumerate(obj.get("annotations") or []):
-        if type(rec) is not dict and not isinstance(rec, Mapping):
-            raise CocoError(
-                "an annotation must be an object", path=path, where=_where("annotations", i)
-            )
-        if "image_id" not in rec:
-            raise CocoError(
-                "annotation has no 'image_id'", path=path, where=_where("annotations", i)
-            )
-        img = image_index.get(rec["image_id"])
-        if img is None:
-            unknown["image_id"].append((i, rec["image_id"]))
-            continue
-        cat = category_index.get(rec.get("category_id"))
-        if cat is None:
-            unknown["category_id"].append((i, rec.get("category_id")))
-            continue
-        try:
-            kind = _segmentation_kind(rec, i, images[img], path)
-        except CocoError as exc:
-            if invalid == "raise":
-                raise
-            unknown["segmentation"].append((i, str(exc).rsplit(": ", 1)[-1]))
-            continue
-        annotations.append(CocoAnnotation(i, rec.get("id"), img, cat, kind, rec))
-    _warn_skipped(unknown, path)
-    skipped = sorted(p for items in unknown.values() for p, _ in items)
-    return CocoDataset(path, obj, images, categories, annotations, skipped)
+    records = obj.get("annotations") or []
+    heads = [_Head(rec, k, path) for k, rec in enumerate(records)]
+    image_index, images, categories, cat_index = _index(
+        obj["images"], obj.get("categories") or [], path
+    )
+    image_of, category_of = _positions(heads, image_index, cat_index, path)
+    dataset = CocoDataset(
+        path, images, categories, [h.id for h in heads], image_of, category_of,
+        obj=obj, invalid=invalid,
+    )
+    dataset.check_all()
+    return dataset

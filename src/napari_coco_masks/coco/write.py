@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_CATEGORY",
     "dataset_from_labels",
     "dataset_from_shapes",
+    "write_bytes",
     "write_coco",
 ]
 
@@ -706,27 +707,18 @@ def _warn_skipped_shapes(kinds: Sequence[str]) -> None:
         )
 
 
-def _clean_ring(vertices: np.ndarray) -> np.ndarray:
-    """Drop repeated consecutive vertices and the closing repeat (as the reader does)."""
-    if len(vertices) > 1:
-        keep = np.any(vertices != np.roll(vertices, 1, axis=0), axis=1)
-        keep[0] = True
-        vertices = vertices[keep]
-        if len(vertices) > 1 and np.array_equal(vertices[0], vertices[-1]):
-            vertices = vertices[:-1]
-    return vertices
-
-
 def _original_parts(ann: Any) -> dict[int, np.ndarray]:
     """The napari vertices the reader made for each part of a polygon / bbox-only annotation."""
     from .geometry import coco_bbox_to_napari, coco_polygon_to_napari
 
     if ann.kind == "bbox":
         return {-1: coco_bbox_to_napari(ann.bbox)}
+    from .session import drawable_ring
+
     parts = {}
     for j, flat in enumerate(ann.segmentation):
-        ring = _clean_ring(coco_polygon_to_napari(flat))
-        if len(ring) >= 3 and np.all(np.isfinite(ring)):
+        ring = drawable_ring(coco_polygon_to_napari(flat))
+        if ring is not None:
             parts[j] = ring
     return parts
 
@@ -924,16 +916,21 @@ def write_coco(dataset: Mapping[str, Any], path: str | os.PathLike) -> Path:
     Path
         ``path``.
     """
+    text = dumps_coco(dataset)
+    return write_bytes(text.encode("utf-8"), path)
+
+
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Replace ``path`` with ``data`` atomically (temporary file, fsync, ``os.replace``)."""
     target = Path(path)
     if not target.parent.is_dir():
         raise CocoError(
             f"folder {str(target.parent)!r} does not exist: create it first", path=target
         )
-    text = dumps_coco(dataset)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            _write_chunks(fh, text)
+        with os.fdopen(fd, "wb") as fh:
+            _write_chunks(fh, data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, _file_mode(target))
@@ -945,7 +942,7 @@ def write_coco(dataset: Mapping[str, Any], path: str | os.PathLike) -> Path:
     return target
 
 
-def _write_chunks(fh: Any, text: str, chunk: int = 1 << 24) -> None:
+def _write_chunks(fh: Any, text: str | bytes, chunk: int = 1 << 24) -> None:
     for start in range(0, len(text), chunk):
         fh.write(text[start : start + chunk])
 

@@ -1,0 +1,268 @@
+"""napari adapter: the layers of an opened COCO file follow the image slider.
+
+The reader (:mod:`._reader`) gives every layer the file's :class:`~.coco.session.CocoSession`
+in ``metadata["coco"]["session"]``. When such layers are inserted into a viewer, a
+:class:`DatasetBrowser` connects to the viewer's dims: moving the image slider stores the
+current image's shapes, points and label features in the session (when they were edited) and
+swaps in the new image's. The Labels data is the session's lazy :class:`LabelPlanes` stack,
+which napari slices itself; only its features and colours are swapped.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .coco.errors import CocoError
+from .coco.session import CocoSession, ShapesState
+
+__all__ = ["DatasetBrowser", "attach", "watch_viewer"]
+
+_BACKGROUND = "#00000000"
+_UNKNOWN = "#d9d9d9ff"  # colour of labels painted after opening
+_WATCHED: weakref.WeakSet = weakref.WeakSet()
+
+
+def session_of(layer: Any) -> CocoSession | None:
+    """The session of a layer read from COCO, else None."""
+    meta = getattr(layer, "metadata", None)
+    coco = meta.get("coco") if isinstance(meta, dict) else None
+    session = coco.get("session") if isinstance(coco, dict) else None
+    return session if isinstance(session, CocoSession) else None
+
+
+def labels_colormap(session: CocoSession, i: int):
+    """napari colormap of image ``i``'s label values (category colours, grey for new ones)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colors: dict[Any, str] = {None: _UNKNOWN, 0: _BACKGROUND}
+    colors.update(session.label_colors(i))
+    return DirectLabelColormap(color_dict=colors)
+
+
+def shapes_data(session: CocoSession, state: ShapesState, i: int) -> list[np.ndarray]:
+    """2D vertices in layer coordinates: with the image index first when the file is a stack."""
+    if not session.stacked:
+        return [np.asarray(v, dtype=float) for v in state.data]
+    return [
+        np.column_stack([np.full(len(v), float(i)), np.asarray(v, dtype=float)])
+        for v in state.data
+    ]
+
+
+def points_data(session: CocoSession, state: ShapesState, i: int) -> np.ndarray:
+    coords = np.asarray(state.data, dtype=float).reshape(-1, 2)
+    if session.stacked:
+        coords = np.column_stack([np.full(len(coords), float(i)), coords])
+    return coords
+
+
+def _as_state(layer: Any, stacked: bool, kind: str) -> ShapesState:
+    """What a Shapes/Points layer holds now, in 2D coordinates."""
+    if kind == "points":
+        data = [np.asarray(p)[-2:] for p in np.asarray(layer.data)]
+        return ShapesState(data, ["point"] * len(data), layer.features.copy(), [],
+                           list(layer.face_color))
+    data = [np.asarray(v, dtype=float)[:, -2:] for v in layer.data]
+    return ShapesState(
+        data,
+        list(layer.shape_type),
+        layer.features.copy(),
+        list(layer.edge_color),
+        list(layer.face_color),
+    )
+
+
+class DatasetBrowser:
+    """Keeps one viewer's layers of one COCO file on the image the slider shows."""
+
+    def __init__(self, viewer: Any, session: CocoSession) -> None:
+        self._viewer = weakref.ref(viewer)
+        self.session = session
+        self.labels: list = []
+        self.shapes: list = []
+        self.points: list = []
+        self._dirty: set[int] = set()  # ids of Shapes/Points layers edited since shown
+        self._swapping = False
+        self.shown = session.current
+        viewer.dims.events.current_step.connect(self._on_step)
+
+    # ----------------------------------------------------------------- layers
+    def add(self, layer: Any) -> None:
+        """Follow a layer of this session."""
+        from napari.layers import Labels, Points, Shapes
+
+        if isinstance(layer, Labels):
+            self.labels.append(layer)
+            layer.features = self.session.label_features.get(
+                self.shown, self.session.label_table(self.shown)
+            )
+        elif isinstance(layer, Shapes):
+            self.shapes.append(layer)
+            layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
+            layer.events.features.connect(lambda e, ly=layer: self._mark(ly, e))
+        elif isinstance(layer, Points):
+            self.points.append(layer)
+            layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
+        layer.events.set_data  # noqa: B018 (exists on every layer)
+
+    def _mark(self, layer: Any, event: Any) -> None:
+        if not self._swapping:
+            self._dirty.add(id(layer))
+
+    # ----------------------------------------------------------------- slider
+    def image_index(self) -> int:
+        """The image the slider is on (0 for a single image)."""
+        if not self.session.stacked:
+            return 0
+        viewer = self._viewer()
+        layer = next(iter(self.labels + self.shapes + self.points), None)
+        if viewer is None or layer is None:
+            return self.shown
+        try:
+            pos = layer.world_to_data(viewer.dims.point)[0]
+        except (IndexError, ValueError):
+            return self.shown
+        return int(np.clip(round(float(pos)), 0, self.session.n_images - 1))
+
+    def _on_step(self, event: Any = None) -> None:
+        i = self.image_index()
+        if i != self.shown:
+            self.show(i)
+
+    def store(self) -> None:
+        """Put the shown image's edited shapes, points and label features in the session."""
+        i, session = self.shown, self.session
+        for layer in self.shapes:
+            if id(layer) in self._dirty:
+                session.shapes[i] = _as_state(layer, session.stacked, "shapes")
+        for layer in self.points:
+            if id(layer) in self._dirty:
+                session.points[i] = _as_state(layer, session.stacked, "points")
+        for layer in self.labels:
+            table = session.label_features.get(i)
+            current = layer.features
+            if table is None:
+                import pandas as pd
+
+                original = pd.DataFrame(session.label_table(i))
+                if not _same_table(current, original):
+                    session.label_features[i] = current.copy()
+            elif current is not table:
+                session.label_features[i] = current.copy()
+
+    def show(self, i: int) -> None:
+        """Swap image ``i``'s content into the layers."""
+        self.store()
+        session = self.session
+        self._swapping = True
+        try:
+            session.current = self.shown = i
+            try:
+                self._show_labels(i)
+                self._show_shapes(i)
+                self._show_points(i)
+            except CocoError as exc:
+                from napari.utils.notifications import show_error
+
+                show_error(f"image {i}: {exc}")
+        finally:
+            self._swapping = False
+            self._dirty.clear()
+
+    def _show_labels(self, i: int) -> None:
+        for layer in self.labels:
+            table = self.session.label_features.get(i)
+            layer.features = table if table is not None else self.session.label_table(i)
+            layer.colormap = labels_colormap(self.session, i)
+
+    def _show_shapes(self, i: int) -> None:
+        for layer in self.shapes:
+            state = self.session.shapes_state(i)
+            layer.selected_data = set()
+            layer.data = []
+            if state.data:
+                from ._reader import _guard_triangulation
+
+                data = shapes_data(self.session, state, i)
+                layer.add(
+                    data,
+                    shape_type=_guard_triangulation(data, list(state.types)),
+                    edge_color=state.edge or "#ffffffff",
+                    face_color=state.face or "#ffffff40",
+                )
+            layer.features = state.features
+
+    def _show_points(self, i: int) -> None:
+        for layer in self.points:
+            state = self.session.points_state(i)
+            layer.selected_data = set()
+            layer.data = points_data(self.session, state, i)
+            layer.features = state.features
+            if state.face:
+                layer.face_color = state.face
+
+
+def _same_table(a: Any, b: Any) -> bool:
+    try:
+        return a.shape == b.shape and bool(
+            (a.reset_index(drop=True).astype(object) == b.astype(object)).all().all()
+        )
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def _browsers(viewer: Any) -> dict[int, DatasetBrowser]:
+    reg = getattr(viewer, "_coco_browsers", None)
+    if reg is None:
+        reg = {}
+        try:
+            object.__setattr__(viewer, "_coco_browsers", reg)
+        except (AttributeError, TypeError, ValueError):
+            reg = _FALLBACK.setdefault(id(viewer), {})
+    return reg
+
+
+_FALLBACK: dict[int, dict] = {}
+
+
+def attach(viewer: Any, layer: Any) -> DatasetBrowser | None:
+    """Make ``layer`` (if it was read from COCO) follow ``viewer``'s image slider."""
+    session = session_of(layer)
+    if session is None:
+        return None
+    reg = _browsers(viewer)
+    browser = reg.get(id(session))
+    if browser is None:
+        browser = reg[id(session)] = DatasetBrowser(viewer, session)
+    if layer not in browser.labels + browser.shapes + browser.points:
+        browser.add(layer)
+    return browser
+
+
+def browser_of(viewer: Any, session: CocoSession) -> DatasetBrowser | None:
+    """The browser of a session in a viewer, if its layers were added there."""
+    return _browsers(viewer).get(id(session))
+
+
+def watch_viewer(viewer: Any | None = None) -> None:
+    """Attach layers read from COCO as they are inserted into ``viewer`` (the current one)."""
+    if viewer is None:
+        import napari
+
+        viewer = napari.current_viewer()
+    if viewer is None or viewer in _WATCHED:
+        return
+    _WATCHED.add(viewer)
+    ref = weakref.ref(viewer)
+
+    def _inserted(event: Any) -> None:
+        v = ref()
+        if v is not None:
+            attach(v, event.value)
+
+    viewer.layers.events.inserted.connect(_inserted)
+    for layer in list(viewer.layers):
+        attach(viewer, layer)

@@ -1,0 +1,407 @@
+"""The reader <-> writer contract for one opened COCO file: per-image layers and their edits.
+
+A :class:`CocoSession` is what the napari reader puts in every layer's ``metadata["coco"]
+["session"]`` and what the writer reads back. It holds:
+
+- the source (:class:`~.model.CocoDataset`, which keeps the file's bytes);
+- what each image's layers show, built on demand: the label image with **per-image label
+  values** (the ``k``-th drawable annotation of the image, in file order, is label ``k + 1``),
+  its feature table and colours, and its polygons and keypoints in napari coordinates;
+- the per-image edit store: painted label planes, edited feature tables, shapes and points,
+  kept when the viewer moves to another image;
+- :meth:`CocoSession.to_bytes`: the file re-emitted with only the changed records rewritten.
+
+Label values stay small, so a Labels colormap and features table are the size of one image
+however large the file. No napari or Qt import here.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import warnings
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import CocoError
+from .geometry import coco_bbox_to_napari, coco_keypoints_to_napari, coco_polygon_to_napari
+from .model import CocoAnnotation, CocoDataset
+
+__all__ = [
+    "CocoSession",
+    "LabelPlanes",
+    "ShapesState",
+    "annotation_columns",
+    "category_colors",
+    "clean_ring",
+    "drawable_ring",
+]
+
+#: Unedited label planes kept decoded (least recently used are dropped).
+CACHED_PLANES = 16
+
+
+def category_colors(dataset: CocoDataset) -> dict[int, str]:
+    """One ``#rrggbb`` colour per category position: distinct, stable golden-angle hues."""
+    colors = {}
+    for cat in dataset.categories:
+        hue = (0.07 + cat.position * 0.618033988749895) % 1.0
+        sat = 0.75 if cat.position % 2 == 0 else 0.55
+        rgb = colorsys.hsv_to_rgb(hue, sat, 1.0)
+        colors[cat.position] = "#" + "".join(f"{round(v * 255):02x}" for v in rgb)
+    return colors
+
+
+def clean_ring(vertices: np.ndarray) -> np.ndarray:
+    """Drop repeated consecutive vertices and the closing repeat of a polygon ring."""
+    if len(vertices) > 1:
+        keep = np.any(vertices != np.roll(vertices, 1, axis=0), axis=1)
+        keep[0] = True
+        vertices = vertices[keep]
+        if len(vertices) > 1 and np.array_equal(vertices[0], vertices[-1]):
+            vertices = vertices[:-1]
+    return vertices
+
+
+def drawable_ring(vertices: np.ndarray) -> np.ndarray | None:
+    """:func:`clean_ring`, or None when fewer than 3 finite vertices remain (not drawable)."""
+    ring = clean_ring(vertices)
+    if len(ring) < 3 or not np.all(np.isfinite(ring)):
+        return None
+    return ring
+
+
+def annotation_columns(dataset: CocoDataset, anns: Sequence[CocoAnnotation]) -> dict[str, list]:
+    """Feature columns of the contract, one row per annotation (attributes flattened)."""
+    cats = dataset.categories
+    cols: dict[str, list] = {
+        "annotation_id": [a.id for a in anns],
+        "image_id": [a.image_id for a in anns],
+        "category_id": [a.category_id for a in anns],
+        "category": [cats[a.category_position].name for a in anns],
+        "iscrowd": [a.iscrowd for a in anns],
+    }
+    keys: dict[str, None] = {}
+    for a in anns:
+        keys.update(dict.fromkeys(a.attributes))
+    for key in keys:
+        cols[f"attributes.{key}"] = [a.attributes.get(key) for a in anns]
+    return cols
+
+
+@dataclass
+class ShapesState:
+    """What a Shapes (or Points) layer holds for one image, in 2D napari coordinates."""
+
+    data: list
+    types: list[str]
+    features: Any
+    edge: list = field(default_factory=list)
+    face: list = field(default_factory=list)
+
+
+class CocoSession:
+    """One opened COCO file: per-image layer content and the edits made to it.
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        From :func:`~.model.load_coco`.
+    """
+
+    def __init__(self, dataset: CocoDataset) -> None:
+        self.dataset = dataset
+        self.colors = category_colors(dataset)
+        self.current = 0
+        n = len(dataset.images)
+        self.canvas = (
+            max(h for h, _ in dataset.image_shapes) if n else 1,
+            max(w for _, w in dataset.image_shapes) if n else 1,
+        )
+        self.planes = LabelPlanes(self)
+        self.label_features: dict[int, Any] = {}
+        self.shapes: dict[int, ShapesState] = {}
+        self.points: dict[int, ShapesState] = {}
+
+    @property
+    def n_images(self) -> int:
+        return len(self.dataset.images)
+
+    @property
+    def stacked(self) -> bool:
+        """Whether layers carry a leading image axis (files of more than one image)."""
+        return self.n_images > 1
+
+    # ---------------------------------------------------------------- labels
+    def annotations(self, i: int) -> list[CocoAnnotation]:
+        """The drawable annotations of image ``i``; label ``k + 1`` is the ``k``-th."""
+        return self.dataset.image_annotations(i)
+
+    def label_plane(self, i: int) -> np.ndarray:
+        """Image ``i``'s label image (its own size) with per-image label values."""
+        from .raster import rasterize_image
+
+        labels = rasterize_image(self.dataset, i)
+        positions = np.array([a.position for a in self.annotations(i)], dtype=np.int64)
+        nz = labels != 0
+        if positions.size:
+            labels[nz] = np.searchsorted(positions, labels[nz] - 1) + 1
+        return labels
+
+    def label_table(self, i: int) -> dict[str, list]:
+        """Labels feature columns of image ``i``: ``index`` (the label value) first."""
+        anns = self.annotations(i)
+        return {"index": list(range(1, len(anns) + 1)), **annotation_columns(self.dataset, anns)}
+
+    def label_colors(self, i: int) -> dict[int, str]:
+        """Label value -> ``#rrggbbaa`` of its category, for image ``i``."""
+        return {
+            k + 1: self.colors[a.category_position] + "ff"
+            for k, a in enumerate(self.annotations(i))
+        }
+
+    # ---------------------------------------------------------------- shapes
+    def file_shapes(self, i: int) -> ShapesState:
+        """Image ``i``'s polygons (one shape per part) and bbox-only boxes, as read."""
+        data, types, rows, parts, dropped = [], [], [], [], []
+        for a in self.annotations(i):
+            if a.kind == "polygon":
+                pieces = [(j, coco_polygon_to_napari(p)) for j, p in enumerate(a.segmentation)]
+            elif a.kind == "bbox":
+                pieces = [(-1, coco_bbox_to_napari(a.bbox))]
+            else:
+                continue
+            for j, verts in pieces:
+                if j >= 0:
+                    verts = drawable_ring(verts)
+                    if verts is None:
+                        dropped.append(f"annotations[{a.position}].segmentation[{j}]")
+                        continue
+                data.append(verts)
+                types.append("polygon" if j >= 0 else "rectangle")
+                rows.append(a)
+                parts.append(j)
+        if dropped:
+            warnings.warn(
+                f"{self.dataset.path}: {len(dropped)} degenerate polygons (fewer than 3 distinct "
+                f"vertices) left out of the Shapes layer (they stay in Labels): "
+                f"{', '.join(dropped[:10])}",
+                UserWarning,
+                stacklevel=2,
+            )
+        columns = {**annotation_columns(self.dataset, rows), "part": parts}
+        edge = [self.colors[a.category_position] + "ff" for a in rows]
+        face = [self.colors[a.category_position] + "40" for a in rows]
+        return ShapesState(data, types, columns, edge, face)
+
+    def shapes_state(self, i: int) -> ShapesState:
+        """What the Shapes layer shows for image ``i``: its edits, else the file's."""
+        return self.shapes.get(i) or self.file_shapes(i)
+
+    # ---------------------------------------------------------------- points
+    def file_points(self, i: int) -> ShapesState:
+        """Image ``i``'s labelled keypoints (visibility > 0) in napari (row, col)."""
+        rows, coords, kp_index, kp_name, vis = [], [], [], [], []
+        for a in self.annotations(i):
+            kp = a.keypoints
+            if kp is None or len(kp) % 3:
+                continue
+            try:
+                rc, v = coco_keypoints_to_napari(kp)
+            except (TypeError, ValueError):
+                continue
+            names = self.dataset.categories[a.category_position].keypoints
+            for k in np.flatnonzero((v > 0) & np.all(np.isfinite(rc), axis=1)):
+                coords.append(rc[k])
+                rows.append(a)
+                kp_index.append(int(k))
+                kp_name.append(str(names[k]) if k < len(names) else str(k))
+                vis.append(int(v[k]))
+        columns = {
+            **annotation_columns(self.dataset, rows),
+            "keypoint": kp_index,
+            "name": kp_name,
+            "visibility": vis,
+        }
+        face = [self.colors[a.category_position] + "ff" for a in rows]
+        return ShapesState(coords, ["point"] * len(coords), columns, [], face)
+
+    def points_state(self, i: int) -> ShapesState:
+        return self.points.get(i) or self.file_points(i)
+
+    # ---------------------------------------------------------------- edits
+    def edited_images(self) -> list[int]:
+        """Images with painted planes, edited feature tables or edited shapes."""
+        return sorted({*self.planes.edited, *self.label_features, *self.shapes})
+
+    def changes(self, mode: str = "auto") -> tuple[dict[int, dict | None], list[dict]]:
+        """Records to rewrite (position -> new record, None to drop) and records to add."""
+        from .edits import image_changes
+
+        replaced: dict[int, dict | None] = {}
+        appended: list[dict] = []
+        next_id = _next_int_id(self.dataset.annotation_ids)
+        for i in self.edited_images():
+            rep, new = image_changes(self, i, mode)
+            replaced.update(rep)
+            for rec in new:
+                rec["id"] = next_id
+                next_id += 1
+                appended.append(rec)
+        return replaced, appended
+
+    def to_bytes(self, mode: str = "auto") -> bytes:
+        """The file with only the changed records rewritten (byte-identical without edits)."""
+        from .source import dumps_record, splice_annotations
+
+        source = self.dataset.source
+        if source is None:
+            raise CocoError("this dataset was not read from a file: write it with write_coco")
+        replaced, appended = self.changes(mode)
+        like = source.record(0) if len(source) else None
+        return splice_annotations(
+            source,
+            {p: (None if r is None else dumps_record(r, like)) for p, r in replaced.items()},
+            [dumps_record(r, like) for r in appended],
+        )
+
+
+def _next_int_id(ids: Sequence[Any]) -> int:
+    """One more than the largest integer id (ids of deleted records are never reused)."""
+    best = 0
+    for v in ids:
+        if type(v) is int and v > best:
+            best = v
+    return best + 1
+
+
+class LabelPlanes:
+    """A lazy ``(N, H, W)`` int32 label stack over a session, for napari's Labels layer.
+
+    Plane ``i`` is image ``i``'s label image (per-image values) padded to the common canvas,
+    rasterised when first read; planes written to are kept in :attr:`edited` (only they cost
+    memory beyond a small cache).
+    """
+
+    dtype = np.dtype(np.int32)
+    ndim = 3
+
+    def __init__(self, session: CocoSession) -> None:
+        self.session = session
+        self._edited: dict[int, np.ndarray] = {}
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.session.n_images, *self.session.canvas)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def edited(self) -> list[int]:
+        """Positions of the planes written to."""
+        return sorted(self._edited)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"LabelPlanes(shape={self.shape}, edited={len(self._edited)})"
+
+    def original(self, i: int) -> np.ndarray:
+        """Plane ``i`` as the file gives it (padded), read-only."""
+        plane = self._cache.get(i)
+        if plane is None:
+            plane = np.zeros(self.session.canvas, dtype=np.int32)
+            own = self.session.label_plane(i)
+            plane[: own.shape[0], : own.shape[1]] = own
+            plane.flags.writeable = False
+            self._cache[i] = plane
+            if len(self._cache) > CACHED_PLANES:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(i)
+        return plane
+
+    def plane(self, i: int) -> np.ndarray:
+        """Plane ``i`` as shown now (edited, else the file's)."""
+        i = self._index(i)
+        return self._edited[i] if i in self._edited else self.original(i)
+
+    def _writable(self, i: int) -> np.ndarray:
+        if i not in self._edited:
+            self._edited[i] = self.original(i).copy()
+        return self._edited[i]
+
+    def _index(self, i: Any) -> int:
+        n = self.shape[0]
+        i = int(i)
+        if not -n <= i < n:
+            raise IndexError(f"image index {i} is out of range for {n} images")
+        return i % n
+
+    def __getitem__(self, key: Any) -> Any:
+        first, rest = _split(key)
+        if _is_int(first):
+            return self.plane(first)[rest]
+        if isinstance(first, np.ndarray) and first.ndim:
+            first = first.astype(np.int64)
+            out = np.zeros(np.broadcast_shapes(first.shape, *(np.shape(r) for r in rest)), np.int32)
+            for i in np.unique(first).tolist():
+                sel = first == i
+                idx = tuple(np.broadcast_to(r, sel.shape)[sel] for r in rest)
+                out[sel] = self.plane(i)[idx]
+            return out
+        planes = range(*first.indices(self.shape[0])) if isinstance(first, slice) else first
+        return np.stack([self.plane(i)[rest] for i in planes])
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        first, rest = _split(key)
+        if _is_int(first):
+            self._writable(self._index(first))[rest] = value
+            return
+        if isinstance(first, np.ndarray) and first.ndim:
+            first = first.astype(np.int64)
+            values = np.broadcast_to(np.asarray(value), first.shape)
+            for i in np.unique(first).tolist():
+                sel = first == i
+                idx = tuple(np.broadcast_to(r, sel.shape)[sel] for r in rest)
+                self._writable(self._index(i))[idx] = values[sel]
+            return
+        planes = range(*first.indices(self.shape[0])) if isinstance(first, slice) else first
+        value = np.asarray(value)
+        for n, i in enumerate(planes):
+            self._writable(self._index(i))[rest] = value[n] if value.ndim == 3 else value
+
+    def __array__(self, dtype=None, copy=None):
+        out = np.stack([self.plane(i) for i in range(self.shape[0])])
+        return out.astype(dtype) if dtype is not None else out
+
+
+def _is_int(k: Any) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+
+
+def _split(key: Any) -> tuple[Any, tuple]:
+    """(index of the image axis, the rest of the key)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if not key:
+        return slice(None), ()
+    first, rest = key[0], tuple(key[1:])
+    if isinstance(first, (list, tuple)):
+        first = np.asarray(first)
+    if isinstance(first, np.ndarray) and first.ndim == 0:
+        first = int(first)
+    return first, rest
+
+
+def check_source_session(source: Mapping[str, Any]) -> CocoSession | None:
+    """The session of a layer's ``metadata["coco"]``, or None for layers not read from COCO."""
+    session = source.get("session") if isinstance(source, Mapping) else None
+    return session if isinstance(session, CocoSession) else None
