@@ -29,3 +29,10 @@ class CocoError(ValueError):
         parts = [p for p in (self.path, where) if p]
         prefix = ": ".join(parts)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class ImageReadError(CocoError):
+    """An image file that cannot be read (corrupt, truncated, unknown format or too large).
+
+    The annotations of its dataset still open: callers show a blank plane and warn.
+    """
