@@ -11,7 +11,13 @@ For every image of a COCO dataset, :func:`export_masks` writes
 - ``index.json``: for each image, its mask files and the annotation id of each instance value.
 
 Masks are pycocotools-exact (:mod:`.raster`). ``<name>`` is the image's ``file_name`` without
-extension (sub-folders kept, absolute paths reduced to the file name).
+extension (sub-folders kept, absolute paths reduced to the file name, unsafe characters
+replaced); a name already taken (compared case-insensitively, as on macOS and Windows) gets
+the image id appended, then a counter, so no two images ever share a file. Category files are
+``<category name>_<category id>`` made unique the same way.
+
+Everything is written into a temporary folder beside ``out_dir`` and moved into place at the
+end: a failure leaves the previous output (or nothing) as it was, never a partial export.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,21 +96,36 @@ def _category_masks(dataset: CocoDataset, image_position: int) -> dict[int, np.n
     return out
 
 
-def _stem(file_name: str, image_id: Any, taken: set[str]) -> str:
+def _unique(name: str, suffix: str, taken: set[str]) -> str:
+    """``name``, else ``name_<suffix>``, else ``name_<suffix>_<k>``: the first not in ``taken``.
+
+    Compared case-insensitively; the choice is added to ``taken``.
+    """
+    choice, k = name, 1
+    while choice.lower() in taken:
+        choice = f"{name}_{suffix}" if k == 1 else f"{name}_{suffix}_{k}"
+        k += 1
+    taken.add(choice.lower())
+    return choice
+
+
+def _stem(file_name: Any, image_id: Any, taken: set[str]) -> str:
     """A relative, collision-free output name for an image's masks (no extension)."""
     name = str(file_name).replace("\\", "/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
         name = name.rsplit("/", 1)[-1]
-    rel = "/".join(p for p in name.split("/") if p not in ("", ".", "..")) or f"image_{image_id}"
-    stem = os.path.splitext(rel)[0] or rel
-    if stem in taken:
-        stem = f"{stem}_{image_id}"
-    taken.add(stem)
-    return stem
+    parts = [_safe(p, "") for p in name.split("/") if p not in ("", ".", "..")]
+    rel = "/".join(p for p in parts if p)
+    stem = os.path.splitext(rel)[0] if rel else ""
+    if not stem or stem.endswith("/"):
+        stem = f"image_{_safe(str(image_id), 'image')}"
+    return _unique(stem, _safe(str(image_id), "id"), taken)
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", name).strip("_") or "category"
+def _safe(name: str, default: str = "category") -> str:
+    """``name`` with every run of characters outside ``[A-Za-z0-9_.-]`` replaced by ``_``."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_.")[:100]
+    return cleaned or default
 
 
 def _write(path: Path, data: np.ndarray, ext: str) -> None:
@@ -155,7 +178,22 @@ def export_masks(
         raise CocoError(f"`fmt` must be one of {sorted(FORMATS)}, got {fmt!r}")
     dataset = _dataset(dataset_or_path)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise CocoError(f"the output {out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        written = _export_into(dataset, tmp, ext, instances, categories)
+        _move_into_place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / p.relative_to(tmp) for p in written]
+
+
+def _export_into(
+    dataset: CocoDataset, out: Path, ext: str, instances: bool, categories: bool
+) -> list[Path]:
+    """Write every mask and ``index.json`` into ``out``; the files written, index last."""
     written: list[Path] = []
     index = []
     taken: set[str] = set()
@@ -163,30 +201,74 @@ def export_masks(
         stem = _stem(image.file_name, image.id, taken)
         entry: dict[str, Any] = {"image_id": image.id, "file_name": image.file_name}
         if instances:
-            labels, ids = instance_mask(dataset, image.position)
-            if len(ids) > 0xFFFF and ext == ".png":
-                raise CocoError(
-                    f"{len(ids)} instances do not fit a uint16 PNG: use fmt='tiff'",
-                    path=dataset.path,
-                    where=f"images[{image.position}]",
-                )
-            data = labels.astype(np.uint16) if len(ids) <= 0xFFFF else labels
             path = out / "instances" / f"{stem}{ext}"
-            _write(path, data, ext)
+            entry.update(_write_instances(dataset, image, path, ext))
             written.append(path)
             entry["instances"] = path.relative_to(out).as_posix()
-            entry["annotation_ids"] = ids
         if categories:
-            files = {}
-            for position, mask in _category_masks(dataset, image.position).items():
-                cat = dataset.categories[position]
-                path = out / "categories" / stem / f"{_safe(cat.name)}_{_safe(str(cat.id))}{ext}"
-                _write(path, mask.astype(np.uint8) * 255, ext)
-                written.append(path)
-                files[str(cat.id)] = path.relative_to(out).as_posix()
-            entry["categories"] = files
+            files = _write_categories(dataset, image, out / "categories" / stem, ext)
+            written.extend(files.values())
+            entry["categories"] = {k: v.relative_to(out).as_posix() for k, v in files.items()}
         index.append(entry)
     index_path = out / "index.json"
     index_path.write_text(json.dumps(index, indent=1, default=str), encoding="utf-8")
     written.append(index_path)
     return written
+
+
+def _write_instances(dataset: CocoDataset, image: Any, path: Path, ext: str) -> dict[str, Any]:
+    """Write one image's instance labels; its index entry's ``annotation_ids``."""
+    labels, ids = instance_mask(dataset, image.position)
+    if len(ids) > 0xFFFF and ext == ".png":
+        raise CocoError(
+            f"{len(ids)} instances do not fit a uint16 PNG: use fmt='tiff'",
+            path=dataset.path,
+            where=f"images[{image.position}]",
+        )
+    data = labels.astype(np.uint16) if len(ids) <= 0xFFFF else labels
+    _write(path, data, ext)
+    return {"annotation_ids": ids}
+
+
+def _write_categories(dataset: CocoDataset, image: Any, folder: Path, ext: str) -> dict[str, Path]:
+    """Write one image's per-category masks; category id (as str) -> file."""
+    files: dict[str, Path] = {}
+    taken: set[str] = set()
+    for position, mask in _category_masks(dataset, image.position).items():
+        cat = dataset.categories[position]
+        name = _unique(f"{_safe(str(cat.name))}_{_safe(str(cat.id), 'id')}", str(position), taken)
+        path = folder / f"{name}{ext}"
+        _write(path, mask.astype(np.uint8) * 255, ext)
+        key = str(cat.id)
+        files[key if key not in files else f"{key}#{position}"] = path
+    return files
+
+
+_OURS = ("instances", "categories", "index.json")
+
+
+def _move_into_place(tmp: Path, out: Path) -> None:
+    """Replace ``out``'s previous export (``instances/``, ``categories/``, ``index.json``) by ``tmp``'s.
+
+    Other files in ``out`` are left alone. The old export is first moved aside (into ``tmp``),
+    so that if a move fails it is put back.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    old = tmp / ".previous"
+    old.mkdir()
+    try:
+        for name in _OURS:
+            if (out / name).exists() or (out / name).is_symlink():
+                os.replace(out / name, old / name)
+        for name in _OURS:
+            if (tmp / name).exists():
+                os.replace(tmp / name, out / name)
+    except OSError:
+        for name in _OURS:
+            if (old / name).exists():
+                if (out / name).is_dir() and not (out / name).is_symlink():
+                    shutil.rmtree(out / name, ignore_errors=True)
+                elif (out / name).exists():
+                    (out / name).unlink()
+                os.replace(old / name, out / name)
+        raise
