@@ -97,3 +97,114 @@ def test_demo_runs_headless_and_writes_results(tmp_path: Path, display: bool) ->
 
         shot = iio.imread(tmp_path / "screenshot.png")[..., :3]
         assert shot.shape[0] > 500 and shot.std() > 20, "the napari window screenshot is blank"
+
+
+# -- bad input: exit code 2, one line naming the file, nothing written ---------------------
+
+
+def _one_line_error(capsys, *names: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    for name in names:
+        assert name in err, err
+    return err
+
+
+def _write(tmp_path: Path, obj, name: str = "x.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(obj))
+    return path
+
+
+IMAGE = {"id": 1, "file_name": "a.png", "height": 4, "width": 4}
+CATS = [{"id": 1, "name": "x"}]
+
+
+@pytest.mark.parametrize("command", ["measure", "export-masks"])
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path, capsys, command: str) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    assert main([command, str(fifo), "-o", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "pipe.json", "regular file")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["measure", "export-masks"])
+def test_a_folder_is_refused(tmp_path: Path, capsys, command: str) -> None:
+    assert main([command, str(tmp_path), "-o", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, str(tmp_path), "regular file")
+
+
+def test_segment_refuses_a_fifo_image(tmp_path: Path, capsys) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert main(["segment", str(fifo), "-o", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "pipe.png")
+
+
+@pytest.mark.parametrize("command", ["measure", "export-masks"])
+def test_a_file_without_annotations(tmp_path: Path, capsys, command: str) -> None:
+    path = _write(tmp_path, {"images": [IMAGE], "categories": CATS})
+    # An image without annotations is a valid dataset: empty masks, an empty table.
+    assert main([command, str(path), "-o", str(tmp_path / "out")]) == 0
+    assert "Error" not in capsys.readouterr().err
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == (["index.json", "instances"] if command == "export-masks" else
+                       ["measurements.csv", "summary.csv"])  # fmt: skip
+
+
+def test_measure_a_file_without_images_is_one_line(tmp_path: Path, capsys) -> None:
+    path = _write(tmp_path, {"images": [], "annotations": [], "categories": CATS})
+    assert main(["measure", str(path), "-o", str(tmp_path / "out")]) == 2
+    err = _one_line_error(capsys, "x.json", "images")
+    assert "No objects to concatenate" not in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"size": [4, 4], "counts": [600, 2**62, 2**62, 2**62, 2**62]},
+        {"size": [4, 4], "counts": [3]},
+    ],
+)
+def test_bad_rle_is_one_line_with_its_json_path(tmp_path: Path, capsys, bad) -> None:
+    ann = {"id": 1, "image_id": 1, "category_id": 1, "segmentation": bad}
+    path = _write(tmp_path, {"images": [IMAGE], "categories": CATS, "annotations": [ann]})
+    for command in ("measure", "export-masks"):
+        out = tmp_path / command
+        assert main([command, str(path), "-o", str(out)]) == 2
+        _one_line_error(capsys, "x.json", "annotations[0]")
+        assert not out.exists() or not any(out.iterdir())
+
+
+def test_non_json_is_one_line(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(b"\xff\xfe{not json")
+    assert main(["export-masks", str(path), "-o", str(tmp_path / "out")]) == 2
+    _one_line_error(capsys, "x.json")
+
+
+def test_measure_failure_keeps_previous_results(tmp_path: Path, capsys, monkeypatch) -> None:
+    out = tmp_path / "out"
+    assert main(["measure", str(DATA / "coins.json"), "-o", str(out)]) == 0
+    before = (out / "measurements.csv").read_bytes()
+    import importlib
+
+    measure_mod = importlib.import_module("napari_coco_masks.segment.measure")
+
+    real = measure_mod.to_csv
+    calls = []
+
+    def fail_second(df, path):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(df, path)
+
+    monkeypatch.setattr(measure_mod, "to_csv", fail_second)
+    capsys.readouterr()
+    assert main(["measure", str(DATA / "coins.json"), "-o", str(out)]) == 2
+    _one_line_error(capsys, "disk full")
+    assert (out / "measurements.csv").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -6,8 +6,13 @@ Headless: nothing here imports napari or Qt unless a screenshot or a viewer is a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
+import stat
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .pipeline import PipelineOptions, run_pipeline
@@ -67,22 +72,56 @@ def _options(args: argparse.Namespace, **overrides: object) -> PipelineOptions:
     return PipelineOptions(**values)
 
 
+def _regular_file(path: str | os.PathLike, what: str = "COCO file") -> Path:
+    """``path`` if it is an existing regular file (a FIFO or device would block on open).
+
+    Raises
+    ------
+    CocoError
+        Naming the file, when it is missing, unreadable or not a regular file.
+    """
+    from .coco.errors import CocoError
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise CocoError(f"cannot read the {what}: {exc.strerror or exc}", path=path) from None
+    if not stat.S_ISREG(mode):
+        raise CocoError(
+            f"the {what} is not a regular file (a folder, FIFO or device cannot be read)", path=path
+        )
+    return Path(path)
+
+
+@contextlib.contextmanager
+def _staged(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` whose files move into ``out`` only on success.
+
+    A failure while writing leaves ``out`` as it was: no partial output.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        yield tmp
+        out.mkdir(parents=True, exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _write_results(result, out: Path) -> dict[str, Path]:
     """Write the COCO file, the per-object CSV and the per-category summary CSV into ``out``."""
     from .coco.write import write_coco
     from .segment.measure import summarize, to_csv
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "coco": out / "annotations.json",
-        "measurements": out / "measurements.csv",
-        "summary": out / "summary.csv",
-    }
-    write_coco(result.dataset, paths["coco"])
-    to_csv(result.measurements, paths["measurements"])
-    table = result.measurements.assign(category=result.dataset["categories"][0]["name"])
-    to_csv(summarize(table, by="category"), paths["summary"])
-    return paths
+    names = {"coco": "annotations.json", "measurements": "measurements.csv", "summary": "summary.csv"}
+    with _staged(out) as tmp:
+        write_coco(result.dataset, tmp / names["coco"])
+        to_csv(result.measurements, tmp / names["measurements"])
+        table = result.measurements.assign(category=result.dataset["categories"][0]["name"])
+        to_csv(summarize(table, by="category"), tmp / names["summary"])
+    return {what: out / name for what, name in names.items()}
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
@@ -90,6 +129,8 @@ def cmd_segment(args: argparse.Namespace) -> int:
     def report(done: int, total: int) -> None:
         print(f"segmented {done}/{total} images", file=sys.stderr)
 
+    for image in args.images:
+        _regular_file(image, "image file")
     result = run_pipeline(args.images, _options(args), root=args.output, progress=report)
     paths = _write_results(result, Path(args.output))
     n = len(result.dataset["annotations"])
@@ -101,40 +142,48 @@ def cmd_segment(args: argparse.Namespace) -> int:
 
 def cmd_measure(args: argparse.Namespace) -> int:
     """Measure every annotation of a COCO file, per object and per category."""
+    from .coco.errors import CocoError
     from .coco.model import load_coco
-    from .coco.raster import rasterize_image
-    from .segment.measure import measure, summarize, to_csv
+    from .segment.measure import summarize, to_csv
 
-    dataset = load_coco(args.coco)
-    by_label = {ann.position + 1: ann for ann in dataset.annotations}
-    tables = []
-    for image in dataset.images:
-        labels = rasterize_image(dataset, image.position)
-        table = measure(labels, spacing=args.spacing, units=args.units)
-        anns = [by_label[int(v)] for v in table["label"]]
-        table.insert(1, "annotation_id", [ann.id for ann in anns])
-        table.insert(2, "category", [dataset.category(ann).name for ann in anns])
-        table.insert(0, "file_name", image.file_name)
-        tables.append(table)
+    dataset = load_coco(_regular_file(args.coco))
+    if not dataset.images:
+        raise CocoError("the file has no images: nothing to measure", path=args.coco, where="images")
+    tables = [_measure_image(dataset, image, args) for image in dataset.images]
     import pandas as pd
 
     result = pd.concat(tables, ignore_index=True)
-    result.attrs["units"] = tables[0].attrs.get("units", {}) if tables else {}
+    result.attrs["units"] = tables[0].attrs.get("units", {})
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    to_csv(result, out / "measurements.csv")
-    to_csv(summarize(result, by="category"), out / "summary.csv")
+    with _staged(out) as tmp:
+        to_csv(result, tmp / "measurements.csv")
+        to_csv(summarize(result, by="category"), tmp / "summary.csv")
     print(f"{len(result)} objects measured")
     print(f"measurements: {out / 'measurements.csv'}")
     print(f"summary: {out / 'summary.csv'}")
     return 0
 
 
+def _measure_image(dataset, image, args: argparse.Namespace):
+    """The measurement table of one image, with file name, annotation id and category."""
+    from .coco.raster import rasterize_image
+    from .segment.measure import measure
+
+    by_label = {ann.position + 1: ann for ann in dataset.image_annotations(image.position)}
+    labels = rasterize_image(dataset, image.position)
+    table = measure(labels, spacing=args.spacing, units=args.units)
+    anns = [by_label[int(v)] for v in table["label"]]
+    table.insert(1, "annotation_id", [ann.id for ann in anns])
+    table.insert(2, "category", [dataset.category(ann).name for ann in anns])
+    table.insert(0, "file_name", image.file_name)
+    return table
+
+
 def cmd_export_masks(args: argparse.Namespace) -> int:
     """Write instance-label and per-category mask images for every image of a COCO file."""
     from .coco.masks import export_masks
 
-    written = export_masks(args.coco, args.output, fmt=args.format)
+    written = export_masks(_regular_file(args.coco), args.output, fmt=args.format)
     print(f"{len(written)} mask files written to {args.output}")
     return 0
 
@@ -184,15 +233,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``napari-coco-masks`` command."""
+def _error_line(exc: BaseException, args: argparse.Namespace) -> str:
+    """One line naming the file (and JSON path, for a CocoError) and what went wrong."""
     from .coco.errors import CocoError
 
+    if isinstance(exc, CocoError):
+        text = str(exc)
+        source = getattr(args, "coco", None)
+        if exc.path is None and source is not None:
+            text = f"{source}: {text}"
+    else:
+        source = getattr(args, "coco", None) or " ".join(getattr(args, "images", []) or [])
+        if isinstance(exc, KeyError):
+            detail = f"a required key {exc} is missing"
+        elif isinstance(exc, RecursionError):
+            detail = "the JSON is nested too deeply"
+        elif isinstance(exc, MemoryError):
+            detail = "not enough memory for this input"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        text = f"{source}: {detail}" if source else detail
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``napari-coco-masks`` command.
+
+    Every failure on bad input is exit code 2 and one line on stderr naming the file (and the
+    JSON path of the offending value), never a traceback; nothing partial is written.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CocoError, ValueError, FileNotFoundError) as exc:
-        print(f"napari-coco-masks: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("napari-coco-masks: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, never a traceback (see the docstring)
+        print(f"napari-coco-masks: error: {_error_line(exc, args)}", file=sys.stderr)
         return 2
 
 

@@ -75,7 +75,7 @@ def instance_mask(dataset: CocoDataset, image_position: int) -> tuple[np.ndarray
     """
     anns = dataset.image_annotations(image_position)
     # The reader's label image (paint order and all), renumbered per image: position + 1 -> k.
-    renumber = np.zeros(len(dataset.raw["annotations"]) + 1, dtype=np.uint32)
+    renumber = np.zeros(max((a.position for a in anns), default=-1) + 2, dtype=np.uint32)
     for k, ann in enumerate(anns, start=1):
         renumber[ann.position + 1] = k
     return renumber[rasterize_image(dataset, image_position)], [ann.id for ann in anns]
