@@ -47,9 +47,11 @@ unedited / ``json.dump`` <= 0.2 and byte-identical (ratio 1.0 / 0.0); save after
 steps under 0.1 s (seconds). pycocotools ``COCO()`` and ``load_coco`` against ``json.load`` are
 informational rows.
 
-The full run takes about 10-20 minutes on this 2-core machine with today's reader (each child
-re-reads the 475 MB file: ``json.load`` ~50 s, ``COCO()`` ~60 s, ``load_coco`` and each viewer
-open minutes); generating the full file takes ~30 s the first time.
+Durations on this 2-core machine (2026-12, reader of commit b5ee603): the quick run ~30 s; the
+full run ~4.5 min (each child re-reads the 478 MB file: ``json.load`` ~34 s, ``json.dump`` ~49 s,
+``COCO()`` ~40 s, each viewer open ~10 s, the diff ~15 s), plus ~20 s to generate the full file
+the first time. A slow or broken reader makes it longer, up to the timeouts.
+Each row carries the commit measured and the ``src/`` files that differed from it (``src_dirty``).
 
 Usage::
 
@@ -580,10 +582,15 @@ def main(quick: bool = False) -> list[dict]:
     timeout = 180.0 if quick else 900.0
     commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()
-    print(f"  measured at commit {commit or '?'}", flush=True)
+    dirty = subprocess.run(["git", "-C", str(HERE), "status", "--porcelain", "--", "../src"],
+                           capture_output=True, text=True, check=False).stdout.split("\n")
+    dirty = [line[3:] for line in dirty if line.strip()]
+    print(f"  measured at commit {commit or '?'}" + (f", src/ changes: {dirty}" if dirty else ""),
+          flush=True)
     rows = train_rows(quick, timeout) + roboflow_rows(timeout)
     for row in rows:
         row["commit"] = commit
+        row["src_dirty"] = dirty
         if row.get("error"):
             print(f"  ! {row['name']}: {row['error'][:300]}", flush=True)
     return rows
