@@ -1,8 +1,8 @@
-"""A big dataset in a real viewer: opened lazily, browsed with the slider, painted and saved.
+"""A multi-image dataset in a real viewer: one image at a time, edits kept per image, saved.
 
-The dataset is a few dozen images of mixed sizes (both orientations), with the reader's
-thresholds lowered so that it takes the lazy path a dataset too big for memory takes (the
-memory itself is measured by benchmarks/bench_big_dataset.py in a subprocess).
+The dataset is a few dozen images of mixed sizes (both orientations). Every file takes the same
+path: lazy labels with per-image values, Shapes and Points holding the shown image only (the
+memory is measured by benchmarks/bench_big_dataset.py and bench_train_scale.py in subprocesses).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from napari_coco_masks import _reader
 from napari_coco_masks.coco import load_coco, rasterize_image
-from napari_coco_masks.coco.raster import LabelStack
+from napari_coco_masks.coco.session import CocoSession, LabelPlanes
 
 PLUGIN = "napari-coco-masks"
 SIZES = [(60, 80), (80, 60), (45, 96), (96, 45), (72, 72), (30, 50)]  # (height, width)
@@ -76,14 +75,6 @@ def big(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture
-def lazy_thresholds(monkeypatch):
-    """Lower the reader's thresholds so that the default choice is the lazy one."""
-    monkeypatch.setattr(_reader, "EAGER_BYTES", 64 * 1024)
-    monkeypatch.setattr(_reader, "EAGER_ANNOTATIONS", 50)
-    monkeypatch.setattr(_reader, "EAGER_IMAGES", 8)
-
-
 def _open(viewer, path: Path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -96,116 +87,176 @@ def _shown(layer) -> np.ndarray:
     return np.asarray(layer._slice.image.raw)
 
 
-def test_big_dataset_opens_lazily_browses_paints_and_saves(
-    make_napari_viewer, big, lazy_thresholds, tmp_path
-):
+def _local(ds, i: int) -> np.ndarray:
+    """rasterize_image (file positions + 1) in per-image values (k-th annotation: k + 1)."""
+    glob = rasterize_image(ds, i)
+    out = np.zeros_like(glob)
+    for k, a in enumerate(ds.image_annotations(i)):
+        out[glob == a.position + 1] = k + 1
+    return out
+
+
+def _masks(path: Path) -> dict:
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(path))
+    return {  # bbox-only records ("segmentation": []) make annToMask raise
+        a["id"]: coco.annToMask(a).astype(bool) for a in coco.dataset["annotations"]
+        if a["segmentation"]
+    }
+
+
+def test_browse_shows_one_image_at_a_time(make_napari_viewer, big):
     viewer = make_napari_viewer()
     layers = _open(viewer, big)
-    labels, image = layers["labels"], layers["image"]
+    labels, image, shapes = layers["labels"], layers["image"], layers["shapes"]
     original = json.loads(big.read_text())
     sizes = [(im["height"], im["width"]) for im in original["images"]]
     height, width = max(h for h, _ in sizes), max(w for _, w in sizes)
-
-    # Lazy on both sides, padded sizes remembered per image.
-    assert isinstance(labels.data, LabelStack) and labels.data.edited == []
-    assert type(image.data).__module__.startswith("dask")
+    assert isinstance(labels.data, LabelPlanes) and labels.data.edited == []
     assert labels.data.shape == (N_IMAGES, height, width)
     assert image.data.shape == (N_IMAGES, height, width, 3) and image.rgb
-    for layer in (labels, image, layers["shapes"]):
-        assert [tuple(s) for s in layer.metadata["coco"]["image_shapes"]] == sizes
-        assert layer.metadata["coco"]["image_ids"] == [im["id"] for im in original["images"]]
-
-    # The slider shows each image's pixels and its pycocotools-exact labels, padded.
     parsed = load_coco(big)
     for i in [*range(N_IMAGES), 0]:
         viewer.dims.set_current_step(0, i)
         h, w = sizes[i]
+        anns = parsed.image_annotations(i)
         shown, pixels = _shown(labels), _shown(image)
-        assert shown.shape == (height, width)
-        assert np.array_equal(shown[:h, :w], rasterize_image(parsed, i))
+        assert np.array_equal(shown[:h, :w], _local(parsed, i))
         assert not shown[h:].any() and not shown[:, w:].any()
         file = np.asarray(Image.open(big.parent / original["images"][i]["file_name"]))
         assert np.array_equal(pixels[:h, :w], file) and not pixels[h:].any()
-    assert labels.data.edited == []  # browsing never edits
+        # the features, colours and polygons are this image's
+        assert labels.features["annotation_id"].tolist() == [a.id for a in anns]
+        assert labels.features["index"].tolist() == list(range(1, len(anns) + 1))
+        assert set(labels.colormap.color_dict) >= set(range(len(anns) + 1))
+        polygons = [a for a in anns if a.kind in ("polygon", "bbox")]
+        assert len(shapes.data) == len(polygons)
+        assert {int(v[0, 0]) for v in shapes.data} == {i}
+        assert set(shapes.features["image_id"]) == {100 + i}
+        # hover: the value under a pixel of an instance names that instance
+        value = int(shown[:h, :w].max())
+        row = labels.features[labels.features["index"] == value]
+        assert row["annotation_id"].item() == anns[value - 1].id
+    assert labels.data.edited == [] and labels.metadata["coco"]["session"].edited_images() == []
 
-    # Paint a disc with a new label on one slice, over part of an instance.
-    k = 13
-    before = [np.asarray(labels.data[j]) for j in range(N_IMAGES)]
-    first = next(a for a in original["annotations"] if a["image_id"] == 100 + k)
-    x0, y0, bw, bh = first["bbox"]
-    new_value = len(original["annotations"]) + 1
-    viewer.dims.set_current_step(0, k)
-    labels.brush_size = 9
+
+def test_edit_three_images_come_back_save_and_reopen(make_napari_viewer, big, tmp_path):
+    viewer = make_napari_viewer()
+    layers = _open(viewer, big)
+    labels, shapes = layers["labels"], layers["shapes"]
+    original = json.loads(big.read_text())
+    sizes = [(im["height"], im["width"]) for im in original["images"]]
+    ids = {a["id"] for a in original["annotations"]}
+
+    # image 4: paint a new instance on the background corner
+    viewer.dims.set_current_step(0, 4)
+    new_value = int(labels.features["index"].max()) + 1
     labels.selected_label = new_value
-    labels.paint((k, int(y0 + bh / 2), int(x0 + bw / 2)), new_value)
-    painted = np.asarray(labels.data[k]) != before[k]
-    assert painted.sum() > 20 and labels.data.edited == [k]
-    assert np.array_equal(_shown(labels), np.asarray(labels.data[k]))
-    for j in range(N_IMAGES):
-        if j != k:
-            assert np.array_equal(np.asarray(labels.data[j]), before[j]), j
-    viewer.dims.set_current_step(0, 0)  # browse away and back: the edit stays
-    viewer.dims.set_current_step(0, k)
+    labels.brush_size = 5
+    h4, w4 = sizes[4]
+    before4 = np.asarray(labels.data[4]).copy()
+    labels.paint((4, h4 - 12, 8), new_value)
+    painted = np.asarray(labels.data[4]) != before4
+    assert painted.sum() > 5 and set(np.unique(before4[painted])) <= {0}
+    # image 9: delete its first polygon
+    viewer.dims.set_current_step(0, 9)
+    deleted = int(shapes.features["annotation_id"][0])
+    shapes.selected_data = {0}
+    shapes.remove_selected()
+    # image 17: move one vertex of its first polygon by 1 pixel
+    viewer.dims.set_current_step(0, 17)
+    moved = int(shapes.features["annotation_id"][0])
+    data = [np.asarray(d).copy() for d in shapes.data]
+    data[0][0, 1:] += 1.0
+    shapes.data = data
+    shapes.shape_type = ["polygon"] * (len(data) - 1) + [shapes.shape_type[-1]]
+
+    # browse away and back: every edit is still there
+    for k in (0, 4, 9, 17, 25):
+        viewer.dims.set_current_step(0, k)
+    viewer.dims.set_current_step(0, 4)
     assert np.array_equal(_shown(labels)[painted], np.full(painted.sum(), new_value))
+    viewer.dims.set_current_step(0, 9)
+    assert deleted not in shapes.features["annotation_id"].tolist()
+    viewer.dims.set_current_step(0, 17)
+    assert np.allclose(shapes.data[0][0], data[0][0])
+    session = labels.metadata["coco"]["session"]
+    assert session.edited_images() == [4, 9, 17]
 
-    # Save every layer (Image, Labels, Shapes) with the plugin.
     out = tmp_path / "saved.json"
-    assert viewer.layers.save(str(out), plugin=PLUGIN) == [str(out)]
+    viewer.layers.selection = {labels, shapes}
+    assert viewer.layers.save(str(out), selected=True, plugin=PLUGIN) == [str(out)]
     written = json.loads(out.read_text())
-    assert {key: v for key, v in written.items() if key != "annotations"} == {
-        key: v for key, v in original.items() if key != "annotations"
-    }
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(out))
-    h, w = sizes[k]
     by_id = {a["id"]: a for a in written["annotations"]}
-    new = [a for a in written["annotations"] if a["id"] > len(original["annotations"])]
-    assert len(new) == 1 and new[0]["image_id"] == 100 + k
-    assert np.array_equal(coco.annToMask(new[0]).astype(bool), painted[:h, :w])
-    touched = set(np.unique(before[k][painted]).tolist()) - {0}
-    assert first["id"] in touched  # the disc is centred on it
-    for pos, ann in enumerate(original["annotations"]):
-        if pos + 1 not in touched:
-            assert by_id[ann["id"]] == ann, ann["id"]
-        elif ann["id"] in by_id:  # edited: what is left of it, re-encoded
-            mask = coco.annToMask(by_id[ann["id"]]).astype(bool)
-            assert not (mask & painted[:h, :w]).any()
-            assert mask.sum() < coco.annToMask(ann).sum()
-    assert len(written["annotations"]) >= len(original["annotations"]) - len(touched) + 1
+    new = [a for a in written["annotations"] if a["id"] not in ids]
+    assert len(new) == 1 and new[0]["image_id"] == 104 and new[0]["id"] == max(ids) + 1
+    masks = _masks(out)
+    assert np.array_equal(masks[new[0]["id"]], painted[:h4, :w4])
+    assert deleted not in by_id
+    orig = {a["id"]: a for a in original["annotations"]}
+    assert by_id[moved]["segmentation"][0][:2] == pytest.approx(
+        [orig[moved]["segmentation"][0][0] + 1, orig[moved]["segmentation"][0][1] + 1]
+    )
+    changed = [i for i in orig if i in by_id and by_id[i] != orig[i]]
+    assert changed == [moved]  # every other record as it was
+    # minimal diff: the untouched records keep their bytes
+    text = big.read_bytes()
+    src = load_coco(big).source
+    saved = out.read_bytes()
+    for k, a in enumerate(original["annotations"]):
+        if a["id"] not in (deleted, moved):
+            assert text[src.start[k] : src.stop[k]] in saved
 
-    # The saved file opens again, lazily, with the edit in place.
-    reopened = _open(viewer, out)["labels"]
-    assert isinstance(reopened.data, LabelStack)
-    value = written["annotations"].index(new[0]) + 1  # the contract: position + 1
-    again = np.asarray(reopened.data[k])
-    assert np.array_equal(again[:h, :w] == value, painted[:h, :w])
-
-
-# -- memory stays bounded however many planes are browsed and edited -------------------------
-
-
-def _source(path: Path) -> tuple:
-    ds = load_coco(path)
-    meta = {"source": str(path), "dataset": ds.raw, "image_shapes": ds.image_shapes,
-            "image_ids": [im.id for im in ds.images]}
-    return ds, meta
+    # reopen: the edits are in place, pixel-exact
+    reopened = _open(viewer, out)
+    viewer.dims.set_current_step(0, 4)
+    again = CocoSession(load_coco(out))
+    plane = again.label_plane(4)
+    value = [a.id for a in again.annotations(4)].index(new[0]["id"]) + 1
+    assert np.array_equal(plane == value, painted[:h4, :w4])
+    assert reopened["labels"].data.shape[0] == N_IMAGES
 
 
-def test_label_stack_keeps_few_whole_planes_and_every_edit(big):
-    from napari_coco_masks.coco.write import dataset_from_labels
+def test_more_than_65536_annotations_open_without_numba(make_napari_viewer, tmp_path):
+    import importlib.util
 
-    ds, meta = _source(big)
-    dense = np.asarray(LabelStack(ds))
-    stack = LabelStack(ds, cache_size=3, live_edits=2)
+    assert importlib.util.find_spec("numba") is None  # the crash needed numba to be avoided
+    n_images, per_image = 700, 100  # 70,000 annotations
+    images = [{"id": i + 1, "file_name": f"{i}.png", "height": 64, "width": 64}
+              for i in range(n_images)]
+    anns = []
+    for im in images:
+        for j in range(per_image):
+            x, y = (j % 10) * 6, (j // 10) * 6
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": 1,
+                         "segmentation": [[x, y, x + 5, y, x + 5, y + 5, x, y + 5]],
+                         "area": 25.0, "bbox": [x, y, 5, 5], "iscrowd": 0})
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps({"images": images, "annotations": anns,
+                                "categories": [{"id": 1, "name": "cell"}]}))
+    viewer = make_napari_viewer(show=True)
+    layers = _open(viewer, path)
+    labels = layers["labels"]
+    viewer.dims.set_current_step(0, n_images - 1)
+    assert labels.features["annotation_id"].tolist() == list(range(69_901, 70_001))
+    assert int(np.asarray(labels.data[n_images - 1]).max()) == per_image
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot[..., :3].std() > 10  # drawn, not a crash or a black canvas
+
+
+def test_label_planes_keep_few_whole_planes_and_every_edit(big):
+    session = CocoSession(load_coco(big))
+    dense = np.asarray(LabelPlanes(session))
+    stack = LabelPlanes(session, cache_size=3, live_edits=2)
     rng = np.random.default_rng(0)
-    for i in range(0, N_IMAGES, 3):  # brush-like fancy writes, a box write, a no-op write
-        h, w = ds.image_shapes[i]
+    shapes = session.dataset.image_shapes
+    for i in range(0, N_IMAGES, 3):  # brush-like fancy writes, a box write
+        h, w = shapes[i]
         rr, cc = rng.integers(0, h, 25), rng.integers(0, w, 25)
         stack[np.full(25, i), rr, cc] = 500 + i
         dense[i, rr, cc] = 500 + i
         stack[i, 1:3, w - 4 : w - 1] = 0
         dense[i, 1:3, w - 4 : w - 1] = 0
-        # Whole planes held: at most 2 edited and 3 cached, whatever was touched before.
         assert len(stack._edited) <= 2 and len(stack._cache) <= 3
     stack[1] = dense[1]  # written with what it already has: edited, unchanged
     edited = sorted([*range(0, N_IMAGES, 3), 1])
@@ -214,62 +265,3 @@ def test_label_stack_keeps_few_whole_planes_and_every_edit(big):
         assert np.array_equal(stack[i], dense[i]), i
         assert len(stack._edited) <= 2 and len(stack._cache) <= 3
     assert np.array_equal(np.asarray(stack), dense) and stack.edited == edited
-    # The writer reads the same thing from the lazy stack as from its dense copy.
-    assert dataset_from_labels(stack, source=meta) == dataset_from_labels(dense, source=meta)
-
-
-def test_label_stack_byte_budget_keeps_one_plane_at_least(big):
-    ds, _ = _source(big)
-    stack = LabelStack(ds, cache_bytes=1)  # less than a plane: one whole plane is kept
-    dense = np.asarray(LabelStack(ds))
-    for i in range(N_IMAGES):
-        stack[i, 0, 0] = 7
-        dense[i, 0, 0] = 7
-        assert len(stack._edited) == 1 and len(stack._cache) <= 1
-    assert np.array_equal(np.asarray(stack), dense) and stack.edited == list(range(N_IMAGES))
-
-
-def test_many_slices_painted_in_a_viewer_are_all_saved(
-    make_napari_viewer, big, lazy_thresholds, monkeypatch, tmp_path
-):
-    from functools import partial
-
-    # A tight budget: every slice painted after the next one is parked as its changed box.
-    monkeypatch.setattr(_reader, "LabelStack", partial(LabelStack, cache_size=1, live_edits=1))
-    viewer = make_napari_viewer()
-    labels = _open(viewer, big)["labels"]
-    original = json.loads(big.read_text())
-    sizes = [(im["height"], im["width"]) for im in original["images"]]
-    slices = [2, 9, 16, 23, 29]
-    before = {k: np.asarray(labels.data[k]) for k in slices}
-    labels.brush_size = 5
-    for j, k in enumerate(slices):
-        viewer.dims.set_current_step(0, k)
-        value = len(original["annotations"]) + 1 + j
-        labels.selected_label = value
-        h, w = sizes[k]
-        labels.paint((k, h // 2, w // 2), value)
-    assert labels.data.edited == slices and len(labels.data._edited) == 1
-    painted = {}
-    for k in slices:  # browse back: every edit is shown
-        viewer.dims.set_current_step(0, k)
-        painted[k] = _shown(labels) != before[k]
-        assert painted[k].sum() > 5
-    out = tmp_path / "many.json"
-    labels_layer = viewer.layers[labels.name]
-    viewer.layers.selection = {labels_layer}
-    viewer.layers.save(str(out), selected=True, plugin=PLUGIN)
-    written = json.loads(out.read_text())
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO(str(out))
-    new = [a for a in written["annotations"] if a["id"] > len(original["annotations"])]
-    assert sorted(a["image_id"] - 100 for a in new) == slices
-    for ann in new:
-        k = ann["image_id"] - 100
-        h, w = sizes[k]
-        assert np.array_equal(coco.annToMask(ann).astype(bool), painted[k][:h, :w])
-    touched = {(v, k) for k in slices for v in np.unique(before[k][painted[k]]) if v}
-    by_id = {a["id"]: a for a in written["annotations"]}
-    for pos, ann in enumerate(original["annotations"]):
-        if not any(v == pos + 1 for v, _ in touched):
-            assert by_id[ann["id"]] == ann

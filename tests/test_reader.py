@@ -15,7 +15,7 @@ from PIL import Image
 from napari_coco_masks import _reader
 from napari_coco_masks._reader import coco_layer_data, get_reader, read_coco
 from napari_coco_masks.coco import CocoError, load_coco, rasterize_image
-from napari_coco_masks.coco.raster import LabelStack
+from napari_coco_masks.coco.session import CocoSession, LabelPlanes
 
 DATA = Path(__file__).parent / "data"
 REAL_FILES = sorted(DATA.rglob("*.json"))
@@ -27,10 +27,20 @@ KEYPOINTS = DATUMARO / "coco_person_keypoints/annotations/person_keypoints_val.j
 CONTRACT = ["annotation_id", "image_id", "category_id", "category", "iscrowd"]
 
 
-def _layers(path, **kwargs) -> dict:
+def _layers(path) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {kind: (data, meta) for data, meta, kind in read_coco(path, **kwargs)}
+        return {kind: (data, meta) for data, meta, kind in read_coco(path)}
+
+
+def _local(ds, i: int) -> np.ndarray:
+    """rasterize_image(ds, i) (file positions + 1) in per-image label values."""
+    glob = rasterize_image(ds, i)
+    lut = {a.position + 1: k + 1 for k, a in enumerate(ds.image_annotations(i))}
+    out = np.zeros_like(glob)
+    for g, k in lut.items():
+        out[glob == g] = k
+    return out
 
 
 def _dataset(images, annotations=None, categories=None) -> dict:
@@ -108,19 +118,23 @@ def test_real_file_layers_follow_the_contract(path):
     assert labels.shape == ((len(ds.images), h, w) if stacked else (h, w))
     coco = lmeta["metadata"]["coco"]
     assert coco["source"] == str(path)
-    assert coco["dataset"] == json.loads(path.read_text())
+    session = coco["session"]
+    assert isinstance(session, CocoSession) and session.dataset.path == path
     assert coco["image_shapes"] == ds.image_shapes
     assert coco["image_ids"] == [im.id for im in ds.images]
     for _data, meta in layers.values():
         assert meta["metadata"]["coco"] is coco  # the same dict on every layer
     feats = lmeta["features"]
     assert list(feats.columns[:6]) == ["index", *CONTRACT]
-    assert feats["index"].tolist() == [a.position + 1 for a in ds.annotations]
-    first = ds.annotations[0]
-    plane = np.asarray(labels[first.image_position] if stacked else labels)
-    im = ds.images[first.image_position]
-    assert np.array_equal(plane[: im.height, : im.width], rasterize_image(ds, first.image_position))
-    assert not plane[im.height :].any() and not plane[:, im.width :].any()
+    first = ds.image_annotations(0)
+    assert feats["index"].tolist() == list(range(1, len(first) + 1))
+    assert feats["annotation_id"].tolist() == [a.id for a in first]
+    for i in range(len(ds.images)):  # every plane: pycocotools-exact, per-image values
+        plane = np.asarray(labels[i] if stacked else labels)
+        im = ds.images[i]
+        assert np.array_equal(plane[: im.height, : im.width], _local(ds, i))
+        assert not plane[im.height :].any() and not plane[:, im.width :].any()
+        assert plane.max() <= len(ds.image_annotations(i))
 
 
 def test_colours_are_per_category_and_equal_in_labels_and_shapes():
@@ -129,16 +143,16 @@ def test_colours_are_per_category_and_equal_in_labels_and_shapes():
     cmap = layers["labels"][1]["colormap"]
     shapes_meta = layers["shapes"][1]
     feats = shapes_meta["features"]
-    by_id = {a.id: a for a in ds.annotations}
-    for row, edge in zip(feats.itertuples(), shapes_meta["edge_color"], strict=True):
-        ann = by_id[row.annotation_id]
-        label_rgba = np.asarray(cmap.color_dict[ann.position + 1])
+    first = ds.image_annotations(0)
+    value = {a.id: k + 1 for k, a in enumerate(first)}
+    for ann_id, edge in zip(feats["annotation_id"], shapes_meta["edge_color"], strict=True):
+        label_rgba = np.asarray(cmap.color_dict[value[ann_id]])
         from napari.utils.colormaps.standardize_color import transform_color
 
         assert np.allclose(label_rgba, transform_color(edge)[0])
     cats = {}
-    for a in ds.annotations:
-        colour = tuple(np.asarray(cmap.color_dict[a.position + 1]))
+    for k, a in enumerate(first):
+        colour = tuple(np.asarray(cmap.color_dict[k + 1]))
         assert cats.setdefault(a.category_position, colour) == colour
     assert len(set(cats.values())) == len(cats)
     assert np.asarray(cmap.color_dict[0])[3] == 0  # background transparent
@@ -155,9 +169,13 @@ def test_shapes_are_polygons_with_half_pixel_shift_and_boxes():
     shapes, meta = _layers(COCO2017)["shapes"]
     types = meta["shape_type"]
     assert set(types) == {"polygon"}
-    n_parts = sum(len(a.segmentation) for a in ds.annotations)
-    assert len(shapes) == n_parts == len(meta["features"])
-    assert meta["features"]["part"].max() >= 1  # a multi-part annotation
+    n_parts = sum(len(a.segmentation) for a in ds.image_annotations(0))
+    assert len(shapes) == n_parts == len(meta["features"])  # the first image's polygons only
+    assert set(meta["features"]["image_id"]) == {ds.images[0].id}
+    session = meta["metadata"]["coco"]["session"]
+    assert any(  # a multi-part annotation on some image
+        max(session.file_shapes(i).features["part"], default=0) >= 1 for i in range(4)
+    )
     a = ds.annotations[0]
     xy = np.asarray(a.segmentation[0]).reshape(-1, 2)
     assert np.allclose(shapes[0][:, 0], a.image_position)
@@ -309,49 +327,48 @@ def _many(tmp_path, n_images=6, per_image=40, size=256) -> Path:
     return path
 
 
-def test_lazy_stack_equals_eager(tmp_path):
+def test_labels_are_a_lazy_stack_with_small_values(tmp_path):
     path = _many(tmp_path)
-    lazy = _layers(path, lazy=True)["labels"][0]
-    eager = _layers(path, lazy=False)["labels"][0]
-    assert isinstance(lazy, LabelStack) and isinstance(eager, np.ndarray)
-    assert np.array_equal(np.asarray(lazy), eager)
+    labels, meta = _layers(path)["labels"]
+    assert isinstance(labels, LabelPlanes) and labels.shape == (6, 256, 256)
+    assert labels.edited == []
+    ds = load_coco(path)
+    dense = np.asarray(labels)
+    for i in range(6):
+        assert np.array_equal(dense[i], _local(ds, i))
+    assert dense.max() <= 40  # per-image values: 40 instances per image, not 240
+    assert len(meta["features"]) == 40 and len(meta["colormap"].color_dict) == 42
 
 
-def test_large_datasets_are_lazy_by_default(tmp_path, monkeypatch):
-    monkeypatch.setattr(_reader, "EAGER_ANNOTATIONS", 100)
-    assert isinstance(_layers(_many(tmp_path))["labels"][0], LabelStack)
-
-
-def test_shapes_left_out_above_max_shapes(tmp_path, monkeypatch):
-    path = _many(tmp_path)  # 240 polygons
-    with pytest.warns(UserWarning, match="max_shapes=100"):
-        kinds = [kind for *_, kind in read_coco(path, max_shapes=100)]
-    assert kinds == ["labels"]
-    monkeypatch.setenv("NAPARI_COCO_MASKS_MAX_SHAPES", "10")
-    with pytest.warns(UserWarning, match="NAPARI_COCO_MASKS_MAX_SHAPES"):
-        assert "shapes" not in [kind for *_, kind in read_coco(path)]
-    monkeypatch.setenv("NAPARI_COCO_MASKS_MAX_SHAPES", "-1")
-    assert "shapes" in _layers(path)
-    assert "shapes" in _layers(path, max_shapes=None)
+def test_shapes_are_always_present_with_the_first_images_polygons(tmp_path):
+    path = _many(tmp_path)  # 240 polygons, 40 per image
+    shapes, meta = _layers(path)["shapes"]
+    assert len(shapes) == 40 and {int(v[0, 0]) for v in shapes} == {0}
+    assert meta["ndim"] == 3
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps(_dataset([_image(1, "a.png")])))
+    shapes, meta = _layers(empty)["shapes"]  # nothing to show yet, but shapes can be drawn
+    assert shapes == [] and meta["ndim"] == 2
 
 
 def test_a_polygon_napari_cannot_triangulate_becomes_a_path(monkeypatch):
     import napari.layers
 
     real = napari.layers.Shapes
+    ds = load_coco(COCO2017)
+    bad_length = len(CocoSession(ds).file_shapes(0).data[1])
 
     def picky(data, *args, **kwargs):
-        if any(len(d) == 14 for d in data):  # pretend napari fails on one polygon
+        if any(len(d) == bad_length for d in data):  # pretend napari fails on one polygon
             raise RuntimeError("Triangulation failed")
         return real(data, *args, **kwargs)
 
     monkeypatch.setattr(_reader, "_compiled_triangulation", lambda: False)
     monkeypatch.setattr(napari.layers, "Shapes", picky)
-    ds = load_coco(COCO2017)
     with pytest.warns(UserWarning, match="shown as outlines"):
         layers = {kind: (d, m) for d, m, kind in coco_layer_data(ds)}
     shapes, meta = layers["shapes"]
-    bad = [i for i, d in enumerate(shapes) if len(d) == 14]
+    bad = [i for i, d in enumerate(shapes) if len(d) == bad_length]
     assert bad and all(meta["shape_type"][i] == "path" for i in bad)
     assert meta["shape_type"].count("polygon") == len(shapes) - len(bad)
 
@@ -387,17 +404,17 @@ def test_every_real_file_opens_in_a_viewer(make_napari_viewer, path):
         viewer.dims.set_current_step(0, labels.data.shape[0] - 1)
 
 
-def test_lazy_labels_in_a_viewer_can_be_painted(make_napari_viewer, tmp_path):
+def test_labels_in_a_viewer_can_be_painted_and_kept_per_image(make_napari_viewer, tmp_path):
     path = _many(tmp_path)
     viewer = make_napari_viewer()
-    for data, meta, kind in read_coco(path, lazy=True):
-        getattr(viewer, f"add_{kind}")(data, **meta)
+    viewer.open(str(path), plugin="napari-coco-masks")
     labels = next(layer for layer in viewer.layers if layer._type_string == "labels")
     viewer.dims.set_current_step(0, 3)
-    labels.paint((3, 5, 5), 999)
+    labels.paint((3, 5, 5), 99)
     viewer.dims.set_current_step(0, 0)
+    assert labels.data[0, 5, 5] == 0
     viewer.dims.set_current_step(0, 3)
-    assert labels.data[3, 5, 5] == 999 and labels.data.edited == [3]
+    assert labels.data[3, 5, 5] == 99 and labels.data.edited == [3]
 
 
 def test_screenshot_of_a_real_dataset(make_napari_viewer, tmp_path):

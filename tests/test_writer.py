@@ -14,6 +14,7 @@ from pycocotools.coco import COCO
 
 from napari_coco_masks._reader import read_coco
 from napari_coco_masks._writer import write_coco
+from napari_coco_masks.coco import load_coco
 from napari_coco_masks.coco.errors import CocoError
 
 DATA = Path(__file__).parent / "data"
@@ -46,16 +47,19 @@ def test_open_then_save_is_lossless(make_napari_viewer, path, tmp_path):
     chosen = [layers[t] for t in ("labels", "shapes", "image") if t in layers]
     out = _save(viewer, tmp_path / "out.json", chosen)
     assert out == [str(tmp_path / "out.json")]
-    assert json.loads((tmp_path / "out.json").read_text()) == json.loads(path.read_text())
+    assert (tmp_path / "out.json").read_bytes() == path.read_bytes()  # byte-identical
 
 
 def test_paint_an_instance_then_save(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
     layers = _open(viewer, COCO2017)
     labels = layers["labels"]
+    viewer.dims.set_current_step(0, 1)
     before = np.asarray(labels.data).copy()
     original = json.loads(COCO2017.read_text())
-    new_value = len(original["annotations"]) + 1
+    image_1 = [a for a in original["annotations"] if a["image_id"] == original["images"][1]["id"]]
+    new_value = len(image_1) + 1  # per-image label values: the next free one
+    assert labels.features["index"].max() == len(image_1)
     labels.brush_size = 9
     labels.selected_label = new_value
     labels.paint((1, 60, 300), new_value)  # image 1, background area painted with a new label
@@ -71,10 +75,14 @@ def test_paint_an_instance_then_save(make_napari_viewer, tmp_path):
     h, w = original["images"][1]["height"], original["images"][1]["width"]
     assert np.array_equal(masks[new[0]["id"]], painted[:h, :w])
     touched = set(np.unique(before[1][painted]).tolist()) - {0}
+    assert touched == set()  # painted on background
     for ann in original["annotations"]:
-        k = original["annotations"].index(ann) + 1
-        if k not in touched:
-            assert anns[ann["id"]] == ann
+        assert anns[ann["id"]] == ann
+    # every byte of the file kept; the new record inserted after the last one
+    text, written = COCO2017.read_bytes(), out.read_bytes()
+    end = int(load_coco(COCO2017).source.stop[-1])
+    assert written.startswith(text[:end]) and written.endswith(text[end:])
+    assert json.loads(written[end : len(written) - len(text) + end].lstrip(b", \n")) == new[0]
 
 
 def test_grow_an_existing_instance(make_napari_viewer, tmp_path):
@@ -92,7 +100,8 @@ def test_grow_an_existing_instance(make_napari_viewer, tmp_path):
     labels.data = new
     out = tmp_path / "grown.json"
     _save(viewer, out, [labels])
-    edited = original["annotations"][value - 1]
+    image_0 = [a for a in original["annotations"] if a["image_id"] == original["images"][0]["id"]]
+    edited = image_0[value - 1]
     anns, masks = _masks(out)
     assert anns[edited["id"]]["category_id"] == edited["category_id"]
     h, w = original["images"][0]["height"], original["images"][0]["width"]
@@ -127,15 +136,15 @@ def test_move_a_shape_vertex(make_napari_viewer, tmp_path):
     assert sum(a != orig[a["id"]] for a in written["annotations"]) == 1
 
 
-def test_lazy_label_stack_round_trip(make_napari_viewer, tmp_path):
+def test_layers_added_by_hand_round_trip(make_napari_viewer, tmp_path):
     viewer = make_napari_viewer()
-    for data, meta, kind in read_coco(COCO2017, lazy=True):
+    for data, meta, kind in read_coco(COCO2017):
         if kind in ("labels", "image"):
             viewer.add_layer(Layer.create(data, meta, kind))
     labels = next(layer for layer in viewer.layers if layer._type_string == "labels")
     assert hasattr(labels.data, "edited")
     out = _save(viewer, tmp_path / "lazy.json", list(viewer.layers))
-    assert json.loads(Path(out[0]).read_text()) == json.loads(COCO2017.read_text())
+    assert Path(out[0]).read_bytes() == COCO2017.read_bytes()
     labels.selected_label = 999
     labels.paint((2, 20, 20), 999)
     _save(viewer, tmp_path / "lazy2.json", list(viewer.layers))

@@ -106,7 +106,15 @@ class DatasetBrowser:
         elif isinstance(layer, Points):
             self.points.append(layer)
             layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
-        layer.events.set_data  # noqa: B018 (exists on every layer)
+        if self.shown != 0:  # the layer was built showing image 0
+            self._swapping = True
+            try:
+                self._show_labels(self.shown, [layer])
+                self._show_shapes(self.shown, [layer])
+                self._show_points(self.shown, [layer])
+            finally:
+                self._swapping = False
+        self._on_step()  # napari may have put the slider elsewhere (it centres new axes)
 
     def _mark(self, layer: Any, event: Any) -> None:
         if not self._swapping:
@@ -172,14 +180,14 @@ class DatasetBrowser:
             self._swapping = False
             self._dirty.clear()
 
-    def _show_labels(self, i: int) -> None:
-        for layer in self.labels:
+    def _show_labels(self, i: int, only: list | None = None) -> None:
+        for layer in self.labels if only is None else [ly for ly in only if ly in self.labels]:
             table = self.session.label_features.get(i)
             layer.features = table if table is not None else self.session.label_table(i)
             layer.colormap = labels_colormap(self.session, i)
 
-    def _show_shapes(self, i: int) -> None:
-        for layer in self.shapes:
+    def _show_shapes(self, i: int, only: list | None = None) -> None:
+        for layer in self.shapes if only is None else [ly for ly in only if ly in self.shapes]:
             state = self.session.shapes_state(i)
             layer.selected_data = set()
             layer.data = []
@@ -195,8 +203,8 @@ class DatasetBrowser:
                 )
             layer.features = state.features
 
-    def _show_points(self, i: int) -> None:
-        for layer in self.points:
+    def _show_points(self, i: int, only: list | None = None) -> None:
+        for layer in self.points if only is None else [ly for ly in only if ly in self.points]:
             state = self.session.points_state(i)
             layer.selected_data = set()
             layer.data = points_data(self.session, state, i)
@@ -206,12 +214,23 @@ class DatasetBrowser:
 
 
 def _same_table(a: Any, b: Any) -> bool:
+    """Equal feature tables, missing values (None / NaN) equal to each other."""
+    import pandas as pd
+
     try:
-        return a.shape == b.shape and bool(
-            (a.reset_index(drop=True).astype(object) == b.astype(object)).all().all()
-        )
-    except (ValueError, TypeError, AttributeError):
+        a, b = pd.DataFrame(a), pd.DataFrame(b)
+        if list(a.columns) != list(b.columns) or len(a) != len(b):
+            return False
+        return _rows(a) == _rows(b)
+    except (ValueError, TypeError):
         return False
+
+
+def _rows(df: Any) -> list:
+    import pandas as pd
+
+    obj = df.reset_index(drop=True).astype(object)
+    return obj.where(pd.notna(obj), None).values.tolist()
 
 
 def _browsers(viewer: Any) -> dict[int, DatasetBrowser]:

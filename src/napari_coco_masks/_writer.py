@@ -139,14 +139,7 @@ def _take_labels(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
 
     i = session.current
     if not isinstance(data, LabelPlanes):
-        plane = np.asarray(data)
-        if plane.ndim != 2 or session.stacked:
-            raise CocoError(
-                f"the Labels layer {meta.get('name')!r} no longer has the shape it was read "
-                "with: keep its image axis as it was read"
-            )
-        if not np.array_equal(plane, session.planes.original(0)):
-            session.planes[0] = plane
+        _take_label_array(session, np.asarray(data), meta.get("name"))
     features = meta.get("features")
     if features is not None and len(features):
         original = pd.DataFrame(session.label_table(i))
@@ -154,6 +147,21 @@ def _take_labels(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
 
         if not _same_table(pd.DataFrame(features), original):
             session.label_features[i] = pd.DataFrame(features)
+
+
+def _take_label_array(session: Any, array: np.ndarray, name: Any) -> None:
+    """Labels data replaced by a plain array (one image, or a whole stack): planes compared."""
+    planes = session.planes
+    expected = planes.shape if session.stacked else planes.shape[1:]
+    if array.shape != expected:
+        raise CocoError(
+            f"the Labels layer {name!r} has shape {array.shape} but was read with shape "
+            f"{expected}: keep its image axis and size as they were read"
+        )
+    stack = array if session.stacked else array[None]
+    for i in range(stack.shape[0]):
+        if not np.array_equal(stack[i], planes.original(i)):
+            planes[i] = stack[i]
 
 
 def _take_shapes(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
@@ -185,12 +193,12 @@ def _image_records(image: tuple[Any, dict] | None, n: int) -> tuple[list[str] | 
     if image is None:
         return None, None
     data, meta = image
-    source = _source(meta)
-    if source is not None and len(source["image_ids"]) == n:
-        records = {rec.get("id"): rec for rec in source["dataset"].get("images", [])}
-        names = [str(records.get(i, {}).get("file_name", f"image_{k:04d}.png"))
-                 for k, i in enumerate(source["image_ids"])]
-        return names, [tuple(s) for s in source["image_shapes"]]
+    from .coco.session import check_source_session
+
+    session = check_source_session(_source_any(meta))
+    if session is not None and session.n_images == n:
+        names = [im.file_name or f"image_{k:04d}.png" for k, im in enumerate(session.dataset.images)]
+        return names, [tuple(s) for s in session.dataset.image_shapes]
     files = (meta.get("metadata") or {}).get("image_files")
     if files and len(files) == n and all(files):
         return [os.path.basename(str(f)) for f in files], None

@@ -42,6 +42,8 @@ __all__ = [
 
 #: Unedited label planes kept decoded (least recently used are dropped).
 CACHED_PLANES = 16
+#: Edited planes kept whole; older edits are parked as the box of their changed pixels.
+LIVE_EDITS = 8
 
 
 def category_colors(dataset: CocoDataset) -> dict[int, str]:
@@ -289,10 +291,15 @@ class LabelPlanes:
     dtype = np.dtype(np.int32)
     ndim = 3
 
-    def __init__(self, session: CocoSession) -> None:
+    def __init__(
+        self, session: CocoSession, *, cache_size: int = CACHED_PLANES, live_edits: int = LIVE_EDITS
+    ) -> None:
         self.session = session
-        self._edited: dict[int, np.ndarray] = {}
+        self._edited: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._parked: dict[int, tuple[int, int, np.ndarray]] = {}
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = max(1, cache_size)
+        self._live = max(1, live_edits)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -305,7 +312,7 @@ class LabelPlanes:
     @property
     def edited(self) -> list[int]:
         """Positions of the planes written to."""
-        return sorted(self._edited)
+        return sorted({*self._edited, *self._parked})
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -322,7 +329,7 @@ class LabelPlanes:
             plane[: own.shape[0], : own.shape[1]] = own
             plane.flags.writeable = False
             self._cache[i] = plane
-            if len(self._cache) > CACHED_PLANES:
+            if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(i)
@@ -331,12 +338,33 @@ class LabelPlanes:
     def plane(self, i: int) -> np.ndarray:
         """Plane ``i`` as shown now (edited, else the file's)."""
         i = self._index(i)
-        return self._edited[i] if i in self._edited else self.original(i)
+        if i in self._edited or i in self._parked:
+            return self._writable(i)
+        return self.original(i)
 
     def _writable(self, i: int) -> np.ndarray:
-        if i not in self._edited:
-            self._edited[i] = self.original(i).copy()
-        return self._edited[i]
+        if i in self._edited:
+            self._edited.move_to_end(i)
+            return self._edited[i]
+        plane = self.original(i).copy()
+        parked = self._parked.pop(i, None)
+        if parked is not None:
+            r0, c0, box = parked
+            plane[r0 : r0 + box.shape[0], c0 : c0 + box.shape[1]] = box
+        self._edited[i] = plane
+        while len(self._edited) > self._live:
+            self._park(*self._edited.popitem(last=False))
+        return plane
+
+    def _park(self, i: int, plane: np.ndarray) -> None:
+        """Keep only the box of pixels that differ from the file (memory of the change)."""
+        diff = plane != self.original(i)
+        rows, cols = np.flatnonzero(diff.any(axis=1)), np.flatnonzero(diff.any(axis=0))
+        if rows.size == 0:
+            self._parked[i] = (0, 0, plane[:0, :0].copy())
+            return
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        self._parked[i] = (int(r0), int(c0), plane[r0:r1, c0:c1].copy())
 
     def _index(self, i: Any) -> int:
         n = self.shape[0]
@@ -347,8 +375,8 @@ class LabelPlanes:
 
     def __getitem__(self, key: Any) -> Any:
         first, rest = _split(key)
-        if _is_int(first):
-            return self.plane(first)[rest]
+        if _is_int(first):  # a copy: napari writes into the slices it is given
+            return np.array(self.plane(first)[rest])
         if isinstance(first, np.ndarray) and first.ndim:
             first = first.astype(np.int64)
             out = np.zeros(np.broadcast_shapes(first.shape, *(np.shape(r) for r in rest)), np.int32)
