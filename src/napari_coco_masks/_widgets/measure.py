@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from napari.layers import Image, Labels, Shapes
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QColor, QPainter, QPixmap
@@ -35,6 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_coco_masks._widgets._common import DockWatcher
+from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.measure import (
     PROPERTIES,
     concat_frames,
@@ -335,9 +335,9 @@ class MeasureWidget(QWidget):
         nframes = job["labels"].shape[0] if job["time_series"] else 1
         self.measure_button.setEnabled(False)
         self.status.setText(f"Measuring {self._layer.name!r}…")
-        worker = create_worker(
-            _measure_job, **job, _progress={"total": nframes, "desc": "Measuring objects"},
-            _ignore_errors=True,  # _on_error shows one message instead of a traceback
+        worker = start_job(
+            _measure_job(**job), total=nframes, desc="Measuring objects",
+            ignore_errors=True,  # _on_error shows one message instead of a traceback
         )
         worker.returned.connect(self._on_measured)
         worker.errored.connect(self._on_error)

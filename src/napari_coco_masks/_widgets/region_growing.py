@@ -23,11 +23,11 @@ from magicgui.widgets import (
     SpinBox,
 )
 from napari.layers import Image, Points
-from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
 
 from napari_coco_masks._layers import layer_geometry, upsert_labels
 from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.region_growing import Region, grow_region, smooth
 
 if TYPE_CHECKING:
@@ -82,7 +82,6 @@ def _axis_aligned(layer: Any) -> bool:
     )
 
 
-@thread_worker
 def _grow_in_thread(
     data: Any,
     rgb: bool,
@@ -377,25 +376,23 @@ class RegionGrowingWidget(Container):
         if not missing:
             self._show(plan)
             return
-        worker = _grow_in_thread(
-            plan.image.data,
-            plan.image.rgb,
-            missing,
-            dict(plan.options),
-            plan.smoothing,
+        steps = _grow_in_thread(
+            plan.image.data, plan.image.rgb, missing, dict(plan.options), plan.smoothing,
             self._frames,
-            _progress={"total": len(missing), "desc": "growing regions"},
         )
-        worker.yielded.connect(lambda pair: self._store(pair, plan))
+        worker = start_job(
+            steps, total=len(missing), desc="growing regions",
+            on_batch=lambda batch: self._store(batch, plan),
+        )
         worker.returned.connect(lambda _result: self._show(plan))
         worker.errored.connect(lambda err: self._report(str(err)))
         worker.finished.connect(self._on_finished)
         self._worker = worker
         worker.start()
 
-    def _store(self, pair: tuple[_Seeds, Region], plan: _Plan) -> None:
-        obj, region = pair
-        self._cache[plan.key(obj)] = region
+    def _store(self, batch: list[tuple[_Seeds, Region]], plan: _Plan) -> None:
+        for obj, region in batch:
+            self._cache[plan.key(obj)] = region
 
     def _on_finished(self) -> None:
         self._worker = None

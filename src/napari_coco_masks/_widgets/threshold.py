@@ -36,6 +36,7 @@ from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
 from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._progress import drain, start_job
 from napari_coco_masks.segment.colour import colour_labels, hsv_range_around, rgb_to_hsv
 from napari_coco_masks.segment.threshold import (
     LOCAL_METHODS,
@@ -178,12 +179,7 @@ def run_job(job: Job) -> Generator[None, None, Result]:
 
 def run_job_now(job: Job) -> Result:
     """Run :func:`run_job` to the end in the calling thread (benchmarks, tests)."""
-    steps = run_job(job)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
+    return drain(run_job(job))
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -669,12 +665,7 @@ class ThresholdWidget(Container):
         self.request_preview.cancel()
         self._requested = self._pending = False
         n_steps = job.shape[0] if job.time_axis is not None else 0
-        worker = create_worker(
-            run_job,
-            job,
-            _start_thread=False,
-            _progress={"total": n_steps, "desc": f"Threshold {job.layer.name}"},
-        )
+        worker = start_job(run_job(job), total=n_steps, desc=f"Threshold {job.layer.name}")
         worker.returned.connect(lambda result: self._on_apply_result(job, result))
         worker.errored.connect(self._on_worker_error)
         worker.finished.connect(self._on_apply_finished)

@@ -27,6 +27,7 @@ from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
 from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
 if TYPE_CHECKING:
@@ -522,12 +523,7 @@ class WatershedWidget(Container):
         self._generation += 1
         generation = self._generation
         total = job.n_frames if job.n_frames > 1 else 0
-        worker = create_worker(
-            _run_steps,
-            job.steps,
-            _start_thread=False,
-            _progress={"total": total, "desc": self.mode.value},
-        )
+        worker = start_job(_run_steps(job.steps), total=total, desc=self.mode.value)
         worker.returned.connect(lambda result: self._show(job, result, generation))
         worker.finished.connect(self._run_finished)
         self._run_worker = worker
