@@ -345,3 +345,25 @@ def test_benchmark_quick_smoke() -> None:
     rows = module.main(quick=True)
     assert {"name", "ours_ms", "skimage_ms", "ratio", "target"} <= set(rows[0])
     assert all(row["ours_ms"] > 0 and row["skimage_ms"] > 0 for row in rows)
+
+
+def test_sauvola_with_smoothing_keeps_the_dynamic_range_of_the_input_dtype() -> None:
+    """Issue 13 defect 2: smoothing made the image float64, so Sauvola's R became 1 (of the
+    float range [-1, 1]) instead of 127.5 (uint8) and nothing was found."""
+    coins = data.coins()
+    smoothed = filters.gaussian(coins, 1.0, preserve_range=True, mode="nearest", truncate=4.0)
+    reference = smoothed > filters.threshold_sauvola(smoothed, window_size=35, r=127.5)
+    labels = threshold(coins, "sauvola", block_size=35, sigma=1.0)
+    np.testing.assert_array_equal(labels > 0, reference)
+    unsmoothed = threshold(coins, "sauvola", block_size=35)
+    assert labels.max() > 20 and unsmoothed.max() > 100  # before the fix: 0 objects
+    np.testing.assert_array_equal(  # without smoothing: scikit-image's own R
+        unsmoothed > 0, coins > filters.threshold_sauvola(coins, window_size=35)
+    )
+    series = np.stack([coins, coins])
+    frames = list(iter_threshold_frames(series, "sauvola", block_size=35, sigma=1.0))
+    np.testing.assert_array_equal(frames[1][1] > 0, reference)
+    value = threshold_value(coins, "sauvola", block_size=35, sigma=1.0)
+    np.testing.assert_allclose(
+        value, filters.threshold_sauvola(smoothed, window_size=35, r=127.5)
+    )

@@ -271,6 +271,15 @@ def _sigma_pixels(sigma: float | Sequence[float], spacing: Sequence[float]) -> t
     return tuple(float(s / d) for s, d in zip(values, spacing, strict=True))
 
 
+def _sauvola_range(image_or_dtype: np.ndarray | np.dtype) -> float:
+    """Sauvola's ``R``: half the range of the dtype (:func:`skimage.util.dtype_limits`)."""
+    from skimage.util import dtype_limits
+
+    probe = np.empty(0, dtype=getattr(image_or_dtype, "dtype", image_or_dtype))
+    low, high = dtype_limits(probe, clip_negative=False)
+    return 0.5 * (float(high) - float(low))
+
+
 def _method_value(
     image: np.ndarray,
     method: str,
@@ -280,8 +289,14 @@ def _method_value(
     offset: float = 0.0,
     classes: int = 3,
     k: float = 0.2,
+    dtype: np.dtype | None = None,
 ) -> float | np.ndarray:
-    """Compute the threshold of an already smoothed image (no validation)."""
+    """Compute the threshold of an already smoothed image (no validation).
+
+    ``dtype`` is the image's dtype before smoothing: Sauvola's dynamic range ``R`` is half the
+    range of that dtype (as :func:`skimage.filters.threshold_sauvola` picks it for the
+    unsmoothed image), not of the float64 the smoothing made.
+    """
     from skimage import filters
 
     if method == "manual":
@@ -292,8 +307,12 @@ def _method_value(
             return filters.threshold_local(
                 image, block, method=method.removeprefix("local_"), offset=offset
             )
-        func = filters.threshold_sauvola if method == "sauvola" else filters.threshold_niblack
-        result = func(image, window_size=block, k=k)
+        if method == "sauvola":
+            result = filters.threshold_sauvola(
+                image, window_size=block, k=k, r=_sauvola_range(image if dtype is None else dtype)
+            )
+        else:
+            result = filters.threshold_niblack(image, window_size=block, k=k)
         return result - offset if offset else result
     try:
         if method == "multiotsu":
@@ -356,7 +375,7 @@ def threshold_value(
         sigma_px.insert(time_axis, 0.0)
     return _method_value(
         _smooth(grey, sigma_px), method, value=value, block_size=block_size,
-        offset=offset, classes=classes, k=k,
+        offset=offset, classes=classes, k=k, dtype=grey.dtype,
     )  # fmt: skip
 
 
@@ -454,6 +473,7 @@ def _threshold_array(
         value = _method_value(
             smoothed, method, value=options["value"], block_size=options["block_size"],
             offset=options["offset"], classes=options["classes"], k=options["k"],
+            dtype=image.dtype,
         )  # fmt: skip
     if options["output"] == "classes":
         return np.digitize(smoothed, np.asarray(value), right=True).astype(np.int32), value
