@@ -113,3 +113,13 @@ def test_clip_polygon_fully_inside_is_unchanged():
 def test_keypoints_of_wrong_length_are_a_coco_error(flat):
     with pytest.raises(CocoError):
         coco_keypoints_to_napari(flat)
+
+
+def test_huge_uint64_labels_without_background_keep_their_values():
+    from napari_coco_masks.coco.encode import encode_labels
+
+    top = 2**64 - 1
+    lab = np.array([[top - 2], [top], [2], [top - 1]], dtype=np.uint64)  # no 0 anywhere
+    enc = encode_labels(lab)
+    assert sorted(enc) == [2, top - 2, top - 1, top]
+    assert all(e["area"] == 1.0 for e in enc.values())

@@ -304,7 +304,7 @@ def label_windows(labels: np.ndarray) -> dict[int, tuple[slice, slice]]:
         return {v + 1: s for v, s in enumerate(found) if s is not None}
     values, inverse = np.unique(image, return_inverse=True)
     if values[0] != 0:  # keep background at 0 in the relabelled image
-        values = np.concatenate([[0], values])
+        values = np.concatenate([np.zeros(1, dtype=values.dtype), values])  # keep uint64 exact
         inverse = inverse + 1
     found = ndi.find_objects(inverse.reshape(image.shape).astype(np.intp))
     return {int(values[k + 1]): s for k, s in enumerate(found) if s is not None}
