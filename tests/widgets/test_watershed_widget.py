@@ -440,3 +440,25 @@ def test_opens_on_the_active_layer(make_napari_viewer):
     viewer.layers.selection.active = mask
     _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Watershed")
     assert widget.mask_layer.value == mask
+
+
+def test_split_mode_refuses_a_grey_image_and_splits_a_binary_one(make_napari_viewer, qtbot, errors):
+    """Issue 13 defect 3: a grey uint8 image was split as labels, one object per grey level."""
+    from skimage import data
+
+    viewer = make_napari_viewer()
+    viewer.add_image(data.camera()[:128, :128], name="camera")
+    widget = WatershedWidget(viewer)
+    assert widget.mask_layer.value.name == "camera"
+    assert widget.run() is None
+    assert len(errors) == 1 and "more than two grey levels" in errors[0]
+    assert "threshold" in errors[0] and "camera split" not in viewer.layers
+
+    pair = touching_pair()
+    viewer.add_image(pair.astype(np.uint8) * 255, name="mask png")  # a mask read as an image
+    widget.mask_layer.value = viewer.layers["mask png"]
+    assert widget.run() is not None
+    wait_done(qtbot, widget, viewer, "mask png split")
+    expected = split_touching(pair, min_distance=5.0)
+    np.testing.assert_array_equal(viewer.layers["mask png split"].data, expected)
+    assert expected.max() == 2 and len(errors) == 1

@@ -82,6 +82,43 @@ def _run_steps(steps: Generator[tuple[int, int], None, np.ndarray]) -> Generator
         yield 1
 
 
+def image_as_mask(data: Any, name: str) -> Any:
+    """The foreground (non-zero pixels) of an Image layer that holds a mask: two values at most.
+
+    A grey image would be split as a label image with one object per grey level (hundreds of
+    thousands of "objects" on a photograph), so it is refused.
+
+    Raises
+    ------
+    ValueError
+        If ``data`` has more than two distinct values, or is not numeric.
+    """
+    kind = getattr(data, "dtype", np.asarray(data).dtype).kind
+    if kind == "b":
+        return data
+    if kind not in "uif":
+        return data  # the core names the dtype it cannot split
+    values = _distinct_values(data, limit=2)
+    if len(values) > 2:
+        raise ValueError(
+            f"Image {name!r} has more than two grey levels ({', '.join(f'{v:g}' for v in values)}"
+            ", ...): split touching objects needs a mask or a Labels layer; threshold an intensity "
+            "image first (Threshold widget), then split its output."
+        )
+    return data != 0
+
+
+def _distinct_values(data: Any, limit: int) -> list[float]:
+    """Distinct values of ``data``, at most ``limit + 1`` of them (a strided sample first)."""
+    sample = data[tuple(slice(None, None, 7) for _ in range(np.ndim(data)))]
+    values = np.unique(np.asarray(sample))
+    if len(values) <= limit:
+        full = np.asarray(data)
+        others = full[np.isin(full, values, invert=True)][: limit + 1]
+        values = np.unique(np.concatenate([values, others]))
+    return values[: limit + 1].tolist()
+
+
 def points_in_image(points: Points, image: Layer) -> np.ndarray:
     """Coordinates of ``points`` in the data (pixel) frame of ``image``, via world coordinates.
 
@@ -400,6 +437,8 @@ class WatershedWidget(Container):
         if getattr(layer, "rgb", False):
             raise ValueError(f"Layer {layer.name!r} is RGB: a mask or Labels layer is needed.")
         data = _level0(layer.data)
+        if isinstance(layer, Image):
+            data = image_as_mask(data, layer.name)
         axis = self._frame_axis(np.ndim(data))
         spatial = np.ndim(data) - (axis is not None)
         spacing = layer_spacing(layer, spatial) if spatial in (2, 3) else None
@@ -537,4 +576,4 @@ class WatershedWidget(Container):
         self.run_button.enabled = True
 
 
-__all__ = ["WatershedWidget", "points_in_image"]
+__all__ = ["WatershedWidget", "image_as_mask", "points_in_image"]
