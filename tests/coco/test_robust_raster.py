@@ -168,3 +168,9 @@ def test_valid_rle_still_passes():
     rle = mask_utils.encode(np.asfortranarray(np.eye(20, 30, dtype=np.uint8)))
     counts = check_rle({"size": [20, 30], "counts": rle["counts"].decode()})
     assert int(counts.sum()) == 600
+
+
+@pytest.mark.parametrize("ann", ["abc", None, 5, {"segmentation": [5, 6, 7]}, {"segmentation": ["ab"]}])
+def test_malformed_annotation_records_are_coco_errors(ann):
+    with pytest.raises(CocoError):
+        annotation_window(ann, 10, 10)

@@ -20,7 +20,7 @@ import numpy as np
 
 DATA = Path(__file__).parents[1] / "data"
 #: Entry points a case can drive.
-ENTRIES = ("load", "reader", "cli", "labels", "shapes")
+ENTRIES = ("load", "reader", "cli", "labels", "shapes", "raster", "images", "masks")
 _DEEP = "\u0000DEEP\u0000"
 _BIG = "\u0000BIG\u0000"
 
@@ -485,6 +485,34 @@ def shapes_case(seed: int) -> tuple[list, list, Any, dict, list[str]]:
     return shapes, types, features, kwargs, desc
 
 
+def raster_case(seed: int) -> tuple[dict, int, int, list[str]]:
+    """A mutated annotation record and an image size, for the rasteriser alone (no model)."""
+    rng = random.Random(seed)
+    bases = base_files()
+    obj = json.loads(bases[seed % len(bases)].read_text(encoding="utf-8"))
+    anns = [a for a in _items(obj, "annotations") if isinstance(a, dict)] or [{"segmentation": []}]
+    ann = dict(rng.choice(anns))
+    h = rng.choice([1, 2, 7, 40, 64, 480, 2**16, 2**16 + 1, 0, -1, 2**31, 10**30])
+    w = rng.choice([1, 3, 9, 40, 64, 640, 2**16, 2**16 + 1, 0, 2**31])
+    tiny = {"images": [{"id": ann.get("image_id"), "height": h, "width": w}], "annotations": [ann]}
+    done = [f"image {h} x {w}"]
+    for _ in range(rng.randint(0, 2)):
+        done.append(rng.choice([_m_coordinate, _m_polygon_shape, _m_rle, _m_random_value])(tiny, rng))
+    return tiny["annotations"][0] if tiny["annotations"] else {}, h, w, done
+
+
+def image_file_case(seed: int, folder: Path) -> tuple[list[Path], list[str]]:
+    """Odd image files (good, truncated, garbage, bombs, odd TIFFs, folders, symlinks)."""
+    rng = random.Random(seed)
+    write_images({"images": []}, folder, rng)
+    names = ["bad.png", "trunc.png", "bomb.png", "garbage.jpg", "odd.tif", "dir.png", "link_out.png"]
+    (folder / "good.png").write_bytes(_png_bytes(rng.randint(1, 9), rng.randint(1, 9), rng))
+    names.append("good.png")
+    rng.shuffle(names)
+    chosen = names[: rng.randint(1, len(names))]
+    return [folder / n for n in chosen], chosen
+
+
 def describe(case: dict) -> str:
     """A one-line descriptor of a case, enough to reproduce it."""
     return json.dumps(case, sort_keys=True)
@@ -496,4 +524,7 @@ def make_cases(n: int, seed: int, entries: tuple[str, ...] = ENTRIES) -> list[di
     return [{"entry": entries[i % len(entries)], "seed": rng.randrange(2**32)} for i in range(n)]
 
 
-__all__ = ["ENTRIES", "coco_case", "describe", "labels_case", "make_cases", "shapes_case"]
+__all__ = [
+    "ENTRIES", "coco_case", "describe", "image_file_case", "labels_case", "make_cases",
+    "raster_case", "shapes_case",
+]

@@ -129,11 +129,25 @@ def run_cli(case: dict, tmp: Path, stage) -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             args.func(args)
     except BaseException:
+        _check_main([command, str(path), "-o", str(out)])
         leftovers = [p.name for p in tmp.iterdir() if p.name.startswith(".out.")]
         partial = out.exists() and any(out.iterdir())
         _expect(not partial, "partial output left after an error", "napari_coco_masks/cli.py")
         _expect(not leftovers, f"temporary output left: {leftovers}", "napari_coco_masks/cli.py")
         raise
+
+
+def _check_main(argv: list[str]) -> None:
+    """``main`` on a failing input: exit code 2 and exactly one line on stderr."""
+    from napari_coco_masks.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(argv)
+    text = err.getvalue()
+    _expect(code == 2 and text.count("\n") == 1 and "Traceback" not in text,
+            f"the command did not fail with one line and code 2: {code} {text[:200]!r}",
+            "napari_coco_masks/cli.py:main")
 
 
 def _check_written(dataset: dict, tmp: Path, stage) -> None:
@@ -215,6 +229,56 @@ def run_shapes(case: dict, tmp: Path, stage) -> None:
     _check_written(dataset, tmp, stage)
 
 
+def run_raster(case: dict, tmp: Path, stage) -> None:
+    from napari_coco_masks.coco.raster import annotation_mask, annotation_window
+
+    ann, h, w, _ = fuzz_mutate.raster_case(case["seed"])
+    stage("annotation_window")
+    annotation_window(ann, h, w)
+    stage("annotation_mask")
+    annotation_mask(ann, h, w)
+
+
+def run_images(case: dict, tmp: Path, stage) -> None:
+    from napari_coco_masks.coco.errors import ImageReadError
+    from napari_coco_masks.coco.images import image_info, read_image, stack_images
+
+    paths, _ = fuzz_mutate.image_file_case(case["seed"], tmp / "ds" / "images")
+    stage("read_image")
+    for p in paths:
+        try:
+            image_info(p)
+            read_image(p)
+        except ImageReadError:
+            pass
+    stage("stack_images")
+    stack_images(list(paths) + [None], (16, 16), lazy=bool(case["seed"] % 2))
+    if case["seed"] % 2:
+        result = stack_images(list(paths), (16, 16), lazy=True)
+        if result is not None:
+            np.asarray(result[0])
+
+
+def run_masks(case: dict, tmp: Path, stage) -> None:
+    from napari_coco_masks.coco.masks import export_masks
+
+    path, _ = fuzz_mutate.coco_case(case["seed"], tmp)
+    out = tmp / "masks"
+    stage("export_masks")
+    try:
+        written = export_masks(path, out, fmt=["png", "tiff"][case["seed"] % 2])
+    except BaseException:
+        partial = out.exists() and any(out.iterdir())
+        _expect(not partial, "partial mask export left after an error",
+                "napari_coco_masks/coco/masks.py:export_masks")
+        raise
+    names = [p.relative_to(out).as_posix().lower() for p in written]
+    _expect(len(names) == len(set(names)), "two mask files share a name",
+            "napari_coco_masks/coco/masks.py:_stem")
+    _expect(all(p.resolve().is_relative_to(out.resolve()) for p in written),
+            "a mask file was written outside the output folder", "napari_coco_masks/coco/masks.py:_stem")
+
+
 def run_selftest(case: dict, tmp: Path, stage) -> None:
     """Misbehave on purpose (the runner's own test): crash, hang, exhaust memory or raise."""
     what = case["what"]
@@ -239,6 +303,9 @@ def run_selftest(case: dict, tmp: Path, stage) -> None:
 
 RUNNERS = {
     "selftest": run_selftest,
+    "raster": run_raster,
+    "images": run_images,
+    "masks": run_masks,
     "load": run_load,
     "reader": run_reader,
     "cli": run_cli,

@@ -355,10 +355,14 @@ def _checked_part(part: Any, h: int, w: int) -> np.ndarray:
 
 def _polygon_parts(ann: Mapping[str, Any], h: int, w: int) -> list[np.ndarray] | None:
     """The polygon parts pycocotools rasterises for an annotation; None for an RLE."""
+    if not isinstance(ann, Mapping):
+        raise CocoError(f"an annotation must be a JSON object, got {type(ann).__name__}")
     seg = ann.get("segmentation")
     if isinstance(seg, Mapping):
         return None
     if isinstance(seg, list) and len(seg) > 0:
+        if not all(isinstance(part, (list, tuple, np.ndarray)) for part in seg):
+            raise CocoError("a polygon segmentation must be a list of lists of numbers")
         return [_checked_part(part, h, w) for part in seg]
     bbox = ann.get("bbox")
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
