@@ -208,3 +208,12 @@ def test_measure_failure_keeps_previous_results(tmp_path: Path, capsys, monkeypa
     _one_line_error(capsys, "disk full")
     assert (out / "measurements.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_segment_an_unreadable_image_is_one_line(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "out"
+    assert main(["segment", str(bad), "-o", str(out)]) == 2
+    _one_line_error(capsys, "bad.png", "could not be read")
+    assert not out.exists() or not any(out.iterdir())

@@ -73,11 +73,19 @@ class PipelineResult:
 
 
 def read_gray(path: str | Path) -> np.ndarray:
-    """Read an image file as a 2D array (RGB is converted to luminance; alpha dropped)."""
-    import imageio.v3 as iio
+    """Read an image file as a 2D array (RGB is converted to luminance; alpha dropped).
+
+    Raises
+    ------
+    ImageReadError
+        When the file cannot be read (see :func:`.coco.images.read_image`: our pixel limit,
+        corrupt or truncated files, unknown formats).
+    """
     from skimage.color import rgb2gray
 
-    image = np.asarray(iio.imread(path))
+    from .coco.images import read_image
+
+    image = read_image(Path(path))
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         image = rgb2gray(image[..., :3])
     if image.ndim != 2:
