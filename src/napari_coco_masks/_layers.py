@@ -91,3 +91,27 @@ def upsert_labels(
     if existing is not None:
         name = f"{name} [{like.name}]"
     return viewer.add_labels(data, name=name, **geometry, **kwargs)
+
+
+def unit_text(unit: Any) -> str:
+    """Short text of a napari axis unit (``µm``); ``px`` for napari's default ``pixel``."""
+    if unit is None:
+        return "px"
+    try:
+        text = f"{unit:~P}"  # pint: micrometer -> µm
+    except (TypeError, ValueError):
+        text = str(unit)
+    return "px" if text in ("", "pixel", "pixels", "px") else text
+
+
+def is_time_unit(unit: Any) -> bool:
+    """Whether a napari axis unit is a duration (s, ms, min, h, ...): a time axis, never space."""
+    dimensionality = getattr(unit, "dimensionality", None)
+    if dimensionality is None:
+        return str(unit).strip().lower() in ("s", "ms", "min", "h", "second", "frame", "t")
+    return dict(dimensionality) == {"[time]": 1}
+
+
+def time_axes(layer: Layer) -> tuple[int, ...]:
+    """The axes of ``layer`` whose unit is a duration (see :func:`is_time_unit`)."""
+    return tuple(i for i, unit in enumerate(tuple(getattr(layer, "units", ()) or ())) if is_time_unit(unit))

@@ -296,3 +296,47 @@ def test_renamed_image_stays_chosen_and_closed_dock_stops_growing(make_napari_vi
     qtbot.wait(300)
     _wait(qtbot, widget)
     assert "renamed regions" not in viewer.layers
+
+
+def test_time_axis_is_not_grown_through_by_default(make_napari_viewer, qtbot):
+    """Issue 13 defect 4: one seed filled all frames of a (t, y, x) stack in s, µm, µm."""
+    movie = np.zeros((10, 20, 20), dtype=np.uint8)
+    movie[:, 5:15, 5:15] = 100
+    viewer, layer, widget, points = _setup(
+        make_napari_viewer, movie, units=("s", "um", "um"), scale=(2.0, 0.5, 0.5)
+    )
+    assert widget._dims.value == 2 and not widget._dims.native.isHidden()
+    widget._tolerance.value = 1
+    points.add([3, 8, 8])  # the seeds layer shares the image geometry: pixel indices
+    _wait(qtbot, widget)
+    out = viewer.layers["img regions"].data
+    assert np.count_nonzero(out[3] == 1) == 100
+    assert np.count_nonzero(out) == 100  # no other frame
+    np.testing.assert_allclose(viewer.layers["img regions"].scale, layer.scale)
+
+    volume = viewer.add_image(movie, name="volume", units=("um", "um", "um"))
+    widget._image.value = volume
+    assert widget._dims.value == 3  # a z axis is space: grow in 3D
+    flat = viewer.add_image(movie[0], name="flat")
+    widget._image.value = flat
+    assert widget._dims.native.isHidden()  # no "3D" offered for a 2D image
+
+
+def test_sigma_and_max_size_are_in_physical_units(make_napari_viewer, qtbot):
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(
+        make_napari_viewer, image, scale=(0.5, 0.5), units=("um", "um")
+    )
+    assert widget._smoothing.label == "pre-smoothing σ (µm)"
+    assert widget._max_size.label == "max size (µm², 0 = none)"
+    widget._tolerance.value = 5
+    widget._max_size.value = 12.5  # µm²: 50 pixels of 0.25 µm²
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    assert np.count_nonzero(viewer.layers["img regions"].data) == 50
+    widget._max_size.value = 0
+    widget._smoothing.value = 1.0  # µm: 2 pixels
+    _wait(qtbot, widget)
+    expected = rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=2.0)
+    np.testing.assert_array_equal(viewer.layers["img regions"].data, expected)
+    assert not np.array_equal(expected, rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=1.0))

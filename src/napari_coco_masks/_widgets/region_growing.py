@@ -25,7 +25,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Points
 from napari.utils.notifications import show_error
 
-from napari_coco_masks._layers import layer_geometry, upsert_labels
+from napari_coco_masks._layers import layer_geometry, time_axes, unit_text, upsert_labels
 from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
 from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.region_growing import Region, grow_region, smooth
@@ -53,9 +53,10 @@ class _Plan:
     shape: tuple[int, ...]
     objects: tuple[_Seeds, ...]
     options: tuple[tuple[str, Any], ...]
-    smoothing: float
+    #: Gaussian σ in pixels, per grown axis.
+    smoothing: tuple[float, ...]
     ignored: int
-    source: tuple[int, int, float]
+    source: tuple[int, int, tuple[float, ...]]
 
     def key(self, obj: _Seeds) -> tuple:
         """Cache key of one object's region: seeds, options and image data."""
@@ -73,6 +74,11 @@ def _intensity(frame: np.ndarray, rgb: bool) -> np.ndarray:
     return grey.astype(np.float32)
 
 
+def _spatial_shape(image: Image) -> tuple[int, ...]:
+    """Shape of an image without its RGB(A) channel axis."""
+    return tuple(image.data.shape[:-1] if image.rgb else image.data.shape)
+
+
 def _axis_aligned(layer: Any) -> bool:
     """True when the layer's data-to-world transform is only scale and translate."""
     return (
@@ -87,7 +93,7 @@ def _grow_in_thread(
     rgb: bool,
     objects: list[_Seeds],
     options: dict[str, Any],
-    smoothing: float,
+    smoothing: tuple[float, ...],
     frames: dict[tuple[int, ...], np.ndarray],
 ):
     """Grow the objects whose regions are not cached; yields ``(object, region)`` pairs."""
@@ -126,14 +132,20 @@ class RegionGrowingWidget(Container):
         )
         self._iterations = SpinBox(label="iterations", value=4, min=0, max=100)
         self._radius = SpinBox(label="initial radius", value=1, min=0, max=100)
-        self._smoothing = FloatSpinBox(label="pre-smoothing σ", value=0.0, min=0, max=100, step=0.5)
+        self._smoothing = FloatSpinBox(
+            label="pre-smoothing σ (px)", value=0.0, min=0, max=1e6, step=0.5,
+            tooltip="Gaussian smoothing before growing, in the image's physical units",
+        )
         self._connectivity = ComboBox(label="connectivity", choices=["face", "full"], value="face")
         self._dims = ComboBox(
             label="grow in",
             choices=[("3D (volume per frame)", 3), ("2D (per slice/frame)", 2)],
             value=3,
         )
-        self._max_size = SpinBox(label="max size (px, 0 = none)", value=0, min=0, max=2**31 - 1)
+        self._max_size = FloatSpinBox(
+            label="max size (px², 0 = none)", value=0.0, min=0, max=1e15, step=1.0,
+            tooltip="Largest area (2D) or volume (3D) of a region, in the image's units",
+        )
         self._status = Label(value="")
         self._option_widgets = (
             self._mode,
@@ -174,6 +186,7 @@ class RegionGrowingWidget(Container):
         self._seeds.changed.connect(self._connect_points)
         for widget in self._option_widgets:
             widget.changed.connect(self._on_option_changed)
+        self._follow_image()
         self._update_visibility()
         self._connect_points()
 
@@ -220,12 +233,14 @@ class RegionGrowingWidget(Container):
         self.reset_choices()
 
     def _on_image_changed(self, _value: Any = None) -> None:
+        self._follow_image()
         self._frames.clear()
         self._cache.clear()
         self.refresh()
 
     def _on_option_changed(self, _value: Any = None) -> None:
         self._update_visibility()
+        self._update_unit_labels()
         self.refresh()
 
     def _update_visibility(self) -> None:
@@ -279,11 +294,34 @@ class RegionGrowingWidget(Container):
 
     # ------------------------------------------------------------------ options and plan
 
-    def _options(self, spatial_ndim: int) -> dict[str, Any]:
+    def _follow_image(self) -> None:
+        """Offer *grow in* only for images of 3+ axes, and never grow through a first axis whose
+        unit is a duration (s, min, ...) by default: such a stack is a time series."""
+        image = self._image.value
+        ndim = 0 if image is None else len(_spatial_shape(image))
+        self._dims.visible = ndim >= 3
+        if image is not None and ndim >= 3:
+            with self._dims.changed.blocked():
+                self._dims.value = 2 if ndim == 3 and 0 in time_axes(image) else 3
+        self._update_unit_labels()
+
+    def _update_unit_labels(self) -> None:
+        """σ is a length and max size an area (2D) or volume (3D) in the image's units."""
+        image = self._image.value
+        ndim = 2 if image is None else len(_spatial_shape(image))
+        grow_ndim = min(int(self._dims.value), max(ndim, 1))
+        unit = unit_text(image.units[-1]) if image is not None else "px"
+        self._smoothing.label = f"pre-smoothing σ ({unit})"
+        power = {1: "", 2: "²"}.get(grow_ndim, "³")
+        self._max_size.label = f"max size ({unit}{power}, 0 = none)"
+
+    def _options(self, spatial_ndim: int, spacing: tuple[float, ...]) -> dict[str, Any]:
+        size = float(self._max_size.value)
+        max_pixels = max(1, round(size / float(np.prod(spacing)))) if size > 0 else None
         options: dict[str, Any] = {
             "mode": self._mode.value,
             "connectivity": 1 if self._connectivity.value == "face" else spatial_ndim,
-            "max_size": int(self._max_size.value) or None,
+            "max_size": max_pixels,
         }
         if self._mode.value == "confidence":
             options.update(
@@ -325,7 +363,7 @@ class RegionGrowingWidget(Container):
                 f"image {image.name!r} is multiscale; region growing needs a single-scale "
                 "image (add its full-resolution level as its own layer)"
             )
-        shape = tuple(image.data.shape[:-1] if image.rgb else image.data.shape)
+        shape = _spatial_shape(image)
         if points.ndim != len(shape):
             raise ValueError(
                 f"seeds layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
@@ -341,8 +379,9 @@ class RegionGrowingWidget(Container):
             key = (tuple(int(c) for c in coord[:lead]), int(label))
             groups.setdefault(key, []).append(tuple(int(c) for c in coord[lead:]))
         objects = tuple(_Seeds(f, lab, tuple(p)) for (f, lab), p in groups.items())
-        options = tuple(sorted(self._options(grow_ndim).items()))
-        smoothing = float(self._smoothing.value)
+        spacing = tuple(float(v) for v in image.scale[len(image.scale) - grow_ndim :])
+        options = tuple(sorted(self._options(grow_ndim, spacing).items()))
+        smoothing = tuple(float(self._smoothing.value) / d for d in spacing)
         source = (id(image), id(image.data), smoothing)
         return _Plan(
             image, shape, objects, options, smoothing, int(np.count_nonzero(~inside)), source

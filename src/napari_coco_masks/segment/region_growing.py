@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -206,12 +207,16 @@ def _check_options(
 # --------------------------------------------------------------------------- algorithm
 
 
-def smooth(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian pre-smoothing (float32) used by the ``smoothing`` option; 0 returns ``image``."""
+def smooth(image: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
+    """Gaussian pre-smoothing (float32) used by the ``smoothing`` option; 0 returns ``image``.
+
+    ``sigma`` is in pixels: one value, or one per axis (a physical σ divided by the spacing).
+    """
     image = _check_image(image)
-    if sigma <= 0:
+    sigmas = np.broadcast_to(np.asarray(sigma, dtype=float), (image.ndim,))
+    if not np.any(sigmas > 0):
         return image
-    return ndi.gaussian_filter(image.astype(np.float32), sigma)
+    return ndi.gaussian_filter(image.astype(np.float32), tuple(sigmas))
 
 
 def _value_range(dtype: np.dtype) -> tuple[float, float]:
