@@ -174,3 +174,17 @@ def test_valid_rle_still_passes():
 def test_malformed_annotation_records_are_coco_errors(ann):
     with pytest.raises(CocoError):
         annotation_window(ann, 10, 10)
+
+
+def test_label_stack_checks_its_padded_plane_before_allocating():
+    from napari_coco_masks.coco.raster import LabelStack
+
+    ds = _dataset(width=300, height=200)
+    stack = LabelStack(ds)
+    old = set_pixel_budget(1000)
+    try:
+        with pytest.raises(CocoError, match="pixel budget"):
+            stack[0]
+    finally:
+        set_pixel_budget(old)
+    assert stack[0].shape == (200, 300)

@@ -45,8 +45,8 @@ def innermost(tb_frames: list[traceback.FrameSummary]) -> str:
     return f"{short}:{frame.name}"
 
 
-class WrittenFileError(AssertionError):
-    """A file the writer wrote is unsafe or wrong; ``blame`` names the code that wrote it."""
+class CheckFailed(AssertionError):
+    """A check of an outcome failed; ``blame`` names the code responsible."""
 
     def __init__(self, message: str, blame: str) -> None:
         super().__init__(message)
@@ -55,7 +55,7 @@ class WrittenFileError(AssertionError):
 
 def _expect(ok: bool, message: str, blame: str) -> None:
     if not ok:
-        raise WrittenFileError(message, blame)
+        raise CheckFailed(message, blame)
 
 
 def _allowed(exc: BaseException) -> bool:
@@ -108,6 +108,16 @@ def run_reader(case: dict, tmp: Path, stage) -> None:
     stage("get_reader")
     reader = get_reader(str(path))
     if reader is None:
+        stage("agreement")
+        from napari_coco_masks.coco import CocoError, load_coco
+
+        try:
+            load_coco(path)
+            accepted = True
+        except CocoError:
+            accepted = False
+        _expect(not accepted, "load_coco accepts a file that the reader declines",
+                "napari_coco_masks/_reader.py:get_reader")
         return
     stage("read")
     layers = reader(str(path))

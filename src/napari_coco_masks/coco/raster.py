@@ -735,6 +735,7 @@ class LabelStack:
 
     def _original(self, i: int) -> np.ndarray:
         """A new, writable, padded plane of image ``i`` as the file has it."""
+        check_image_size(*self.shape[1:], path=self.dataset.path, where="images (padded plane)")
         labels = rasterize_image(self.dataset, i)
         out = np.zeros(self.shape[1:], dtype=self.dtype)
         out[: labels.shape[0], : labels.shape[1]] = labels
