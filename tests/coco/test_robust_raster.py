@@ -188,3 +188,14 @@ def test_label_stack_checks_its_padded_plane_before_allocating():
     finally:
         set_pixel_budget(old)
     assert stack[0].shape == (200, 300)
+
+
+def test_too_many_column_crossings_are_refused_before_allocating(monkeypatch):
+    zigzag = np.zeros((200, 2))
+    zigzag[:, 0] = np.where(np.arange(200) % 2, 0.0, 100.0)
+    zigzag[:, 1] = np.arange(200) * 0.5
+    seg = {"segmentation": [zigzag.ravel().tolist()]}
+    assert annotation_mask(seg, 100, 100).any()
+    monkeypatch.setattr(raster, "TOGGLE_BUDGET", 5000)
+    with pytest.raises(CocoError, match="cross the image's columns"):
+        annotation_mask(seg, 100, 100)

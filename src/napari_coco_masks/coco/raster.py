@@ -48,6 +48,8 @@ _SCALE = 5.0
 MAX_EXACT_COORD = (2**31 - 1) / _SCALE - 1
 #: Most boundary steps the step-by-step (dense) polygon path may hold at once.
 DENSE_BUDGET = 1 << 24
+#: Most column crossings (toggles) the polygons of one call may make.
+TOGGLE_BUDGET = 1 << 25
 _PIXEL_BUDGET = [1 << 28]
 
 
@@ -190,6 +192,12 @@ def _polygon_toggles(parts: Sequence[np.ndarray], h: int, w: int) -> tuple[np.nd
     hi = np.minimum(np.maximum(xs, xe) - 1, 5 * (w - 1) + 2)
     c_first = lo + (2 - lo) % 5
     count = np.where(c_first <= hi, (hi - c_first) // 5 + 1, 0)
+    total = int(count.sum())
+    if total > TOGGLE_BUDGET:
+        raise CocoError(
+            f"the polygons cross the image's columns {total:,} times, more than the "
+            f"{TOGGLE_BUDGET:,} that can be rasterised in memory: simplify them"
+        )
     edge = np.repeat(np.arange(n_edges), count)
     if edge.size == 0:
         empty = np.zeros(0, dtype=np.int64)
