@@ -410,3 +410,31 @@ def test_opens_on_the_active_labels_layer(make_napari_viewer):
     viewer.layers.selection.active = split
     _, widget = viewer.window.add_plugin_dock_widget("napari-coco-masks", "Measure objects")
     assert widget.labels_combo.currentText() == "split"
+
+
+def test_time_axis_is_never_measured_as_depth(make_napari_viewer, qtbot, monkeypatch):
+    """Issue 13 defect 5: a (t, y, x) stack in s, µm, µm was measured as a volume."""
+    messages: list[str] = []
+    monkeypatch.setattr("napari_coco_masks._widgets.measure.show_error", messages.append)
+    viewer = make_napari_viewer()
+    stack = np.stack([_labels(), _labels()])
+    viewer.add_labels(stack, name="movie", scale=(60.0, 0.5, 0.5), units=("s", "µm", "µm"))
+    widget = MeasureWidget(viewer)
+    assert widget.time_series.isChecked()  # picked from the first axis' unit
+    _run(widget, qtbot)
+    df = widget.results
+    assert df["frame"].tolist() == [0, 0, 0, 1, 1, 1]
+    ref = regionprops_table(_labels(), properties=["label", "area"], spacing=(0.5, 0.5))
+    np.testing.assert_allclose(df["area"].to_numpy()[:3], ref["area"])
+    headers = [
+        widget.table.horizontalHeaderItem(j).text() for j in range(widget.table.columnCount())
+    ]
+    assert "area [µm²]" in headers and not any("s·" in h for h in headers)
+
+    widget.time_series.setChecked(False)  # the user insists: a clear refusal, not s·µm·µm
+    assert widget.run() is None
+    assert len(messages) == 1 and "is time (s)" in messages[0] and "per frame" in messages[0]
+
+    viewer.add_labels(stack, name="volume", units=("µm", "µm", "µm"))
+    widget.labels_combo.setCurrentText("volume")
+    assert not widget.time_series.isChecked()  # a z axis is space

@@ -33,6 +33,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_coco_masks._layers import time_axes
 from napari_coco_masks._widgets._common import DockWatcher
 from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.measure import (
@@ -273,13 +274,15 @@ class MeasureWidget(QWidget):
         combo.blockSignals(False)
 
     def _guess_frames(self, *_: Any) -> None:
-        """Tick 'per frame' for a stack of several COCO images (one image per plane)."""
+        """Tick 'per frame' for a stack of several COCO images (one image per plane) and for a
+        stack whose first axis is time (its unit is a duration: s, min, ...)."""
         layer = self._layer_named(self.labels_combo)
         if layer is None:
             return
         coco = layer.metadata.get("coco") if isinstance(layer.metadata, dict) else None
         shapes = coco.get("image_shapes", []) if isinstance(coco, dict) else []
-        self.time_series.setChecked(layer.ndim >= 3 and len(shapes) > 1)
+        timed = 0 in time_axes(layer)
+        self.time_series.setChecked(layer.ndim >= 3 and (len(shapes) > 1 or timed))
 
     def _layer_named(self, combo: QComboBox) -> Any:
         name = combo.currentText()
@@ -316,6 +319,17 @@ class MeasureWidget(QWidget):
             self._fail(
                 f"Measure: 'per frame' needs a layer with a frame axis plus 2 or 3 spatial "
                 f"axes; {labels_layer.name!r} has {labels.ndim} axes. Untick 'per frame'."
+            )
+            return None
+        spatial = tuple(range(int(time_series), labels.ndim))
+        timed = [axis for axis in time_axes(labels_layer) if axis in spatial]
+        if timed:
+            units = layer_units(labels_layer)
+            self._fail(
+                f"Measure: axis {timed[0]} of {labels_layer.name!r} is time "
+                f"({units[timed[0]]}), not space: "
+                + ("tick 'per frame' to measure each frame." if timed == [0] else
+                   "put the time axis first and tick 'per frame'.")
             )
             return None
         self._layer = labels_layer
