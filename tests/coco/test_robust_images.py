@@ -173,3 +173,31 @@ def test_find_images_inside_the_dataset_still_works(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert find_images(_dataset(json_path, "a.png", "val/a.png")) == [a, a]
+
+
+@pytest.mark.parametrize(
+    ("shape", "plane"), [((3, 9, 9), (9, 9)), ((2, 3, 4, 5), (4, 5)), ((1, 1), (1, 1)), ((7,), None)]
+)
+def test_odd_tiff_shapes_read_as_one_2d_plane(tmp_path, shape, plane):
+    import tifffile
+
+    path = tmp_path / "odd.tif"
+    extra = {"photometric": "minisblack"} if len(shape) > 1 else {}
+    tifffile.imwrite(path, np.ones(shape, np.uint8), **extra)
+    if plane is None:
+        with pytest.raises(ImageReadError, match="not a 2D image"):
+            read_image(path)
+        return
+    arr = read_image(path)
+    assert arr.shape == plane
+    assert image_info(path) == (plane, 1, np.dtype(np.uint8))
+
+
+def test_a_tiff_stack_over_the_limit_is_refused_from_its_header(tmp_path, monkeypatch):
+    import tifffile
+
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.zeros((50, 10, 10), np.uint8))
+    monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 1000)  # one plane is 100 px: the stack 5,000
+    with pytest.raises(ImageReadError, match="limit"):
+        image_info(path)

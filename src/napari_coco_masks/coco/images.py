@@ -230,6 +230,8 @@ def _tiff_info(path: Path) -> tuple[tuple[int, int], int, np.dtype]:
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         shape, dtype = tuple(int(v) for v in series.shape), np.dtype(series.dtype)
+    if int(np.prod(shape, dtype=object)) > 4 * MAX_IMAGE_PIXELS:
+        raise _unreadable(path, f"{shape} values are more than the limit of {MAX_IMAGE_PIXELS:,} pixels")
     dims = [v for v in shape if v != 1] or [1, 1]
     if len(dims) == 1:
         dims = [1, dims[0]]
@@ -301,6 +303,14 @@ def _decode(path: Path) -> np.ndarray:
             return np.asarray(im)
 
 
+def _as_2d_image(arr: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C<=4) from what a decoder returned: leading planes -> the first one."""
+    arr = np.squeeze(arr) if arr.ndim > 2 else arr
+    while arr.ndim > 3 or (arr.ndim == 3 and arr.shape[-1] > 4):
+        arr = arr[0]
+    return arr
+
+
 def read_image(path: Path) -> np.ndarray:
     """Read an image file as (H, W) or (H, W, C); palette images become RGB.
 
@@ -318,7 +328,7 @@ def read_image(path: Path) -> np.ndarray:
         arr = _decode(path)
     except Exception as exc:
         raise _unreadable(path, _reason(exc)) from None
-    arr = np.squeeze(arr) if arr.ndim > 3 else arr
+    arr = _as_2d_image(arr)
     if arr.ndim not in (2, 3) or arr.size == 0:
         raise _unreadable(path, f"an array of shape {arr.shape} is not a 2D image")
     _check_pixels(path, arr.shape)
