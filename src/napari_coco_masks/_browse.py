@@ -136,6 +136,8 @@ class DatasetBrowser:
         return int(np.clip(round(float(pos)), 0, self.session.n_images - 1))
 
     def _on_step(self, event: Any = None) -> None:
+        if self._swapping:  # a swap changing a layer's extent moves napari's dims: not a step
+            return
         i = self.image_index()
         if i != self.shown:
             self.show(i)
@@ -187,21 +189,20 @@ class DatasetBrowser:
             layer.colormap = labels_colormap(self.session, i)
 
     def _show_shapes(self, i: int, only: list | None = None) -> None:
+        from ._reader import _guard_triangulation
+
         for layer in self.shapes if only is None else [ly for ly in only if ly in self.shapes]:
             state = self.session.shapes_state(i)
-            layer.selected_data = set()
-            layer.data = []
-            if state.data:
-                from ._reader import _guard_triangulation
-
-                data = shapes_data(self.session, state, i)
-                layer.add(
-                    data,
-                    shape_type=_guard_triangulation(data, list(state.types)),
-                    edge_color=state.edge or "#ffffffff",
-                    face_color=state.face or "#ffffff40",
-                )
+            if layer.selected_data:
+                layer.selected_data = set()
+            data = shapes_data(self.session, state, i)
+            types = _guard_triangulation(data, list(state.types)) if data else []
+            # one data assignment (vertices with their types), then features and colours
+            layer.data = list(zip(data, types, strict=True))
             layer.features = state.features
+            if data:
+                layer.edge_color = state.edge or "#ffffffff"
+                layer.face_color = state.face or "#ffffff40"
 
     def _show_points(self, i: int, only: list | None = None) -> None:
         for layer in self.points if only is None else [ly for ly in only if ly in self.points]:

@@ -18,6 +18,8 @@ image in the session. Opening costs what the index and the first image cost.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
 import warnings
 from functools import partial
@@ -201,6 +203,7 @@ def _shapes_layer(session: CocoSession, coco_meta: dict, name: str):
     return data, meta, "shapes"
 
 
+@functools.cache
 def _compiled_triangulation() -> bool:
     """Whether napari triangulates with a compiled backend, after applying napari's settings.
 
@@ -213,12 +216,12 @@ def _compiled_triangulation() -> bool:
         from napari.utils.triangulation_backend import TriangulationBackend, get_backend
 
         get_settings()
-        compiled = (
-            TriangulationBackend.bermuda,
-            TriangulationBackend.partsegcore,
-            TriangulationBackend.triangle,
-        )
-        return get_backend() in compiled
+        backend = get_backend()
+        compiled = {"bermuda": "bermuda", "partsegcore": "PartSegCore_compiled_backend",
+                    "triangle": "triangle"}
+        if backend == TriangulationBackend.fastest_available:  # the default setting
+            return any(importlib.util.find_spec(m) is not None for m in compiled.values())
+        return str(backend.name) in compiled
     except Exception:  # settings unavailable: be careful
         return False
 

@@ -104,7 +104,6 @@ def _session_write(path: str, labels: list, shapes: list) -> bool:
     Returns False when none of the layers has a session (the dataset is built from scratch).
     """
     from .coco.session import check_source_session
-    from .coco.write import write_bytes
 
     sessions = {id(s): s for s in (check_source_session(_source_any(m)) for _, m in labels + shapes) if s}
     if not sessions:
@@ -122,7 +121,7 @@ def _session_write(path: str, labels: list, shapes: list) -> bool:
         _take_labels(session, data, meta)
     for data, meta in shapes:
         _take_shapes(session, data, meta)
-    write_bytes(session.to_bytes(), path)
+    session.save(path)
     return True
 
 

@@ -41,7 +41,7 @@ import numpy as np
 
 from .errors import CocoError
 from .rle import check_rle
-from .source import RawSource, parse_bytes, read_bytes
+from .source import FileBytes, RawSource, RecordSpans, parse_bytes, read_bytes
 
 __all__ = [
     "CocoAnnotation",
@@ -72,7 +72,7 @@ class CocoResultsError(NotCocoError):
     """The JSON is a COCO *results* file: a list of detections without images or categories."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CocoImage:
     """One record of the ``images`` list."""
 
@@ -81,7 +81,14 @@ class CocoImage:
     file_name: str
     height: int
     width: int
-    record: dict = field(repr=False)
+    source: Any = field(repr=False, compare=False)  # the dict, or the file's RecordSpans
+
+    @property
+    def record(self) -> dict:
+        """The image's JSON object (decoded from the file's bytes when read from a file)."""
+        if isinstance(self.source, RecordSpans):
+            return msgspec.json.decode(self.source.record(self.position))
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -175,7 +182,7 @@ class CocoDataset:
         path: Path | None,
         images: list[CocoImage],
         categories: list[CocoCategory],
-        heads: Sequence[Any],
+        ids: Sequence[Any],
         image_of: np.ndarray,
         category_of: np.ndarray,
         *,
@@ -187,9 +194,10 @@ class CocoDataset:
         self.images = images
         self.categories = categories
         self.source = source
+        self.file_bytes = source.buffer if source is not None else None
         self._obj = obj
         self._invalid = invalid
-        self._ids = [h.id for h in heads] if source is not None else list(heads)
+        self._ids = ids
         self._image_of = image_of
         self._category_of = category_of
         drawable = np.flatnonzero((image_of >= 0) & (category_of >= 0))
@@ -208,8 +216,8 @@ class CocoDataset:
         return len(self._image_of)
 
     @property
-    def annotation_ids(self) -> list:
-        """The ``id`` of every annotation record, in file order."""
+    def annotation_ids(self) -> Sequence[Any]:
+        """The ``id`` of every annotation record, in file order (int64 array when all ints)."""
         return self._ids
 
     def image_positions(self, image_position: int) -> np.ndarray:
@@ -238,10 +246,8 @@ class CocoDataset:
     def _decode_image(self, i: int) -> list[CocoAnnotation]:
         image = self.images[i]
         out, bad = [], []
-        for p in self.image_positions(i).tolist():
-            if p in self._bad:
-                continue
-            rec = self.record(p)
+        positions = [p for p in self.image_positions(i).tolist() if p not in self._bad]
+        for p, rec in zip(positions, self._records(positions), strict=True):
             try:
                 if not isinstance(rec, Mapping):
                     raise CocoError(
@@ -265,18 +271,24 @@ class CocoDataset:
 
     def record(self, position: int) -> Any:
         """The JSON object of annotation record ``position`` (decoded from its bytes)."""
+        return self._records([position])[0]
+
+    def _records(self, positions: Sequence[int]) -> list:
         if self.source is None:
-            return self._obj["annotations"][position]
-        try:
-            return msgspec.json.decode(self.source.record(position))
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise CocoError(
-                str(exc), path=self.path, where=_where("annotations", position)
-            ) from None
-        except RecursionError:
-            raise CocoError(
-                "nested too deeply", path=self.path, where=_where("annotations", position)
-            ) from None
+            return [self._obj["annotations"][p] for p in positions]
+        out = []
+        for p, data in zip(positions, self.source.records(positions), strict=True):
+            try:
+                out.append(msgspec.json.decode(data))
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise CocoError(
+                    str(exc), path=self.path, where=_where("annotations", p)
+                ) from None
+            except RecursionError:
+                raise CocoError(
+                    "nested too deeply", path=self.path, where=_where("annotations", p)
+                ) from None
+        return out
 
     def check_all(self) -> None:
         """Decode and validate every image's annotations (errors as :meth:`image_annotations`)."""
@@ -301,7 +313,7 @@ class CocoDataset:
     def raw(self) -> dict:
         """The whole JSON object (decoded from the bytes on first use; costly for big files)."""
         if self._obj is None:
-            buf = self.source.buffer
+            buf = self.file_bytes[:]
             self._obj = msgspec.json.decode(buf[3:] if buf[:3] == b"\xef\xbb\xbf" else buf)
         return self._obj
 
@@ -361,42 +373,54 @@ def _check_top(obj: Any, path: Path | None) -> None:
             raise CocoError(f"'{key}' must be a list", path=path, where=key)
 
 
-def _parse_images(records: list, path: Path | None) -> list[CocoImage]:
+def _parse_images(records: list, path: Path | None, spans: Any = None) -> list[CocoImage]:
+    """Checked image records; ``records`` are dicts, or typed heads with ``spans`` of bytes."""
     images = []
+    typed = spans is not None
     for i, rec in enumerate(records):
-        if not isinstance(rec, Mapping):
-            raise CocoError("an image record must be an object", path=path, where=_where("images", i))
-        if "id" not in rec:
+        if typed:
+            ident, name, height, width = rec.id, rec.file_name, rec.height, rec.width
+        else:
+            if not isinstance(rec, Mapping):
+                raise CocoError(
+                    "an image record must be an object", path=path, where=_where("images", i)
+                )
+            ident = rec.get("id", msgspec.UNSET)
+            name, height, width = rec.get("file_name", ""), rec.get("height"), rec.get("width")
+        if ident is msgspec.UNSET:
             raise CocoError("image record has no 'id'", path=path, where=_where("images", i))
-        for key in ("height", "width"):
-            v = rec.get(key)
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            if not _is_int(v) or v <= 0:
-                raise CocoError(
-                    f"'{key}' must be a positive integer, got {v!r}; COCO masks need each "
-                    "image's size",
-                    path=path,
-                    where=_where("images", i, key),
-                )
-            if v > MAX_SIDE:
-                raise CocoError(
-                    f"'{key}' is {v} pixels, more than the {MAX_SIDE} this reader accepts; "
-                    "check the image record (tiled whole-slide images need a tiled dataset)",
-                    path=path,
-                    where=_where("images", i, key),
-                )
-        name = rec.get("file_name", "")
+        height = _check_side(height, "height", i, path)
+        width = _check_side(width, "width", i, path)
         if not isinstance(name, str):
             raise CocoError(
                 f"'file_name' must be a string, got {name!r}",
                 path=path,
                 where=_where("images", i, "file_name"),
             )
-        images.append(
-            CocoImage(i, rec["id"], name, int(rec["height"]), int(rec["width"]), rec)
-        )
+        images.append(CocoImage(i, ident, name, height, width, spans if typed else rec))
     return images
+
+
+def _check_side(v: Any, key: str, i: int, path: Path | None) -> int:
+    """A positive integer image side of at most :data:`MAX_SIDE` pixels."""
+    if type(v) is int and 0 < v <= MAX_SIDE:
+        return v
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if not _is_int(v) or v <= 0:
+        raise CocoError(
+            f"'{key}' must be a positive integer, got {v!r}; COCO masks need each image's size",
+            path=path,
+            where=_where("images", i, key),
+        )
+    if v > MAX_SIDE:
+        raise CocoError(
+            f"'{key}' is {v} pixels, more than the {MAX_SIDE} this reader accepts; check the "
+            "image record (tiled whole-slide images need a tiled dataset)",
+            path=path,
+            where=_where("images", i, key),
+        )
+    return int(v)
 
 
 def _parse_categories(records: list, path: Path | None) -> list[CocoCategory]:
@@ -598,25 +622,30 @@ def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset
     path = Path(path)
     buf = read_bytes(path)
     try:
-        kind, images, categories, heads, source = parse_bytes(buf, path)
+        parsed = parse_bytes(buf, path)
     except msgspec.DecodeError as exc:
         return _stdlib_fallback(buf, path, invalid, exc)
-    if kind == "list":
-        _check_top([msgspec.json.decode(r) for r in images[:10]], path)
-    obj = {"images": images, "categories": categories}
+    if parsed.kind == "list":
+        _check_top([msgspec.json.decode(r) for r in parsed.images], path)
+    source = parsed.source
+    held = FileBytes(path, parsed.transcoded) if parsed.transcoded else FileBytes(path)
+    del buf  # the bytes are read again from the file when needed: memory stays the index's
+    if source is not None:
+        source.buffer = held
+    if parsed.image_spans is not None:
+        parsed.image_spans.buffer = held
+    obj = {"images": parsed.images, "categories": parsed.categories}
     if source is not None:
         obj["annotations"] = []
     _check_top({k: v for k, v in obj.items() if v is not None}, path)
-    image_index, img_records, cat_records, cat_index = _index(images, categories or [], path)
+    images = _parse_images(parsed.images, path, parsed.image_spans)
+    categories = _parse_categories(parsed.categories or [], path)
+    cols = parsed.columns
+    image_of, category_of = _positions(cols, images, categories, path)
     dataset = CocoDataset(
-        path,
-        img_records,
-        cat_records,
-        heads,
-        *_positions(heads, image_index, cat_index, path),
-        source=source,
-        invalid=invalid,
+        path, images, categories, cols.ids, image_of, category_of, source=source, invalid=invalid
     )
+    dataset.file_bytes = held
     if source is None or (source.array_span[1] - source.array_span[0]) <= EAGER_CHECK_BYTES:
         dataset.check_all()
     return dataset
@@ -640,23 +669,30 @@ def _stdlib_fallback(buf: bytes, path: Path, invalid: str, exc: Exception) -> Co
     return parse_coco(obj, path=path, invalid=invalid)
 
 
-def _index(images: list, categories: list, path: Path | None):
-    parsed_images = _parse_images(images, path)
-    parsed_categories = _parse_categories(categories, path)
-    image_index = _id_index(parsed_images, "images", path)
-    category_index = _id_index(parsed_categories, "categories", path)
-    return image_index, parsed_images, parsed_categories, category_index
-
-
-def _positions(heads: Sequence[Any], image_index, category_index, path: Path | None):
+def _positions(cols: Any, images: list, categories: list, path: Path | None):
     """Image and category position of each annotation record (-1: unknown, skipped)."""
-    n = len(heads)
+    image_index = _id_index(images, "images", path)
+    category_index = _id_index(categories, "categories", path)
+    if cols.integer:
+        fast = _integer_positions(cols, images, categories)
+        if fast is not None:
+            image_of, category_of = fast
+            unknown = {
+                "image_id": [(int(k), int(cols.image_ids[k])) for k in np.flatnonzero(image_of < 0)],
+                "category_id": [
+                    (int(k), int(cols.category_ids[k]))
+                    for k in np.flatnonzero((image_of >= 0) & (category_of < 0))
+                ],
+            }
+            category_of[image_of < 0] = -1
+            _warn_skipped(unknown, path)
+            return image_of, category_of
+    n = len(cols)
     image_of = np.full(n, -1, np.int64)
     category_of = np.full(n, -1, np.int64)
     unknown: dict[str, list] = {"image_id": [], "category_id": []}
     iget, cget = image_index.get, category_index.get
-    for k, h in enumerate(heads):
-        img = h.image_id
+    for k, (img, cat) in enumerate(zip(cols.image_ids, cols.category_ids, strict=True)):
         if img is msgspec.UNSET:
             raise CocoError("annotation has no 'image_id'", path=path, where=_where("annotations", k))
         p = iget(img)
@@ -664,13 +700,31 @@ def _positions(heads: Sequence[Any], image_index, category_index, path: Path | N
             unknown["image_id"].append((k, img))
             continue
         image_of[k] = p
-        c = cget(h.category_id)
+        c = cget(cat)
         if c is None:
-            unknown["category_id"].append((k, h.category_id))
+            unknown["category_id"].append((k, cat))
             continue
         category_of[k] = c
     _warn_skipped(unknown, path)
     return image_of, category_of
+
+
+def _integer_positions(cols: Any, images: list, categories: list):
+    """Vectorised id lookup when every id involved is an integer (the common case)."""
+    out = []
+    for values, items in ((cols.image_ids, images), (cols.category_ids, categories)):
+        keys = [item.id for item in items]
+        if not all(type(v) is int for v in keys):
+            return None
+        if not keys:
+            out.append(np.full(len(values), -1, np.int64))
+            continue
+        arr = np.array(keys, dtype=np.int64)
+        order = np.argsort(arr, kind="stable")
+        sorted_keys = arr[order]
+        at = np.clip(np.searchsorted(sorted_keys, values), 0, len(arr) - 1)
+        out.append(np.where(sorted_keys[at] == values, order[at], -1))
+    return out[0], out[1]
 
 
 class _Head:
@@ -686,6 +740,20 @@ class _Head:
         self.category_id = rec.get("category_id")
 
 
+class _HeadColumns:
+    """Columns of :class:`_Head` records (never the integer fast path: ids as written)."""
+
+    integer = False
+
+    def __init__(self, heads: list[_Head]) -> None:
+        self.ids = [h.id for h in heads]
+        self.image_ids = [h.image_id for h in heads]
+        self.category_ids = [h.category_id for h in heads]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 def parse_coco(
     obj: Any, *, path: str | os.PathLike | None = None, invalid: str = "raise"
 ) -> CocoDataset:
@@ -699,13 +767,12 @@ def parse_coco(
     _check_top(obj, path)
     records = obj.get("annotations") or []
     heads = [_Head(rec, k, path) for k, rec in enumerate(records)]
-    image_index, images, categories, cat_index = _index(
-        obj["images"], obj.get("categories") or [], path
-    )
-    image_of, category_of = _positions(heads, image_index, cat_index, path)
+    images = _parse_images(obj["images"], path)
+    categories = _parse_categories(obj.get("categories") or [], path)
+    cols = _HeadColumns(heads)
+    image_of, category_of = _positions(cols, images, categories, path)
     dataset = CocoDataset(
-        path, images, categories, [h.id for h in heads], image_of, category_of,
-        obj=obj, invalid=invalid,
+        path, images, categories, cols.ids, image_of, category_of, obj=obj, invalid=invalid
     )
     dataset.check_all()
     return dataset

@@ -255,8 +255,8 @@ class CocoSession:
                 appended.append(rec)
         return replaced, appended
 
-    def to_bytes(self, mode: str = "auto") -> bytes:
-        """The file with only the changed records rewritten (byte-identical without edits)."""
+    def segments(self, mode: str = "auto") -> list:
+        """The file as :func:`~.source.splice_annotations` segments: only changed records new."""
         from .source import dumps_record, splice_annotations
 
         source = self.dataset.source
@@ -270,9 +270,25 @@ class CocoSession:
             [dumps_record(r, like) for r in appended],
         )
 
+    def to_bytes(self, mode: str = "auto") -> bytes:
+        """The file with only the changed records rewritten (byte-identical without edits)."""
+        from .source import join_segments
+
+        return join_segments(self.segments(mode), self.dataset.source)
+
+    def save(self, path: Any, mode: str = "auto") -> None:
+        """Write the file with its edits to ``path``, atomically, streaming unchanged bytes."""
+        from .source import write_segments
+        from .write import write_atomic
+
+        segments = self.segments(mode)
+        write_atomic(path, lambda fh: write_segments(segments, self.dataset.source, fh))
+
 
 def _next_int_id(ids: Sequence[Any]) -> int:
     """One more than the largest integer id (ids of deleted records are never reused)."""
+    if isinstance(ids, np.ndarray):
+        return int(max(ids.max(initial=0), 0)) + 1
     best = 0
     for v in ids:
         if type(v) is int and v > best:

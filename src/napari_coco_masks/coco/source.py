@@ -28,7 +28,7 @@ import numpy as np
 
 from .errors import CocoError
 
-__all__ = ["RawSource", "read_bytes", "splice_annotations"]
+__all__ = ["FileBytes", "RawSource", "read_bytes", "splice_annotations", "write_segments"]
 
 #: Peak memory of a load, as a multiple of the file size (bytes + index), for the up-front check.
 MEMORY_FACTOR = 2.0
@@ -48,6 +48,53 @@ class _AnnHead(msgspec.Struct):
     id: Any = None
     image_id: Any = msgspec.UNSET
     category_id: Any = None
+
+
+class _IntHead(msgspec.Struct):
+    """The common case, decoded into arrays: integer image and category ids."""
+
+    image_id: int
+    category_id: int
+    id: Any = None
+
+
+class _ImageHead(msgspec.Struct):
+    """The fields of an image record the index needs."""
+
+    id: Any = msgspec.UNSET
+    file_name: Any = ""
+    height: Any = None
+    width: Any = None
+
+
+#: Annotation records decoded per typed pass (bounds the memory of the headers).
+CHUNK = 1 << 13
+
+
+@dataclass
+class Columns:
+    """Per annotation record: id, image_id and category_id (arrays when all are integers)."""
+
+    ids: Any
+    image_ids: Any
+    category_ids: Any
+    integer: bool
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Parsed:
+    """What one typed pass over a file's bytes gives the model."""
+
+    kind: str  # "dataset" or "list"
+    transcoded: bytes | None  # the UTF-8 bytes when the file was UTF-16/32, else None
+    images: Any  # typed image heads (or the first items of a top-level list)
+    image_spans: Any  # (buffer, start, stop) of the image records, or None
+    categories: Any
+    columns: Columns
+    source: RawSource | None
 
 
 def _available_memory() -> int | None:
@@ -134,14 +181,80 @@ def _message(exc: Exception) -> str:
     return _PATH.sub("", str(exc)).rstrip(" -")
 
 
+class FileBytes:
+    """The bytes of a file read on demand (``fb[a:b]``), so a big file is not kept in memory.
+
+    The file must not change while it is open: each read checks its size and modification
+    time and raises :class:`CocoError` when they differ. ``data`` keeps the bytes in memory
+    instead (files that were transcoded from UTF-16/32).
+    """
+
+    def __init__(self, path: Path | None, data: bytes | None = None) -> None:
+        self.path = path
+        self.data = data
+        if data is None:
+            info = os.stat(path)
+            self._stamp = (info.st_size, info.st_mtime_ns)
+            self._size = info.st_size
+        else:
+            self._size = len(data)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _check(self, fd: int) -> None:
+        info = os.fstat(fd)
+        if (info.st_size, info.st_mtime_ns) != self._stamp:
+            raise CocoError(
+                "the file changed on disk after it was opened: open it again to see or save it",
+                path=self.path,
+            )
+
+    def read(self, spans: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The bytes of several ``(start, stop)`` spans, with one open of the file."""
+        if self.data is not None:
+            return [self.data[a:b] for a, b in spans]
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as exc:
+            raise CocoError(f"cannot read the file: {exc.strerror or exc}", path=self.path) from None
+        try:
+            self._check(fd)
+            return [os.pread(fd, b - a, a) for a, b in spans]
+        finally:
+            os.close(fd)
+
+    def __getitem__(self, key: slice) -> bytes:
+        start, stop, _ = key.indices(self._size)
+        return self.read([(start, max(start, stop))])[0]
+
+    def copy_to(self, fh: Any, start: int, stop: int, chunk: int = 1 << 24) -> None:
+        """Write bytes ``start:stop`` to ``fh`` in chunks."""
+        for a in range(start, stop, chunk):
+            fh.write(self[a : min(stop, a + chunk)])
+
+
+@dataclass
+class RecordSpans:
+    """The byte span of each record of a JSON list (images): ``buffer[start[k]:stop[k]]``."""
+
+    buffer: Any
+    start: np.ndarray
+    stop: np.ndarray
+
+    def record(self, k: int) -> bytes:
+        return self.buffer[int(self.start[k]) : int(self.stop[k])]
+
+
 @dataclass
 class RawSource:
     """A COCO file's bytes with the span of every annotation record.
 
     Attributes
     ----------
-    buffer : bytes
-        The file's bytes as UTF-8 (the original bytes unless the file was UTF-16/32).
+    buffer : bytes or FileBytes
+        The file's bytes as UTF-8 (the original bytes unless the file was UTF-16/32); after
+        :func:`~.model.load_coco`, a :class:`FileBytes` that reads them on demand.
     start, stop : ndarray of int64
         Byte span ``buffer[start[k]:stop[k]]`` of annotation record ``k``.
     array_span : (int, int) or None
@@ -157,6 +270,13 @@ class RawSource:
         """The bytes of annotation record ``k``."""
         return self.buffer[int(self.start[k]) : int(self.stop[k])]
 
+    def records(self, ks: Sequence[int]) -> list[bytes]:
+        """The bytes of several records (one read of the file)."""
+        spans = [(int(self.start[k]), int(self.stop[k])) for k in ks]
+        if isinstance(self.buffer, FileBytes):
+            return self.buffer.read(spans)
+        return [self.buffer[a:b] for a, b in spans]
+
     def __len__(self) -> int:
         return len(self.start)
 
@@ -165,32 +285,21 @@ def _offset(raw: msgspec.Raw, base: int) -> int:
     return int(np.frombuffer(raw, np.uint8).ctypes.data - base) if len(raw) else 0
 
 
-def parse_bytes(
-    buf: bytes, path: Path | None
-) -> tuple[Any, list | None, list | None, list[_AnnHead], RawSource | None]:
-    """One typed pass over a file's bytes.
-
-    Returns
-    -------
-    top : str
-        ``"dataset"`` or ``"list"`` (a top-level list: a results file or other JSON).
-    images, categories : list of dict or None
-        The records (None when the key is missing or not a list; see the model's checks).
-    heads : list of _AnnHead
-        Per annotation record: id, image_id, category_id.
-    source : RawSource or None
-        The spans (None when there is no annotations list).
+def parse_bytes(buf: bytes, path: Path | None) -> Parsed:
+    """One typed pass over a file's bytes: image heads, categories, annotation index.
 
     Raises
     ------
-    NotCocoError-like ValueError
-        ``msgspec.DecodeError`` for bytes that are not JSON (the caller decides).
+    msgspec.DecodeError
+        For bytes that are not JSON (the caller decides what they are).
     CocoError
         For records of the wrong type, with the JSON path.
     """
     from .model import NotCocoError
 
+    original = buf
     buf, skip = _utf8(buf)
+    transcoded = None if buf is original else buf
     view = memoryview(buf)[skip:]
     try:
         top = msgspec.json.decode(view, type=_Top | list[msgspec.Raw])
@@ -198,19 +307,51 @@ def parse_bytes(
         raise NotCocoError("the JSON top level is not an object", path=path) from None
     except RecursionError:
         raise CocoError("the JSON is nested too deeply to be COCO", path=path) from None
+    empty = Columns([], [], [], False)
     if isinstance(top, list):
-        return "list", top, None, [], None
+        return Parsed("list", transcoded, top[:10], None, None, empty, None)
     base = np.frombuffer(buf, np.uint8).ctypes.data
-    images = _decode_list(top.images, "images", path)
+    images, spans = _image_heads(buf, top.images, base, path)
     categories = _decode_list(top.categories, "categories", path)
     first = memoryview(top.annotations)[:1].tobytes()
     if first != b"[":
-        heads, source = [], None
         if first != b"n":
             raise CocoError("'annotations' must be a list", path=path, where="annotations")
-    else:
-        heads, source = _annotation_index(buf, top.annotations, base, path)
-    return "dataset", images, categories, heads, source
+        return Parsed("dataset", transcoded, images, spans, categories, empty, None)
+    columns, source = _annotation_index(buf, top.annotations, base, path)
+    return Parsed("dataset", transcoded, images, spans, categories, columns, source)
+
+
+def _image_heads(buf: bytes, raw: msgspec.Raw, base: int, path: Path | None):
+    """Typed image heads and the byte span of each record (None, None for no list)."""
+    first = memoryview(raw)[:1].tobytes()
+    if first != b"[":
+        return _decode_list(raw, "images", path), None
+    try:
+        heads = msgspec.json.decode(raw, type=list[_ImageHead])
+    except msgspec.ValidationError as exc:
+        msg = _message(exc)
+        if "Expected `object`" in msg:
+            msg = "an image record must be an object"
+        raise CocoError(msg, path=path, where=_where("images", exc)) from None
+    except RecursionError:
+        raise CocoError("nested too deeply to be COCO", path=path, where="images") from None
+    start, stop = _spans(buf, raw, base)
+    return heads, RecordSpans(buf, start, stop)
+
+
+def _spans(buf: bytes, raw: msgspec.Raw, base: int) -> tuple[np.ndarray, np.ndarray]:
+    """Byte spans of the objects of a JSON list (every element checked to be an object)."""
+    records = msgspec.json.decode(raw, type=list[msgspec.Raw])
+    lengths = np.fromiter(map(len, records), np.int64, len(records))
+    del records
+    start = np.empty(len(lengths), np.int64)
+    find, p = buf.find, _offset(raw, base) + 1
+    for k, n in enumerate(lengths.tolist()):
+        p = find(b"{", p)
+        start[k] = p
+        p += n
+    return start, start + lengths
 
 
 def _decode_list(raw: msgspec.Raw, key: str, path: Path | None) -> Any:
@@ -225,28 +366,98 @@ def _decode_list(raw: msgspec.Raw, key: str, path: Path | None) -> Any:
 
 def _annotation_index(
     buf: bytes, raw: msgspec.Raw, base: int, path: Path | None
-) -> tuple[list[_AnnHead], RawSource]:
-    """Headers and byte spans of every annotation record."""
+) -> tuple[Columns, RawSource]:
+    """Headers (as columns) and byte spans of every annotation record, chunk by chunk.
+
+    A record that is not an object fails the typed decode of its chunk (named with its JSON
+    path); the spans are checked to start with ``{`` and end with ``}``.
+    """
     try:
-        heads = msgspec.json.decode(raw, type=list[_AnnHead])
-    except msgspec.ValidationError as exc:
-        msg = _message(exc)
-        if "Expected `object`" in msg:
-            msg = "an annotation must be an object"
-        raise CocoError(msg, path=path, where=_where("annotations", exc)) from None
+        start, stop = _spans(buf, raw, base)
     except RecursionError:
         raise CocoError("nested too deeply", path=path, where="annotations") from None
-    records = msgspec.json.decode(raw, type=list[msgspec.Raw])
-    lengths = np.fromiter(map(len, records), np.int64, len(records))
-    first = _offset(raw, base)
-    start = np.empty(len(records), np.int64)
-    find, p = buf.find, first + 1
-    for k, n in enumerate(lengths.tolist()):
-        p = find(b"{", p)
-        start[k] = p
-        p += n
-    span = (first, first + len(raw))
-    return heads, RawSource(buf, start, start + lengths, span)
+    n = len(start)
+    parts: list[tuple] = []
+    integer = True
+    for a in range(0, n, CHUNK):
+        b = min(n, a + CHUNK)
+        blob = b"[" + buf[int(start[a]) : int(stop[b - 1])] + b"]"
+        if integer:
+            try:
+                heads = msgspec.json.decode(blob, type=list[_IntHead])
+            except msgspec.ValidationError:
+                integer = False
+                parts = [_generic_columns(p) for p in parts]
+            else:
+                _check_count(len(heads), b - a, a, path)
+                parts.append(_int_columns(heads))
+                continue
+        part = _any_columns(blob, a, path)
+        _check_count(len(part[0]), b - a, a, path)
+        parts.append(part)
+    if n:
+        view = np.frombuffer(buf, np.uint8)
+        if not ((view[stop - 1] == ord("}")).all() and (view[start] == ord("{")).all()):
+            raise CocoError("an annotation must be an object", path=path, where="annotations")
+    if integer:
+        if all(isinstance(p[0], np.ndarray) for p in parts):
+            ids = np.concatenate([p[0] for p in parts] or [np.zeros(0, np.int64)])
+        else:
+            ids = [v for p in parts for v in list(p[0])]
+        empty = np.zeros(0, np.int64)
+        columns = Columns(ids, np.concatenate([p[1] for p in parts] or [empty]),
+                          np.concatenate([p[2] for p in parts] or [empty]), True)
+    else:
+        columns = Columns(*(sum((list(p[j]) for p in parts), []) for j in range(3)), False)
+    span = (_offset(raw, base), _offset(raw, base) + len(raw))
+    return columns, RawSource(buf, start, stop, span)
+
+
+def _int_array(values: list) -> np.ndarray:
+    """``values`` as int64 when every one is a plain integer, else TypeError."""
+    if not all(type(v) is int for v in values):
+        raise TypeError("not all integers")
+    return np.array(values, dtype=np.int64)
+
+
+def _check_count(got: int, expected: int, offset: int, path: Path | None) -> None:
+    if got != expected:
+        raise CocoError(
+            "an annotation must be an object", path=path, where=f"annotations[{offset}:]"
+        )
+
+
+def _int_columns(heads: list[_IntHead]) -> tuple:
+    n = len(heads)
+    ids = [h.id for h in heads]
+    try:
+        ids = _int_array(ids)
+    except TypeError:
+        pass
+    return (
+        ids,
+        np.fromiter((h.image_id for h in heads), np.int64, n),
+        np.fromiter((h.category_id for h in heads), np.int64, n),
+    )
+
+
+def _generic_columns(part: tuple) -> tuple:
+    ids = part[0].tolist() if isinstance(part[0], np.ndarray) else list(part[0])
+    return ids, part[1].tolist(), part[2].tolist()
+
+
+def _any_columns(blob: bytes, offset: int, path: Path | None) -> tuple:
+    try:
+        heads = msgspec.json.decode(blob, type=list[_AnnHead])
+    except msgspec.ValidationError as exc:
+        m = _PATH.search(str(exc))
+        where = "annotations"
+        if m:
+            inner = m.group(1)
+            k = re.match(r"\[(\d+)\](.*)", inner)
+            where += f"[{int(k.group(1)) + offset}]{k.group(2)}" if k else inner
+        raise CocoError(_message(exc), path=path, where=where) from None
+    return [h.id for h in heads], [h.image_id for h in heads], [h.category_id for h in heads]
 
 
 # ------------------------------------------------------------------------------ re-emission
@@ -279,8 +490,8 @@ def splice_annotations(
     source: RawSource,
     replaced: Mapping[int, bytes | None],
     appended: Sequence[bytes] = (),
-) -> bytes:
-    """The file's bytes with some annotation records replaced, dropped or appended.
+) -> list[bytes | tuple[int, int]]:
+    """The file as segments: the original's byte ranges and the changed records' new bytes.
 
     Parameters
     ----------
@@ -289,55 +500,74 @@ def splice_annotations(
     replaced : mapping of int to bytes or None
         Record position -> its new bytes, or None to drop it (with one neighbouring separator).
     appended : sequence of bytes
-        New records, written after the last record with the file's own separator.
+        New records, written after the last kept record with the file's own separator.
 
     Returns
     -------
-    bytes
-        Byte-identical to the original when nothing is replaced or appended.
+    list of bytes or (start, stop)
+        ``(start, stop)`` is a range of the original bytes; :func:`write_segments` writes them.
+        Without changes this is the whole original, so the file comes back byte-identical.
     """
-    buf = source.buffer
+    size = len(source.buffer)
     if not replaced and not appended:
-        return buf
+        return [(0, size)]
     if source.array_span is None:
         raise CocoError("the source has no annotations list to write into")
-    sep, lead = record_separator(source)
-    a0, a1 = source.array_span
-    kept = False
-    out = [buf[: a0 + 1]]
-    start, stop = source.start, source.stop
-    n = len(source)
-    # Walk the records; gaps between kept records are the file's own bytes.
-    prev_end: int | None = None
-    first = True
-    for k in range(n):
-        if k in replaced and replaced[k] is None:
-            continue
-        s, e = int(start[k]), int(stop[k])
-        if first:
-            out.append(buf[a0 + 1 : s] if k == 0 else lead)
-            first = False
-        elif prev_end is not None:
-            out.append(buf[prev_end:s] if _adjacent_kept(k, replaced) else sep)
-        out.append(replaced[k] if k in replaced else buf[s:e])
-        prev_end = e
-        kept = True
-    tail_start = int(stop[n - 1]) if n else a0 + 1
-    for rec in appended:
-        if first:
-            out.append(lead if n else b"")
-            first = False
+    sep, _ = record_separator(source)
+    start, stop = source.start.tolist(), source.stop.tolist()
+    n = len(start)
+    dropped = {k for k, v in replaced.items() if v is None}
+    # (from, to, bytes): the original bytes from:to are replaced by bytes
+    ops: list[tuple[int, int, bytes]] = []
+    for k, new in replaced.items():
+        if new is not None:
+            ops.append((start[k], stop[k], new))
+        elif k > 0:
+            ops.append((stop[k - 1], stop[k], b""))  # the separator before it and itself
         else:
-            out.append(sep)
-        out.append(rec)
-    if kept or appended:
-        out.append(buf[tail_start:a1])
-    else:
-        out.append(buf[tail_start:a1] if not n else buf[a1 - 1 : a1])
-    out.append(buf[a1:])
-    return b"".join(out)
+            ops.append((start[0], stop[0], b""))
+    if 0 in dropped:  # the first kept record loses the separator before it
+        j = next((k for k in range(n) if k not in dropped), None)
+        if j is not None:
+            ops.append((stop[j - 1], start[j], b""))
+    if appended:
+        kept = [k for k in range(n) if k not in dropped]
+        if kept:
+            at, text = stop[kept[-1]], b"".join(sep + rec for rec in appended)
+        else:
+            at = stop[n - 1] if n else source.array_span[0] + 1
+            text = sep.join(appended)
+        ops.append((at, at, text))
+    ops.sort(key=lambda op: (op[0], op[1]))
+    out: list[bytes | tuple[int, int]] = []
+    cursor = 0
+    for a, b, text in ops:
+        if a > cursor:
+            out.append((cursor, a))
+        if text:
+            out.append(text)
+        cursor = max(cursor, b)
+    out.append((cursor, size))
+    return [seg for seg in out if not (isinstance(seg, tuple) and seg[1] <= seg[0])]
 
 
-def _adjacent_kept(k: int, replaced: Mapping[int, bytes | None]) -> bool:
-    """Whether the record before ``k`` is kept (so the gap between them is the file's own)."""
-    return not (k - 1 in replaced and replaced[k - 1] is None)
+def write_segments(segments: Sequence[bytes | tuple[int, int]], source: RawSource, fh: Any) -> None:
+    """Write :func:`splice_annotations` segments to a binary file object."""
+    buf = source.buffer
+    for seg in segments:
+        if isinstance(seg, tuple):
+            if isinstance(buf, FileBytes):
+                buf.copy_to(fh, *seg)
+            else:
+                fh.write(buf[seg[0] : seg[1]])
+        else:
+            fh.write(seg)
+
+
+def join_segments(segments: Sequence[bytes | tuple[int, int]], source: RawSource) -> bytes:
+    """The bytes of :func:`splice_annotations` segments, in memory."""
+    import io
+
+    out = io.BytesIO()
+    write_segments(segments, source, out)
+    return out.getvalue()

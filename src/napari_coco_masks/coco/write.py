@@ -922,6 +922,15 @@ def write_coco(dataset: Mapping[str, Any], path: str | os.PathLike) -> Path:
 
 def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
     """Replace ``path`` with ``data`` atomically (temporary file, fsync, ``os.replace``)."""
+    return write_atomic(path, lambda fh: _write_chunks(fh, data))
+
+
+def write_atomic(path: str | os.PathLike, fill: Any) -> Path:
+    """Replace ``path`` with what ``fill(binary_file)`` writes, atomically.
+
+    A temporary file in the same folder is written, flushed to disk and renamed over ``path``;
+    a failure at any point leaves an existing file intact and no temporary file behind.
+    """
     target = Path(path)
     if not target.parent.is_dir():
         raise CocoError(
@@ -930,7 +939,7 @@ def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            _write_chunks(fh, data)
+            fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, _file_mode(target))
