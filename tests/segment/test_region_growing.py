@@ -517,12 +517,11 @@ def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
     monkeypatch.setattr(region_growing, "_GROWTH", 2)
     rng = np.random.default_rng(10 + connectivity)
     image = (ndi.gaussian_filter(rng.random((24, 30, 28)), 2.0) * 1000 - 500).astype(dtype)
-    if dtype == np.float32:
-        image[5, :, :] = np.nan  # NaN is never in range
+    image[5, :, :] = -30_000  # a wall no range reaches (NaN is refused, see below)
     footprint = ndi.generate_binary_structure(3, connectivity)
     for seed in rng.integers(0, 24, size=(4, 3)):
         value = float(image[tuple(seed)])
-        if np.isnan(value):
+        if value == -30_000:
             continue
         lo, hi = region_growing._cast_bounds(value - 8, value + 8, image.dtype)
         expected = flood((image >= lo) & (image <= hi), tuple(seed), footprint=footprint)
@@ -560,3 +559,16 @@ def test_fill_carried_over_from_a_runs_window_equals_sitk(connectivity, monkeypa
             np.testing.assert_array_equal(got, expected)
     pairs = set(zip(order, order[1:], strict=False))
     assert ("runs", "carried") in pairs  # a runs window handed its region to the next fill
+
+
+@pytest.mark.parametrize("bad", [np.nan, -np.inf])
+def test_nan_and_inf_images_are_refused(bad):
+    """Issue 13 defect 7: NaN pixels were compared silently (never inside any range)."""
+    image = np.full((20, 20), 100.0)
+    image[0, :3] = bad
+    with pytest.raises(ValueError, match=r"3 NaN or infinite value\(s\).*nan_to_num"):
+        grow_regions(image, [[10, 10]], tolerance=5)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        grow_region(image, [[10, 10]], tolerance=5)
+    finite = np.nan_to_num(image, neginf=0.0)
+    assert np.count_nonzero(grow_regions(finite, [[10, 10]], tolerance=5)) == 397

@@ -378,3 +378,15 @@ def test_benchmark_quick_smoke():
         assert row["components"] < row["objects"]  # the disks touch
         assert row["iou"] > 0.9
         assert row["ratio"] > 0
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_watershed_refuses_nan_and_inf_images(bad):
+    """Issue 13 defect 7: NaN flooded silently (scikit-image gives arbitrary labels)."""
+    image = ndi.gaussian_filter(np.random.default_rng(0).normal(size=(30, 30)), 2)
+    image[3:5, 3:5] = bad
+    with pytest.raises(ValueError, match=r"4 NaN or infinite value\(s\).*nan_to_num"):
+        watershed(image, [[15, 15], [25, 25]])
+    movie = np.stack([np.where(np.isfinite(image), image, 0), image])
+    with pytest.raises(ValueError, match=r"value\(s\) in frame 1"):
+        watershed(movie, [[0, 15, 15], [1, 25, 25]], frame_axis=0)

@@ -340,3 +340,16 @@ def test_sigma_and_max_size_are_in_physical_units(make_napari_viewer, qtbot):
     expected = rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=2.0)
     np.testing.assert_array_equal(viewer.layers["img regions"].data, expected)
     assert not np.array_equal(expected, rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=1.0))
+
+
+def test_nan_image_gives_one_clear_message(make_napari_viewer, qtbot, monkeypatch):
+    messages: list[str] = []
+    monkeypatch.setattr("napari_coco_masks._widgets.region_growing.show_error", messages.append)
+    image = _blocks_2d().astype(np.float32)
+    image[0, 0] = np.nan
+    viewer, layer, widget, points = _setup(make_napari_viewer, image)
+    points.add([10, 10])
+    _wait(qtbot, widget)
+    assert "NaN or infinite" in widget._status.value
+    assert len(messages) == 1 and "nan_to_num" in messages[0]
+    assert "img regions" not in viewer.layers

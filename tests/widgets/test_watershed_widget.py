@@ -462,3 +462,19 @@ def test_split_mode_refuses_a_grey_image_and_splits_a_binary_one(make_napari_vie
     expected = split_touching(pair, min_distance=5.0)
     np.testing.assert_array_equal(viewer.layers["mask png split"].data, expected)
     assert expected.max() == 2 and len(errors) == 1
+
+
+def test_seeded_nan_image_gives_one_clear_message(make_napari_viewer, qtbot, errors):
+    viewer = make_napari_viewer()
+    image = blobs()
+    image[0, :5] = np.nan
+    viewer.add_image(image, name="img")
+    viewer.add_points(np.array([[10.0, 10.0], [30.0, 45.0]]), name="markers")
+    widget = WatershedWidget(viewer)
+    widget.mode.value = SEEDED
+    widget.image_layer.value = viewer.layers["img"]
+    worker = widget.run()
+    assert worker is not None
+    qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
+    assert "5 NaN or infinite" in widget.status.value
+    assert len(errors) == 1 and "img watershed" not in viewer.layers

@@ -422,6 +422,7 @@ class RegionGrowingWidget(Container):
         worker = start_job(
             steps, total=len(missing), desc="growing regions",
             on_batch=lambda batch: self._store(batch, plan),
+            ignore_errors=True,  # _report shows one message instead of a traceback
         )
         worker.returned.connect(lambda _result: self._show(plan))
         worker.errored.connect(lambda err: self._report(str(err)))

@@ -108,7 +108,7 @@ class Region:
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
-    """Return ``image`` as a numeric numpy array (bool becomes uint8)."""
+    """Return ``image`` as a numeric numpy array (bool becomes uint8); refuse NaN and inf."""
     arr = np.asarray(image)
     if arr.ndim < 1 or arr.size == 0:
         raise ValueError(f"`image` (shape {arr.shape}) must be a non-empty array of 1 or more dims")
@@ -121,6 +121,12 @@ def _check_image(image: np.ndarray) -> np.ndarray:
         )
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
+    if arr.dtype.kind == "f" and not (np.isfinite(arr.min()) and np.isfinite(arr.max())):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(
+            f"`image` contains {bad} NaN or infinite value(s); region growing compares "
+            "intensities, so replace them first (e.g. numpy.nan_to_num) or crop them away"
+        )
     return arr
 
 

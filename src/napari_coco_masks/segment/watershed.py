@@ -114,6 +114,17 @@ def _check_image(image: Any) -> None:
         raise ValueError(f"`image` must be a real-valued intensity image, got dtype {image.dtype}.")
 
 
+def _check_finite(frame: NDArray, where: str) -> None:
+    """A NaN or infinite intensity floods in an undefined order: refuse it, saying where."""
+    if frame.dtype.kind != "f" or (np.isfinite(frame.min()) and np.isfinite(frame.max())):
+        return
+    bad = int(np.count_nonzero(~np.isfinite(frame)))
+    raise ValueError(
+        f"`image` contains {bad} NaN or infinite value(s){where}; replace them first "
+        "(e.g. numpy.nan_to_num) or crop them away."
+    )
+
+
 def _check_same_shape(array: Any, image: Any, name: str) -> None:
     """Raise if ``array`` and ``image`` differ in shape."""
     if tuple(array.shape) != tuple(image.shape):
@@ -629,6 +640,7 @@ def iter_watershed(
 
     def segment_frame(index: int) -> NDArray[np.int32]:
         frame = np.asarray(_frame(image, axis, index))
+        _check_finite(frame, "" if axis is None else f" in frame {index}")
         frame_mask = _frame(mask, axis, index)
         frame_mask = None if frame_mask is None else np.asarray(frame_mask, dtype=bool)
         seeds = frame_markers(index, frame.shape)
