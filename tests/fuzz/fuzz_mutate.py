@@ -498,7 +498,8 @@ def raster_case(seed: int) -> tuple[dict, int, int, list[str]]:
     done = [f"image {h} x {w}"]
     for _ in range(rng.randint(0, 2)):
         done.append(rng.choice([_m_coordinate, _m_polygon_shape, _m_rle, _m_random_value])(tiny, rng))
-    return tiny["annotations"][0] if tiny["annotations"] else {}, h, w, done
+    anns = _items(tiny, "annotations")
+    return (anns[0] if anns else tiny.get("annotations")), h, w, done
 
 
 def image_file_case(seed: int, folder: Path) -> tuple[list[Path], list[str]]:
