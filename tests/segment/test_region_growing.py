@@ -572,3 +572,21 @@ def test_nan_and_inf_images_are_refused(bad):
         grow_region(image, [[10, 10]], tolerance=5)
     finite = np.nan_to_num(image, neginf=0.0)
     assert np.count_nonzero(grow_regions(finite, [[10, 10]], tolerance=5)) == 397
+
+
+def test_auto_bounds_grow_the_seeds_component_of_the_otsu_mask():
+    from skimage.filters import threshold_otsu
+
+    from napari_coco_masks.segment.region_growing import auto_bounds
+
+    image = data.coins()
+    t = threshold_otsu(image)
+    dark = tuple(int(v) for v in np.argwhere(ndi.uniform_filter(image, 3) < t - 40)[0])
+    for seed in ((120, 45), dark):
+        lower, upper = auto_bounds(image, [seed])
+        got = grow_regions(image, [seed], lower=lower, upper=upper) == 1
+        # flood fills the seed's connected run of equal mask values: its side of Otsu
+        np.testing.assert_array_equal(got, flood(image > t, seed, connectivity=1))
+        assert got.sum() > 1000
+    assert image[dark] <= t < image[120, 45]
+    assert auto_bounds(np.full((4, 4), 7.0), [[1, 1]]) == (7.0, 7.0)

@@ -28,11 +28,13 @@ from napari.utils.notifications import show_error
 from napari_coco_masks._layers import layer_geometry, time_axes, unit_text, upsert_labels
 from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
 from napari_coco_masks._widgets._progress import start_job
-from napari_coco_masks.segment.region_growing import Region, grow_region, smooth
+from napari_coco_masks.segment.region_growing import Region, auto_bounds, grow_region, smooth
 
 if TYPE_CHECKING:
     import napari
 
+#: Regions of fewer pixels than this are reported as tiny (a seed that did not grow).
+TINY = 9
 _LUMA = np.array([0.2125, 0.7154, 0.0721])  # ITU-R 709, as skimage.color.rgb2gray
 
 
@@ -96,12 +98,31 @@ def _grow_in_thread(
     smoothing: tuple[float, ...],
     frames: dict[tuple[int, ...], np.ndarray],
 ):
-    """Grow the objects whose regions are not cached; yields ``(object, region)`` pairs."""
+    """Grow the objects whose regions are not cached; yields ``(object, region)`` pairs.
+
+    ``options["auto"]`` (tolerance 0) picks each object's bounds with :func:`auto_bounds`.
+    """
+    options = dict(options)
+    auto = options.pop("auto", False)
+    thresholds: dict[tuple[int, ...], float] = {}
     for obj in objects:
         if obj.frame not in frames:
             frames[obj.frame] = smooth(_intensity(data[obj.frame], rgb), smoothing)
-        region = grow_region(frames[obj.frame], np.array(obj.points), **options)
-        yield obj, region
+        frame, seeds = frames[obj.frame], np.array(obj.points)
+        if auto:
+            if obj.frame not in thresholds:
+                thresholds[obj.frame] = _otsu(frame)
+            lower, upper = auto_bounds(frame, seeds, threshold=thresholds[obj.frame])
+            yield obj, grow_region(frame, seeds, lower=lower, upper=upper, **options)
+        else:
+            yield obj, grow_region(frame, seeds, **options)
+
+
+def _otsu(frame: np.ndarray) -> float:
+    """Otsu's threshold of a frame (its value when the frame is constant)."""
+    from skimage.filters import threshold_otsu
+
+    return float(frame.flat[0]) if frame.min() == frame.max() else float(threshold_otsu(frame))
 
 
 class RegionGrowingWidget(Container):
@@ -123,7 +144,11 @@ class RegionGrowingWidget(Container):
             choices=[("intensity range", "range"), ("confidence connected", "confidence")],
             value="range",
         )
-        self._tolerance = FloatSpinBox(label="tolerance (±)", value=10.0, min=0, max=1e12)
+        self._tolerance = FloatSpinBox(
+            label="tolerance (±, 0 = auto)", value=0.0, min=0, max=1e12,
+            tooltip="0: grow the seed's side of the image's Otsu threshold; otherwise the "
+            "range seed value ± tolerance",
+        )
         self._fixed = CheckBox(text="fixed lower/upper bounds", value=False)
         self._lower = FloatSpinBox(label="lower", value=0.0, min=-1e12, max=1e12)
         self._upper = FloatSpinBox(label="upper", value=255.0, min=-1e12, max=1e12)
@@ -331,8 +356,10 @@ class RegionGrowingWidget(Container):
             )
         elif self._fixed.value:
             options.update(lower=float(self._lower.value), upper=float(self._upper.value))
-        else:
+        elif self._tolerance.value > 0:
             options.update(tolerance=float(self._tolerance.value))
+        else:
+            options.update(auto=True)
         return options
 
     def _seed_indices(self, points: Points, image: Image) -> np.ndarray:
@@ -464,6 +491,12 @@ class RegionGrowingWidget(Container):
         if active is not None and active in layers and layers.selection.active is not active:
             layers.selection.active = active  # keep clicking seeds, not painting labels
         notes = [f"{len(plan.objects)} region(s)"]
+        tiny = sorted({obj.label for obj in plan.objects if self._cache[plan.key(obj)].size < TINY})
+        if tiny:
+            notes.append(
+                f"{len(tiny)} tiny (< {TINY} px): labels {tiny}; widen the range "
+                "(tolerance 0 = auto)"
+            )
         if truncated:
             notes.append(f"stopped at max size: labels {sorted(set(truncated))}")
         if plan.ignored:

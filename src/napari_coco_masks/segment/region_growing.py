@@ -45,7 +45,7 @@ try:  # scikit-image's breadth-first kernels, used directly to skip its copies o
 except ImportError:  # pragma: no cover - other scikit-image layouts: public ``flood`` instead
     _flood_fill_equal = _flood_fill_tolerance = None
 
-__all__ = ["Region", "RegionSizeWarning", "grow_region", "grow_regions", "smooth"]
+__all__ = ["Region", "RegionSizeWarning", "auto_bounds", "grow_region", "grow_regions", "smooth"]
 
 Mode = Literal["range", "confidence"]
 
@@ -223,6 +223,55 @@ def smooth(image: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
     if not np.any(sigmas > 0):
         return image
     return ndi.gaussian_filter(image.astype(np.float32), tuple(sigmas))
+
+
+def auto_bounds(
+    image: np.ndarray, seeds: np.ndarray, *, threshold: float | None = None
+) -> tuple[float, float]:
+    """Intensity bounds for a seed when the user gave none: the seed's side of Otsu's threshold.
+
+    A fixed ``± tolerance`` around the seed value grows one pixel when the seed sits on texture
+    (the neighbours differ by more than the tolerance). Instead, the seeds' local mean (3×3 or 3×3×3
+    window around each seed) is compared with the image's Otsu threshold: a bright seed gets
+    ``(threshold, max]``, a dark one ``[min, threshold]``, so the region is the seed's connected
+    component of the thresholded image.
+
+    Parameters
+    ----------
+    image : (M, N[, ...]) ndarray
+        Intensities (one frame).
+    seeds : (K, ndim) array_like of int
+        Seed pixel indices of one object.
+    threshold : float, optional
+        Otsu's threshold of ``image``, when already known (a cache across seeds).
+
+    Returns
+    -------
+    lower, upper : float
+        Inclusive bounds for ``grow_region(..., lower=lower, upper=upper)``.
+
+    Examples
+    --------
+    >>> image = np.array([[10, 10, 200, 190], [10, 12, 210, 200]], dtype=np.uint8)
+    >>> auto_bounds(image, [[0, 3]])
+    (13.0, 210.0)
+    """
+    from skimage.filters import threshold_otsu
+
+    image = _check_image(image)
+    pts = _check_seeds(np.asarray(seeds), image.shape)
+    low, high = float(image.min()), float(image.max())
+    if low == high:
+        return low, high
+    t = float(threshold_otsu(image)) if threshold is None else float(threshold)
+    windows = [
+        image[tuple(slice(max(c - 1, 0), c + 2) for c in point)] for point in pts.tolist()
+    ]
+    local = float(np.mean([w.mean() for w in windows]))
+    if local <= t:
+        return low, t
+    above = math.floor(t) + 1.0 if np.issubdtype(image.dtype, np.integer) else np.nextafter(t, np.inf)
+    return float(above), high
 
 
 def _value_range(dtype: np.dtype) -> tuple[float, float]:
