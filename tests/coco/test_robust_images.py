@@ -201,3 +201,25 @@ def test_a_tiff_stack_over_the_limit_is_refused_from_its_header(tmp_path, monkey
     monkeypatch.setattr(images, "MAX_IMAGE_PIXELS", 1000)  # one plane is 100 px: the stack 5,000
     with pytest.raises(ImageReadError, match="limit"):
         image_info(path)
+
+
+def test_a_symlinked_subfolder_pointing_out_is_refused(tmp_path):
+    _png(tmp_path / "secret" / "val" / "s.png")
+    json_path = tmp_path / "ds" / "annotations" / "x.json"
+    json_path.parent.mkdir(parents=True)
+    (tmp_path / "ds" / "images").mkdir()
+    os.symlink(tmp_path / "secret" / "val", tmp_path / "ds" / "images" / "val")
+    with pytest.warns(UserWarning, match="outside the dataset folder"):
+        assert find_images(_dataset(json_path, "val/s.png")) == [None]
+    assert find_images(_dataset(json_path, "val/s.png"), image_root=tmp_path / "ds" / "images") == [
+        tmp_path / "ds" / "images" / "val" / "s.png"
+    ]
+
+
+def test_absolute_path_inside_the_dataset_is_accepted(tmp_path):
+    inside = _png(tmp_path / "ds" / "elsewhere" / "a.png")
+    json_path = tmp_path / "ds" / "ann" / "x.json"
+    json_path.parent.mkdir(parents=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert resolve_image(json_path, str(inside)) == inside

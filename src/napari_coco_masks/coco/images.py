@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,33 +102,61 @@ def _names(file_name: str) -> tuple[str, str, bool]:
     return rel, rel.rsplit("/", 1)[-1], absolute
 
 
+def _usable(candidate: Path, root: Path | None, dirs: dict[Path, bool]) -> bool | None:
+    """Whether ``candidate`` is a file inside ``root``: True, False (outside) or None (no file).
+
+    A regular file (not a symlink) is inside when its folder is; folders are resolved once
+    and cached in ``dirs``, so a large dataset costs about one ``lstat`` per image.
+    """
+    try:
+        mode = os.lstat(candidate).st_mode
+    except (OSError, ValueError):
+        return None
+    if stat.S_ISREG(mode):
+        if root is None:
+            return True
+        parent = candidate.parent
+        if parent not in dirs:
+            dirs[parent] = _inside(parent, root)
+        return dirs[parent]
+    if not stat.S_ISLNK(mode) or not candidate.is_file():
+        return None
+    return root is None or _inside(candidate, root)
+
+
 def _resolve(
-    file_name: Any, folders: Sequence[Path], root: Path | None, last: list[Path]
+    file_name: Any, folders: Sequence[Path], root: Path | None, state: dict
 ) -> tuple[Path | None, str | None]:
-    """``(path, refusal)``: the file ``file_name`` names, or why one was refused."""
+    """``(path, refusal)``: the file ``file_name`` names, or why one was refused.
+
+    ``state`` carries the folder of the last hit (tried first) and the folder cache between
+    calls.
+    """
     if not isinstance(file_name, str) or not file_name or "\x00" in file_name:
         return None, None
     if _URL.match(file_name):
         return None, "a URL (never fetched)"
     rel, base, absolute = _names(file_name)
     refused = None
-    if absolute and os.path.isfile(file_name):
-        if root is None or _inside(Path(file_name), root):
+    dirs = state.setdefault("dirs", {})
+    if absolute:
+        inside = _usable(Path(file_name), root, dirs)
+        if inside:
             return Path(file_name), None
-        refused = "outside the dataset folder"
+        if inside is False:
+            refused = "outside the dataset folder"
+    last = state.setdefault("last", [])
     tries = (rel, base) if base != rel else (rel,)
     for folder in last + [f for f in folders if f not in last]:
         for name in tries:
             candidate = folder / name
-            try:
-                if not candidate.is_file():
-                    continue
-            except (OSError, ValueError):
+            inside = _usable(candidate, root, dirs)
+            if inside is None:
                 continue
-            if root is not None and not _inside(candidate, root):
+            if not inside:
                 refused = "outside the dataset folder (through '..' or a symlink)"
                 continue
-            last[:] = [folder]
+            state["last"] = [folder]
             return candidate, None
     return None, refused
 
@@ -177,7 +206,7 @@ def resolve_image(
         None for a missing file, a URL, or a file outside the dataset folder.
     """
     root = None if image_root is not None else dataset_root(json_path)
-    path, why = _resolve(file_name, _folders(json_path, image_root), root, [])
+    path, why = _resolve(file_name, _folders(json_path, image_root), root, {})
     if why is not None:
         _warn_refused([(str(file_name), why)], json_path)
     return path
@@ -195,11 +224,11 @@ def find_images(dataset: Any, *, image_root: str | os.PathLike | None = None) ->
     json_path = dataset.path if dataset.path is not None else Path(image_root) / "_.json"
     folders = _folders(json_path, image_root)
     root = None if image_root is not None else dataset_root(json_path)
-    last: list[Path] = []
+    state: dict = {}
     found: list[Path | None] = []
     refused: list[tuple[str, str]] = []
     for image in dataset.images:
-        path, why = _resolve(image.file_name, folders, root, last)
+        path, why = _resolve(image.file_name, folders, root, state)
         if why is not None:
             refused.append((str(image.file_name), why))
         found.append(path)
