@@ -395,3 +395,30 @@ def test_opens_on_the_active_image(make_napari_viewer, qtbot, coins) -> None:
     assert widget.image.value == chosen
     _idle(qtbot, widget)
     assert [layer.name for layer in _labels_layers(viewer)] == [f"chosen{OUTPUT_SUFFIX}"]
+
+
+def test_status_names_the_step_that_emptied_the_result(make_napari_viewer, qtbot) -> None:
+    """Issue 13 defect 9: "no pixel is above the threshold" was said when clear border (or
+    min size) removed every object."""
+    viewer = make_napari_viewer()
+    frame = np.zeros((40, 40), np.uint8)
+    frame[:10, :10] = 200  # one bright object, touching the edge
+    frame[0, 39] = 200  # and one pixel
+    viewer.add_image(frame, name="corner", scale=(0.5, 0.5), units="um")
+    widget = ThresholdWidget(viewer)
+    widget.clear_border.value = True
+    _idle(qtbot, widget)
+    assert "'clear border' removed every object" in widget.status.value
+    assert "no pixel is above" not in widget.status.value
+    widget.clear_border.value = False
+    widget.min_size.value = 30.0  # µm²: 120 px, the square is 100 px
+    _idle(qtbot, widget)
+    assert "smaller than min size 30" in widget.status.value
+    widget.min_size.value = 0.0
+    widget.method.value = "manual"
+    widget.value.value = 200
+    _idle(qtbot, widget)
+    assert "no pixel is above the threshold 200" in widget.status.value
+    widget.value.value = 100
+    _idle(qtbot, widget)
+    assert widget.output_layer.data.max() == 2 and "2 objects" in widget.status.value

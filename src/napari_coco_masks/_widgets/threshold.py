@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -114,6 +114,9 @@ class Result:
     #: Largest value computed: the object count for ``labels`` output (values run 1..n over a
     #: series), 0 when nothing was found.
     top: int = 0
+    #: When nothing was found: the clean-up step that removed every object ("min_size" or
+    #: "clear_border"), or "" when no pixel passed the threshold at all.
+    emptied_by: str = ""
 
 
 def _grey_series(job: Job) -> Any:
@@ -172,9 +175,29 @@ def run_job(job: Job) -> Generator[None, None, Result]:
             result.threshold = used
             result.top = max(result.top, int(labels.max(initial=0)))
             yield
+        if result.top == 0:
+            result.emptied_by = _emptied_by(job)
     except ValueError as error:
         result.error = str(error)
     return result
+
+
+def _found_any(job: Job, **options: Any) -> bool:
+    """Whether ``job`` run with some options changed finds any pixel (same frames)."""
+    changed = replace(job, options={**job.options, **options})
+    return any(labels.any() for _, labels, _ in _iter_job(changed))
+
+
+def _emptied_by(job: Job) -> str:
+    """Which clean-up step of an empty result removed every object ("" if none did)."""
+    clear_border, min_size = job.options.get("clear_border"), job.options.get("min_size")
+    if not (clear_border or min_size):
+        return ""
+    if not _found_any(job, clear_border=False, min_size=0.0):
+        return ""
+    if min_size and not _found_any(job, clear_border=False):
+        return "min_size"
+    return "clear_border"
 
 
 def run_job_now(job: Job) -> Result:
@@ -748,6 +771,16 @@ class ThresholdWidget(Container):
 
     def _describe(self, job: Job, result: Result) -> str:
         where = "" if not result.frames else f" in frame {result.frames[0][0]}"
+        if result.emptied_by == "min_size":
+            return (
+                f"No object left{where}: every object is smaller than min size "
+                f"{job.options['min_size']:g}. Lower 'min size'."
+            )
+        if result.emptied_by == "clear_border":
+            return (
+                f"No object left{where}: 'clear border' removed every object (each touches "
+                "the image edge). Untick 'clear border'."
+            )
         if result.top == 0:
             if job.mode == "colour":
                 return (
