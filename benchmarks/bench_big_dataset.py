@@ -141,8 +141,8 @@ def _disc(h: int, w: int, cy: int, cx: int, r: int) -> tuple[np.ndarray, np.ndar
 def child(path: Path, out: Path, browse: int, lazy: bool | None = None, edits: int = 1) -> dict:
     """The measured workload (runs in its own process); returns figures and checks.
 
-    ``lazy`` is passed to ``read_coco``: None (the default choice, which must be lazy for the
-    full dataset) or True (the quick dataset is small enough to be read eagerly otherwise).
+    ``lazy`` is kept for the command line; every file now takes the same lazy path (labels are a
+    :class:`~napari_coco_masks.coco.session.LabelPlanes` stack with per-image values).
     """
     import warnings
 
@@ -157,7 +157,7 @@ def child(path: Path, out: Path, browse: int, lazy: bool | None = None, edits: i
     from napari_coco_masks._reader import read_coco
     from napari_coco_masks._writer import write_coco
     from napari_coco_masks.coco import load_coco, rasterize_image
-    from napari_coco_masks.coco.raster import LabelStack
+    from napari_coco_masks.coco.session import LabelPlanes
 
     get_settings()
     napari.layers.Labels(np.zeros((2, 2), np.int32))  # first layer: pint's unit registry (~0.6 s)
@@ -171,14 +171,15 @@ def child(path: Path, out: Path, browse: int, lazy: bool | None = None, edits: i
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        layers = {kind: (data, meta) for data, meta, kind in read_coco(path, lazy=lazy)}
+        layers = {kind: (data, meta) for data, meta, kind in read_coco(path)}
     image, image_meta = layers["image"]
     labels, labels_meta = layers["labels"]
     np.asarray(labels[0])  # the first slice is part of "ready to show"
     t_open = time.perf_counter() - t
     rss_open = _rss_mb()
-    assert isinstance(labels, LabelStack), type(labels)
-    assert type(image).__module__.startswith("dask"), type(image)
+    assert isinstance(labels, LabelPlanes), type(labels)
+    if labels.shape[0] > 64:  # the reader's EAGER_IMAGES: bigger stacks are read when shown
+        assert not isinstance(image, np.ndarray), type(image)
     n, height, width = labels.shape
     shapes = labels_meta["metadata"]["coco"]["image_shapes"]
     assert [tuple(s) for s in shapes] == [(im["height"], im["width"]) for im in source["images"]]
@@ -196,7 +197,11 @@ def child(path: Path, out: Path, browse: int, lazy: bool | None = None, edits: i
         with Image.open(files[i]) as im:
             assert np.array_equal(pixels[:h, :w], np.asarray(im.convert("RGB")))
         assert not pixels[h:].any() and not pixels[:, w:].any()
-        assert np.array_equal(plane[:h, :w], rasterize_image(parsed, i)) and not plane[h:].any()
+        glob = rasterize_image(parsed, i)
+        local = np.zeros_like(glob)
+        for v, a in enumerate(parsed.image_annotations(i)):
+            local[glob == a.position + 1] = v + 1
+        assert np.array_equal(plane[:h, :w], local) and not plane[h:].any()
     t_browse = time.perf_counter() - t
     del parsed, pixels, plane
 
@@ -216,12 +221,12 @@ def child(path: Path, out: Path, browse: int, lazy: bool | None = None, edits: i
         x0, y0, bw, bh = source["annotations"][big]["bbox"]
         rr, cc = _disc(h, w, int(y0 + bh), int(x0 + bw / 2), int(max(bw, bh) / 3))
         before = np.asarray(labels[target])
-        labels[np.full(rr.shape, target), rr, cc] = len(source["annotations"]) + 1 + j
+        labels[np.full(rr.shape, target), rr, cc] = len(own) + 1 + j  # a new per-image value
         after = np.asarray(labels[target])
-        hit = set(np.unique(before[rr, cc]).tolist()) - {0}
-        assert big + 1 in hit
+        hit = set(np.unique(before[rr, cc]).tolist()) - {0}  # per-image values
+        assert own.index(big) + 1 in hit
         assert np.count_nonzero(after != before) == rr.size
-        touched.update(dict.fromkeys(hit, target))
+        touched.update({own[v - 1] + 1: target for v in hit})
         discs[target] = (rr, cc)
     assert labels.edited == sorted(targets)
     t_paint = time.perf_counter() - t
