@@ -7,9 +7,10 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from magicgui.widgets import ComboBox
-from qtpy.QtCore import QEvent, QObject
+from qtpy.QtCore import QEvent, QObject, Qt
+from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
 
-__all__ = ["DockWatcher", "keeping_choices"]
+__all__ = ["DockWatcher", "ScrollingNative", "keeping_choices", "scroll_area", "wrap_status"]
 
 
 class DockWatcher(QObject):
@@ -59,3 +60,38 @@ def keeping_choices(combos: Iterable[ComboBox]) -> Iterator[None]:
     for combo, old in before:
         if combo.value != old:  # == : plugin viewers hand out proxies of the same layer
             combo.changed.emit(combo.value)
+
+
+def wrap_status(label: QLabel) -> None:
+    """Let a status line wrap instead of widening its dock (long messages, long layer names)."""
+    label.setWordWrap(True)
+    policy = label.sizePolicy()
+    policy.setHorizontalPolicy(QSizePolicy.Policy.Ignored)
+    label.setSizePolicy(policy)
+
+
+def scroll_area(content: QWidget) -> QScrollArea:
+    """``content`` in a frameless scroll area, so that a dock can be shorter than it.
+
+    Four docks open at once must fit on a small screen: the window does not grow to the sum
+    of the docks' minimum heights, each dock scrolls instead.
+    """
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+    area.setWidget(content)
+    return area
+
+
+class ScrollingNative:
+    """Mixin for a magicgui ``Container`` built with ``scrollable=True``, put before it.
+
+    napari docks a magicgui widget's ``native``, which for a scrollable container is the
+    widget *inside* the scroll area: the dock then keeps the full minimum height and four docks
+    force the window taller than the screen. Here ``native`` is the scroll area itself.
+    """
+
+    @property
+    def native(self) -> Any:
+        return self.root_native_widget  # type: ignore[attr-defined]

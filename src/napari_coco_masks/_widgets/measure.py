@@ -34,7 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_coco_masks._layers import time_axes
-from napari_coco_masks._widgets._common import DockWatcher
+from napari_coco_masks._widgets._common import DockWatcher, scroll_area, wrap_status
 from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.measure import (
     PROPERTIES,
@@ -175,7 +175,7 @@ class MeasureWidget(QWidget):
         self.save_button = QPushButton("Save as CSV…")
         self.save_button.setEnabled(False)
         self.status = QLabel("Pick a Labels layer and press Measure.")
-        self.status.setWordWrap(True)
+        wrap_status(self.status)
 
         form = QFormLayout()
         form.addRow("labels", self.labels_combo)
@@ -222,11 +222,15 @@ class MeasureWidget(QWidget):
         self.tabs.addTab(hist_page, "Histogram")
         self.tabs.addTab(self.shapes_table, "Shapes")
 
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll_area(content))  # the dock may be shorter than the tables
 
         self.measure_button.clicked.connect(self.run)
         self.labels_combo.currentTextChanged.connect(self._guess_frames)

@@ -26,7 +26,12 @@ from napari.layers import Image, Points
 from napari.utils.notifications import show_error
 
 from napari_coco_masks._layers import layer_geometry, time_axes, unit_text, upsert_labels
-from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._common import (
+    DockWatcher,
+    ScrollingNative,
+    keeping_choices,
+    wrap_status,
+)
 from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.region_growing import Region, auto_bounds, grow_region, smooth
 
@@ -125,7 +130,7 @@ def _otsu(frame: np.ndarray) -> float:
     return float(frame.flat[0]) if frame.min() == frame.max() else float(threshold_otsu(frame))
 
 
-class RegionGrowingWidget(Container):
+class RegionGrowingWidget(ScrollingNative, Container):
     """Grow one region per seed point, live.
 
     Parameters
@@ -172,6 +177,7 @@ class RegionGrowingWidget(Container):
             tooltip="Largest area (2D) or volume (3D) of a region, in the image's units",
         )
         self._status = Label(value="")
+        wrap_status(self._status.native)
         self._option_widgets = (
             self._mode,
             self._tolerance,
@@ -193,7 +199,8 @@ class RegionGrowingWidget(Container):
                 self._new_seeds,
                 *self._option_widgets,
                 self._status,
-            ]
+            ],
+            scrollable=True,  # docks stay small on small screens
         )
         self._cache: dict[tuple, Region] = {}
         self._frames: dict[tuple[int, ...], np.ndarray] = {}

@@ -35,7 +35,12 @@ from qtpy.QtGui import QColor, QPainter, QPen, QPixmap
 from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
-from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._common import (
+    DockWatcher,
+    ScrollingNative,
+    keeping_choices,
+    wrap_status,
+)
 from napari_coco_masks._widgets._progress import drain, start_job
 from napari_coco_masks.segment.colour import colour_labels, hsv_range_around, rgb_to_hsv
 from napari_coco_masks.segment.threshold import (
@@ -237,7 +242,7 @@ def _sample(data: Any, n_axes: int, budget: int = _HIST_SAMPLE) -> np.ndarray:
 # ------------------------------------------------------------------------------ the widget
 
 
-class ThresholdWidget(Container):
+class ThresholdWidget(ScrollingNative, Container):
     """Threshold an image (or colour-mask an RGB image) into a Labels layer, with live preview.
 
     Parameters
@@ -247,7 +252,7 @@ class ThresholdWidget(Container):
     """
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__(labels=True, scrollable=True)  # docks stay small on small screens
         self._viewer = viewer
         #: The Labels layer the last result went to (None before the first result).
         self.output_layer: Labels | None = None
@@ -313,7 +318,7 @@ class ThresholdWidget(Container):
         self.live = CheckBox(text="live preview", value=True)
         self.apply_button = PushButton(text="Apply to whole stack")
         self.status = Label(label="status", value="")
-        self.status.native.setWordWrap(True)
+        wrap_status(self.status.native)
         self.histogram.native.setMinimumSize(*_HIST_SIZE)
         self.extend(
             [

@@ -26,7 +26,12 @@ from napari.utils.notifications import show_error
 from superqt.utils import qdebounced
 
 from napari_coco_masks._layers import layer_spacing, upsert_labels
-from napari_coco_masks._widgets._common import DockWatcher, keeping_choices
+from napari_coco_masks._widgets._common import (
+    DockWatcher,
+    ScrollingNative,
+    keeping_choices,
+    wrap_status,
+)
 from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
@@ -138,7 +143,7 @@ def points_in_image(points: Points, image: Layer) -> np.ndarray:
     return np.array([image.world_to_data(points.data_to_world(p)) for p in data], dtype=float)
 
 
-class WatershedWidget(Container):
+class WatershedWidget(ScrollingNative, Container):
     """Split touching objects, or grow objects from markers, by watershed.
 
     Parameters
@@ -148,7 +153,7 @@ class WatershedWidget(Container):
     """
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
-        super().__init__(labels=True)
+        super().__init__(labels=True, scrollable=True)  # docks stay small on small screens
         self._viewer = viewer
         self.mode = ComboBox(label="Mode", choices=[SPLIT, SEEDED], value=SPLIT)
         self._split_widgets = self._make_split_widgets()
@@ -157,6 +162,7 @@ class WatershedWidget(Container):
         self.preview = CheckBox(text="Live preview (2D)", value=False)
         self.run_button = PushButton(text="Run")
         self.status = Label(value="")
+        wrap_status(self.status.native)  # a long message must not widen the dock
         self.extend(
             [
                 self.mode,
