@@ -123,3 +123,21 @@ def test_huge_uint64_labels_without_background_keep_their_values():
     enc = encode_labels(lab)
     assert sorted(enc) == [2, top - 2, top - 1, top]
     assert all(e["area"] == 1.0 for e in enc.values())
+
+
+def test_coco_polygon_to_napari_drops_an_odd_number_and_refuses_nan():
+    from napari_coco_masks.coco.geometry import coco_polygon_to_napari
+
+    assert coco_polygon_to_napari([1, 2, 3, 4, 5, 6, 7]).tolist() == [[1.5, 0.5], [3.5, 2.5], [5.5, 4.5]]
+    with pytest.raises(CocoError, match="finite"):
+        coco_polygon_to_napari([1, 2, 3, float("nan"), 5, 6])
+    with pytest.raises(CocoError, match="finite"):
+        coco_polygon_to_napari([1, "a", 3, 4, 5, 6])
+
+
+@pytest.mark.parametrize("bbox", [[1, 2, 3], [1, 2, 3, float("inf")], ["a", 1, 2, 3], None])
+def test_coco_bbox_to_napari_refuses_bad_boxes(bbox):
+    from napari_coco_masks.coco.geometry import coco_bbox_to_napari
+
+    with pytest.raises(CocoError):
+        coco_bbox_to_napari(bbox)

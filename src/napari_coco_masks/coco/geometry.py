@@ -20,8 +20,20 @@ HALF_PIXEL = 0.5
 
 
 def coco_polygon_to_napari(flat: Sequence[float]) -> np.ndarray:
-    """Convert a flat COCO polygon ``[x0, y0, x1, y1, ...]`` to napari (N, 2) ``(row, col)``."""
-    xy = np.asarray(flat, dtype=float).reshape(-1, 2)
+    """Convert a flat COCO polygon ``[x0, y0, x1, y1, ...]`` to napari (N, 2) ``(row, col)``.
+
+    An odd trailing number is dropped, as pycocotools does.
+
+    Raises
+    ------
+    CocoError
+        For a coordinate that is not a finite number.
+    """
+    try:
+        xy = check_finite(flat)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+    xy = xy[: xy.size // 2 * 2].reshape(-1, 2)
     return xy[:, ::-1] - HALF_PIXEL
 
 
@@ -33,7 +45,12 @@ def napari_polygon_to_coco(vertices: np.ndarray) -> list[float]:
 
 def coco_bbox_to_napari(bbox: Sequence[float]) -> np.ndarray:
     """Convert a COCO ``[x, y, w, h]`` box to the four napari rectangle corners ``(row, col)``."""
-    x, y, w, h = (float(v) for v in bbox)
+    try:
+        x, y, w, h = (float(v) for v in bbox)
+    except (TypeError, ValueError, OverflowError):
+        raise CocoError(f"a bbox must be 4 numbers [x, y, w, h], got {bbox!r}"[:200]) from None
+    if not all(np.isfinite([x, y, w, h])):
+        raise CocoError(f"a bbox must be 4 finite numbers, got {[x, y, w, h]}")
     r0, c0 = y - HALF_PIXEL, x - HALF_PIXEL
     r1, c1 = r0 + h, c0 + w
     return np.array([[r0, c0], [r0, c1], [r1, c1], [r1, c0]])
