@@ -422,3 +422,31 @@ def test_status_names_the_step_that_emptied_the_result(make_napari_viewer, qtbot
     widget.value.value = 100
     _idle(qtbot, widget)
     assert widget.output_layer.data.max() == 2 and "2 objects" in widget.status.value
+
+
+def test_preview_output_is_compact_so_napari_does_not_hash_it(make_napari_viewer, qtbot) -> None:
+    """Issue 13 defect 10: changing the image re-showed an int32 2048² preview, which napari
+    hashes pixel by pixel on the Qt thread; uint8/uint16 labels are drawn as they are."""
+    from napari.utils.colormaps.colormap import _cast_labels_data_to_texture_dtype_auto
+
+    viewer = make_napari_viewer()
+    coins = data.coins()
+    viewer.add_image(coins, name="coins")
+    many = np.kron(np.indices((20, 20)).sum(0) % 2, np.ones((4, 4))).astype(np.uint8) * 200
+    viewer.add_image(many, name="checker")  # 200 squares touching by corners: 200 objects
+    widget = ThresholdWidget(viewer)
+    widget.image.value = viewer.layers["coins"]
+    _idle(qtbot, widget)
+    out = viewer.layers["coins threshold"]
+    assert out.data.dtype == np.uint8
+    np.testing.assert_array_equal(out.data, threshold(coins))
+    texture = _cast_labels_data_to_texture_dtype_auto(out.data, out.colormap)
+    assert np.shares_memory(texture, out.data)  # no per-pixel copy on the Qt thread
+    widget.image.value = viewer.layers["checker"]
+    _idle(qtbot, widget)
+    labels = viewer.layers["checker threshold"].data
+    assert labels.dtype == np.uint8 and labels.max() == threshold(many).max()
+    wide = np.arange(600, dtype=np.int32).reshape(20, 30)  # 599 objects
+    compact = widget_module.compact_labels(wide)
+    assert compact.dtype == np.uint16
+    np.testing.assert_array_equal(compact, wide)

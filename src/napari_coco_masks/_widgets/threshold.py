@@ -53,7 +53,7 @@ from napari_coco_masks.segment.threshold import (
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["OUTPUT_SUFFIX", "ThresholdWidget"]
+__all__ = ["OUTPUT_SUFFIX", "ThresholdWidget", "compact_labels"]
 
 #: The output layer of image ``name`` is called ``name + OUTPUT_SUFFIX``.
 OUTPUT_SUFFIX = " threshold"
@@ -170,7 +170,7 @@ def run_job(job: Job) -> Generator[None, None, Result]:
     try:
         for index, labels, used in _iter_job(job):
             if index is None:
-                result.labels = labels
+                result.labels = compact_labels(labels)
             elif job.frames is not None:
                 result.frames.append((index, labels))
             else:
@@ -185,6 +185,19 @@ def run_job(job: Job) -> Generator[None, None, Result]:
     except ValueError as error:
         result.error = str(error)
     return result
+
+
+def compact_labels(labels: np.ndarray) -> np.ndarray:
+    """``labels`` in the smallest unsigned dtype that holds them (uint8 up to 255 objects).
+
+    napari draws uint8 and uint16 labels as they are, but hashes every pixel of wider
+    integers on the Qt thread each time the layer's data is set (~0.1 s at 2048x2048): with
+    a live preview the viewer froze after each change of image or setting.
+    """
+    if labels.size == 0 or labels.min() < 0:
+        return labels
+    dtype = np.min_scalar_type(max(int(labels.max()), 1))
+    return labels.astype(dtype) if dtype.itemsize < labels.dtype.itemsize else labels
 
 
 def _found_any(job: Job, **options: Any) -> bool:
