@@ -106,15 +106,22 @@ class DatasetBrowser:
         elif isinstance(layer, Points):
             self.points.append(layer)
             layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
+        first = len(self.labels) + len(self.shapes) + len(self.points) == 1
         if self.shown != 0:  # the layer was built showing image 0
-            self._swapping = True
-            try:
-                self._show_labels(self.shown, [layer])
-                self._show_shapes(self.shown, [layer])
-                self._show_points(self.shown, [layer])
-            finally:
-                self._swapping = False
-        self._on_step()  # napari may have put the slider elsewhere (it centres new axes)
+            self._swap(self.shown, [layer])
+        if first:
+            self._go_to(layer, self.shown)  # napari centres a new slider: show the first image
+        self._on_step()
+
+    def _go_to(self, layer: Any, i: int) -> None:
+        """Put the viewer's image slider on image ``i`` of ``layer``."""
+        viewer = self._viewer()
+        if viewer is None or not self.session.stacked or layer.ndim < 3:
+            return
+        axis = viewer.dims.ndim - layer.ndim
+        world = layer.data_to_world([i] + [0] * (layer.ndim - 1))[0]
+        if axis >= 0 and viewer.dims.point[axis] != world:
+            viewer.dims.set_point(axis, world)
 
     def _mark(self, layer: Any, event: Any) -> None:
         if not self._swapping:
@@ -144,6 +151,12 @@ class DatasetBrowser:
 
     def store(self) -> None:
         """Put the shown image's edited shapes, points and label features in the session."""
+        try:
+            self._store()
+        except CocoError:  # a malformed image was shown empty: nothing of it to keep
+            pass
+
+    def _store(self) -> None:
         i, session = self.shown, self.session
         for layer in self.shapes:
             if id(layer) in self._dirty:
@@ -166,21 +179,35 @@ class DatasetBrowser:
     def show(self, i: int) -> None:
         """Swap image ``i``'s content into the layers."""
         self.store()
-        session = self.session
+        self.session.current = self.shown = i
+        self._swap(i)
+        self._dirty.clear()
+
+    def _swap(self, i: int, only: list | None = None) -> None:
+        """Show image ``i`` in the layers (all, or ``only``); a malformed image is a message."""
         self._swapping = True
         try:
-            session.current = self.shown = i
-            try:
-                self._show_labels(i)
-                self._show_shapes(i)
-                self._show_points(i)
-            except CocoError as exc:
-                from napari.utils.notifications import show_error
+            self._show_labels(i, only)
+            self._show_shapes(i, only)
+            self._show_points(i, only)
+        except CocoError as exc:
+            from napari.utils import notifications
 
-                show_error(f"image {i}: {exc}")
+            notifications.show_error(f"image {i} cannot be shown: {exc}")
+            self._show_empty(i, only)
         finally:
             self._swapping = False
-            self._dirty.clear()
+
+    def _show_empty(self, i: int, only: list | None) -> None:
+        """Layers with nothing of a malformed image (its annotations stay in the file)."""
+        import pandas as pd
+
+        for layer in self.labels if only is None else [ly for ly in only if ly in self.labels]:
+            layer.features = pd.DataFrame({"index": []})
+        for layer in self.shapes if only is None else [ly for ly in only if ly in self.shapes]:
+            layer.data = []
+        for layer in self.points if only is None else [ly for ly in only if ly in self.points]:
+            layer.data = np.zeros((0, layer.ndim))
 
     def _show_labels(self, i: int, only: list | None = None) -> None:
         for layer in self.labels if only is None else [ly for ly in only if ly in self.labels]:

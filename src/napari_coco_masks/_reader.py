@@ -70,11 +70,17 @@ def get_reader(path: str | list[str]):
 
 
 def _looks_like_json(path: str) -> bool:
-    """Cheap check before parsing: the first non-blank byte opens an object or a list."""
+    """Cheap check before parsing: the first non-blank character opens an object or a list
+    (in UTF-8, or UTF-16/32 as ``json.load`` and :func:`load_coco` accept them)."""
+    import json
+
     with open(path, "rb") as fh:
         head = fh.read(4096)
-    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
-    return head[:1] in (b"{", b"[")
+    try:
+        text = head.decode(json.detect_encoding(head), errors="ignore")
+    except LookupError:
+        return False
+    return text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[")
 
 
 def _raise(exc: Exception, path: Any = None) -> None:

@@ -103,13 +103,21 @@ class CocoCategory:
 
     @property
     def keypoints(self) -> list:
-        """Keypoint names (may be empty)."""
-        return list(self.record.get("keypoints") or [])
+        """Keypoint names (may be empty; a value that is not a list counts as none)."""
+        names = self.record.get("keypoints")
+        return list(names) if isinstance(names, list) else []
 
     @property
     def skeleton(self) -> list:
-        """Skeleton pairs as written in the file (1-based in official COCO, 0-based in some tools)."""
-        return [list(pair) for pair in self.record.get("skeleton") or []]
+        """Skeleton pairs as written in the file (1-based in official COCO, 0-based in some
+        tools); entries that are not pairs of integers are left out."""
+        pairs = self.record.get("skeleton")
+        if not isinstance(pairs, list):
+            return []
+        return [
+            list(p) for p in pairs
+            if isinstance(p, list) and len(p) == 2 and all(_is_int(v) for v in p)
+        ]
 
 
 #: Segmentation kinds of :class:`CocoAnnotation`.
@@ -148,6 +156,7 @@ class CocoAnnotation:
 
     @property
     def iscrowd(self) -> int:
+        """0 or 1 (checked when the annotation was decoded)."""
         return int(self.record.get("iscrowd", 0) or 0)
 
     @property
@@ -255,6 +264,7 @@ class CocoDataset:
                         where=_where("annotations", p),
                     )
                 kind = _segmentation_kind(rec, p, image, self.path)
+                _check_extras(rec, p, self.path)
             except CocoError as exc:
                 if self._invalid == "raise":
                     raise
@@ -515,18 +525,21 @@ def _check_polygons(seg: list, where: str, path: Path | None, image: CocoImage) 
 
 def _check_coordinates(part: list, limit: float, where: str, path: Path | None) -> None:
     """Numbers only (no NaN, no text), each within ``limit`` of the image."""
-    for k, v in enumerate(part):
-        t = type(v)
-        if t is not float and t is not int:
-            raise CocoError(
-                f"polygon coordinates must be numbers, got {v!r}; fix or remove this polygon",
-                path=path,
-                where=f"{where}[{k}]",
-            )
-    try:
-        arr = np.array(part, dtype=np.float64)
-    except OverflowError:
-        arr = np.array([np.inf])
+    arr = np.array(part)
+    if arr.dtype.kind not in "if" or arr.ndim != 1:
+        for k, v in enumerate(part):  # find the culprit for the message
+            t = type(v)
+            if t is not float and t is not int:
+                raise CocoError(
+                    f"polygon coordinates must be numbers, got {v!r}; fix or remove this "
+                    "polygon",
+                    path=path,
+                    where=f"{where}[{k}]",
+                )
+        try:  # integers too large for int64
+            arr = np.array(part, dtype=np.float64)
+        except OverflowError:
+            arr = np.full(len(part), np.inf)
     bad = ~(np.abs(arr) <= limit)
     if bad.any():
         k = int(np.argmax(bad))
@@ -577,6 +590,28 @@ def _segmentation_kind(
         path=path,
         where=where,
     )
+
+
+def _check_extras(rec: Mapping, i: int, path: Path | None) -> None:
+    """``iscrowd`` is 0/1 (or absent) and ``keypoints`` a list of (x, y, v) numbers."""
+    crowd = rec.get("iscrowd", 0)
+    if crowd not in (0, 1, None) or isinstance(crowd, float) and not crowd.is_integer():
+        raise CocoError(
+            f"'iscrowd' must be 0 or 1, got {crowd!r}", path=path,
+            where=_where("annotations", i, "iscrowd"),
+        )
+    kp = rec.get("keypoints")
+    if kp is None or kp == []:
+        return
+    if (
+        not isinstance(kp, list)
+        or len(kp) % 3
+        or not all((type(v) is int or type(v) is float) and math.isfinite(v) for v in kp)
+    ):
+        raise CocoError(
+            "'keypoints' must be a flat list of (x, y, visibility) numbers, "
+            f"got {str(kp)[:60]}", path=path, where=_where("annotations", i, "keypoints"),
+        )
 
 
 def _warn_skipped(unknown: dict[str, list], path: Path | None) -> None:

@@ -315,6 +315,8 @@ class LabelPlanes:
         self._parked: dict[int, tuple[int, int, np.ndarray]] = {}
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(1, cache_size)
+        #: Images whose annotations could not be decoded (their planes show empty).
+        self.errors: dict[int, CocoError] = {}
         self._live = max(1, live_edits)
 
     @property
@@ -341,7 +343,14 @@ class LabelPlanes:
         plane = self._cache.get(i)
         if plane is None:
             plane = np.zeros(self.session.canvas, dtype=np.int32)
-            own = self.session.label_plane(i)
+            try:
+                own = self.session.label_plane(i)
+            except CocoError as exc:  # napari slices here: a malformed image shows empty
+                if i not in self.errors:
+                    warnings.warn(f"image {i} is shown without labels: {exc}", UserWarning,
+                                  stacklevel=2)
+                self.errors[i] = exc
+                own = plane[:0, :0]
             plane[: own.shape[0], : own.shape[1]] = own
             plane.flags.writeable = False
             self._cache[i] = plane

@@ -71,7 +71,7 @@ def _feature_rows(features: Any, key_column: str | None) -> dict[int, dict[str, 
         return {}
     n = len(next(iter(columns.values())))
     keys = (
-        [int(v) for v in columns[key_column]]
+        [_label_key(v, key_column, k) for k, v in enumerate(columns[key_column])]
         if key_column and key_column in columns
         else list(range(n))
     )
@@ -84,6 +84,31 @@ def _feature_rows(features: Any, key_column: str | None) -> dict[int, dict[str, 
                 row[name] = value
         rows[key] = row
     return rows
+
+
+def _label_key(value: Any, column: str, row: int) -> int:
+    """A label value of the features table: a whole number."""
+    value = _plain(value)
+    if isinstance(value, bool) or not (
+        isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    ):
+        raise CocoError(
+            f"features[{column!r}] row {row} must be an integer label value, got {value!r}: "
+            "fix or remove that row",
+            where=f"features.{column}[{row}]",
+        )
+    return int(value)
+
+
+def _iscrowd(row: Mapping[str, Any]) -> int:
+    """The ``iscrowd`` feature of a row: 0 or 1 (missing: 0)."""
+    value = row.get("iscrowd", 0)
+    if value in (0, 1, None) and not isinstance(value, str):
+        return int(value or 0)
+    raise CocoError(
+        f"the 'iscrowd' feature must be 0 or 1, got {value!r}: fix that row of the features table",
+        where="features.iscrowd",
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -167,10 +192,29 @@ def _categories(categories: Sequence[Any] | None, rows: Iterable[Mapping[str, An
 
 
 def _as_id(value: Any) -> Any:
-    """Ids from tables come as floats or numpy ints: give JSON ints where they are whole."""
+    """Ids from tables come as floats or numpy ints: give JSON ints where they are whole.
+
+    Raises :class:`CocoError` for values that cannot be a COCO id (lists, fractions, NaN).
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise CocoError(
+            f"an id must be an integer or a string, got {value!r}: fix that row of the "
+            "features table",
+            where="features",
+        )
     return value
+
+
+def _match_id(value: Any) -> Any:
+    """An id for matching rows to records: as :func:`_as_id`, other values as they are."""
+    try:
+        return _as_id(value)
+    except CocoError:
+        return repr(value)
 
 
 def _category_for(
@@ -372,8 +416,7 @@ def _new_annotations(
     for i, (value, enc) in enumerate(encoded.items()):
         row = rows.get(value, {})
         category_id = _category_for(row, categories, default)
-        iscrowd = int(row.get("iscrowd", 0) or 0)
-        out.append(_new_annotation(start_id + i, image_id, category_id, enc, row, iscrowd))
+        out.append(_new_annotation(start_id + i, image_id, category_id, enc, row, _iscrowd(row)))
     return out
 
 
@@ -494,7 +537,7 @@ def _encode_edited(
     """Encode edited instances, keeping RLE for crowds and (in auto mode) for RLE originals."""
     out = []
     for ann, v in zip(anns, values, strict=True):
-        crowd = bool(int(ann.get("iscrowd", 0) or 0))
+        crowd = ann.get("iscrowd", 0) in (1, True)
         keep_rle = crowd or (mode == "auto" and _is_rle(ann))
         mask, offset = _edited_mask(plane, original, windows[v], ann, v)
         encoded = encode_mask(
@@ -686,9 +729,8 @@ def dataset_from_shapes(
             continue
         row = rows.get(i, {})
         category_id = _category_for(row, cats, cats[0]["id"])
-        iscrowd = int(row.get("iscrowd", 0) or 0)
         annotations.append(
-            _new_annotation(next_id, images[p]["id"], category_id, record, row, iscrowd)
+            _new_annotation(next_id, images[p]["id"], category_id, record, row, _iscrowd(row))
         )
         next_id += 1
     _warn_skipped_shapes(skipped)
@@ -762,7 +804,7 @@ def _round_trip_shapes(
         ann_id, part = row.get("annotation_id"), row.get("part")
         arr = np.asarray(vertices, dtype=float)
         plane = _shape_plane(arr, len(sizes))
-        key = _as_id(ann_id) if ann_id is not None else None
+        key = _match_id(ann_id) if ann_id is not None else None
         if key is None or part is None or int(part) in current.get(key, {}):
             fresh.append(i)
             continue
@@ -772,7 +814,7 @@ def _round_trip_shapes(
         if ann.kind not in ("polygon", "bbox"):
             continue
         expected = _original_parts(ann)
-        now = current.pop(_as_id(ann.id), {})
+        now = current.pop(_match_id(ann.id), {})
         if not expected:
             continue  # the reader could not show it: nothing to compare
         if not now:
