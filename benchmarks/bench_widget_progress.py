@@ -22,16 +22,17 @@ from skimage import data, transform
 TARGET = 1.2
 
 
-def _wait(done: Callable[[], bool]) -> None:
-    """Run the Qt event loop until ``done()`` is true (checked every 2 ms)."""
+def _wait(worker: Any) -> None:
+    """Run the Qt event loop until ``worker`` finishes (its ``finished`` signal)."""
     from qtpy.QtCore import QEventLoop, QTimer
 
     loop = QEventLoop()
+    worker.finished.connect(loop.quit)
+    # in case it finished before the connection was made: a slow (10 Hz) check
     timer = QTimer()
-    timer.timeout.connect(lambda: done() and loop.quit())
-    timer.start(2)
-    if not done():
-        loop.exec()
+    timer.timeout.connect(lambda: worker.is_running or loop.quit())
+    timer.start(100)
+    loop.exec()
     timer.stop()
 
 
@@ -77,16 +78,14 @@ def _threshold_rows(viewer: Any, frames: int, size: int, repeats: int) -> list[d
     widget.stack.value = "per_frame"
     job = widget.make_job(preview=False)
     pure = _time(lambda: run_job_now(job), repeats)
-    button = _time(lambda: (widget.apply(), _wait(lambda: not widget.busy)), repeats)
+    button = _time(lambda: _wait(widget.apply()), repeats)
 
     def old_way() -> None:
-        finished: list[bool] = []
         worker = create_worker(
             run_job, job, _start_thread=False, _progress={"total": frames, "desc": "old"}
         )
-        worker.finished.connect(lambda: finished.append(True))
         worker.start()
-        _wait(lambda: bool(finished))
+        _wait(worker)
 
     old = _time(old_way, repeats)
     name = f"Threshold Apply {frames}x{size}²"
@@ -110,9 +109,7 @@ def _measure_rows(viewer: Any, size: int, repeats: int) -> list[dict]:
     widget.labels_combo.setCurrentText("objects")
     widget.image_combo.setCurrentText("intensity")
     pure = _time(widget.run_measure, repeats)
-    button = _time(
-        lambda: (widget.run(), _wait(widget.measure_button.isEnabled)), repeats
-    )
+    button = _time(lambda: _wait(widget.run()), repeats)
     return [
         {"name": f"Measure {n_objects} objects: button / run_measure", "ratio": button / pure,
          "target": TARGET, "seconds": button},

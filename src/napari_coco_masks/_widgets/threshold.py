@@ -182,6 +182,8 @@ def run_job(job: Job) -> Generator[None, None, Result]:
             yield
         if result.top == 0:
             result.emptied_by = _emptied_by(job)
+        elif job.time_axis is not None and job.frames is None:
+            result.labels = compact_labels(result.labels)  # a whole series (Apply)
     except ValueError as error:
         result.error = str(error)
     return result
