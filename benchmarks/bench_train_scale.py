@@ -246,17 +246,41 @@ def _open(viewer, path: str, draw) -> tuple[list, float, list[str]]:
     return layers, dt, messages[:8]
 
 
+def _napari_floor(viewer, draw) -> float:
+    """Seconds for ``viewer.open`` of a one-image, one-polygon COCO file to its first draw:
+    napari's own cost of opening anything with this reader (progress bar, layer controls),
+    the reference the small file is compared with. Its layers are removed afterwards."""
+    import tempfile
+
+    tiny = {"images": [{"id": 1, "file_name": "none.png", "height": 64, "width": 64}],
+            "categories": [{"id": 1, "name": "x"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+                             "segmentation": [[2, 2, 20, 2, 20, 20]], "area": 162.0,
+                             "bbox": [2, 2, 18, 18], "iscrowd": 0}]}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "tiny.json")
+        with open(path, "w") as fh:
+            json.dump(tiny, fh)
+        layers, dt, _ = _open(viewer, path, draw)
+    for layer in layers:
+        viewer.layers.remove(layer)
+    draw()
+    return dt
+
+
 def child_browse(path: str, steps: int = STEPS, seed: int = 1) -> dict:
     """(d) open to first draw, with peak RSS; (e) slider steps to random images."""
     import numpy as np
 
     viewer, _, draw = _viewer_setup()
     import_s = _import_reader()
+    floor_s = _napari_floor(viewer, draw)
     base = _rss_mb()
     layers, t_open, messages = _open(viewer, path, draw)
     rss_first = _rss_mb()
     result = PARTIAL
     result.update({"open_to_first_draw_s": t_open, "reader_import_s": import_s,
+              "tiny_open_s": floor_s,
               "rss_base_mb": base, "peak_rss_first_draw_mb": rss_first, "warnings": messages,
               "layers": [f"{type(x).__name__}:{x.name}" for x in layers],
               "dims_ndim": viewer.dims.ndim, "nsteps": [int(s) for s in viewer.dims.nsteps]})
@@ -569,6 +593,10 @@ def roboflow_rows(timeout: float) -> list[dict]:
              "well under 1 s (absolute)", _err(browse), json_load_s=ref.get("load_s"),
              reader_import_s=browse.get("reader_import_s"), layers=browse.get("layers"),
              peak_rss_mb=browse.get("peak_rss_mb")),
+        _row(f"{label}: viewer.open -> first draw / the same for a one-polygon file "
+             "(napari's own floor, same viewer)",
+             _div(browse.get("open_to_first_draw_s"), browse.get("tiny_open_s")),
+             "informational", _err(browse), tiny_open_s=browse.get("tiny_open_s")),
         _row(f"{label}: max slider step, seconds ({STEPS} random images, incl. draw)",
              browse.get("step_max_s"), "< 0.100 s (absolute)",
              _err(browse) or browse.get("step_error"), step_median_s=browse.get("step_median_s"),
