@@ -132,7 +132,7 @@ def test_coco_polygon_to_napari_drops_an_odd_number_and_refuses_nan():
     with pytest.raises(CocoError, match="finite"):
         coco_polygon_to_napari([1, 2, 3, float("nan"), 5, 6])
     with pytest.raises(CocoError, match="finite"):
-        coco_polygon_to_napari([1, "a", 3, 4, 5, 6])
+        coco_polygon_to_napari([1, None, 3, 4, 5, 6])
 
 
 @pytest.mark.parametrize("bbox", [[1, 2, 3], [1, 2, 3, float("inf")], ["a", 1, 2, 3], None])

@@ -211,10 +211,7 @@ def polygons_to_rle(polygons: Sequence[Sequence[float]], height: int, width: int
     h, w = _check_size(height, width)
     parts = []
     for p in polygons:
-        try:
-            xy = safe_polygon(p, h, w)
-        except (TypeError, ValueError) as exc:
-            raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+        xy = safe_polygon(p, h, w)
         if xy.size >= 6:
             parts.append(xy[: xy.size // 2 * 2].tolist())
     if not parts:

@@ -29,10 +29,7 @@ def coco_polygon_to_napari(flat: Sequence[float]) -> np.ndarray:
     CocoError
         For a coordinate that is not a finite number.
     """
-    try:
-        xy = check_finite(flat)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+    xy = check_finite(flat)
     xy = xy[: xy.size // 2 * 2].reshape(-1, 2)
     return xy[:, ::-1] - HALF_PIXEL
 
@@ -145,11 +142,20 @@ def clip_polygon(
 
 
 def check_finite(flat: Sequence[float] | np.ndarray) -> np.ndarray:
-    """``flat`` as a float64 array; ValueError naming the first NaN or infinite value."""
-    xy = np.asarray(flat, dtype=np.float64).reshape(-1)
+    """``flat`` as a flat float64 array of finite numbers.
+
+    Raises
+    ------
+    CocoError
+        Naming the first NaN or infinite value, or what is not a number.
+    """
+    try:
+        xy = np.asarray(flat, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CocoError(f"polygon coordinates must be numbers ({exc})") from None
     if not np.all(np.isfinite(xy)):
         bad = xy[~np.isfinite(xy)][0]
-        raise ValueError(f"polygon coordinates must be finite numbers, got {bad}")
+        raise CocoError(f"polygon coordinates must be finite numbers, got {bad}")
     return xy
 
 
@@ -173,8 +179,8 @@ def safe_polygon(flat: Sequence[float] | np.ndarray, height: int, width: int) ->
 
     Raises
     ------
-    ValueError
-        If a coordinate is NaN or infinite.
+    CocoError
+        If a coordinate is not a finite number.
     """
     xy = check_finite(flat)
     margin = clip_margin(height, width)

@@ -352,10 +352,7 @@ def _bbox_polygon(bbox: Sequence[float]) -> np.ndarray:
 
 def _checked_part(part: Any, h: int, w: int) -> np.ndarray:
     """A polygon part as finite float64, clipped where it reaches beyond pycocotools' range."""
-    try:
-        xy = check_finite(part)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise CocoError(f"polygon coordinates must be finite numbers ({exc})") from None
+    xy = check_finite(part)
     if xy.size and np.abs(xy).max() > MAX_EXACT_COORD:
         xy = clip_polygon(xy, h, w, clip_margin(h, w))
     return xy
@@ -376,9 +373,10 @@ def _polygon_parts(ann: Mapping[str, Any], h: int, w: int) -> list[np.ndarray] |
     if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
         return []
     try:
-        return [_checked_part(_bbox_polygon(bbox), h, w)]
-    except (TypeError, ValueError) as exc:
+        box = _bbox_polygon(bbox)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise CocoError(f"bbox must be 4 finite numbers ({exc})") from None
+    return [_checked_part(box, h, w)]
 
 
 def _annotations_runs(records: Sequence[Mapping[str, Any]], height: int, width: int) -> list:
