@@ -26,13 +26,22 @@ class DockWatcher(QObject):
     widget : QWidget
         The widget's native Qt widget.
     on_close, on_open : callable
-        Called without arguments when the widget leaves a parent / gets one.
+        Called without arguments when the widget leaves a parent (or is deleted) / gets one.
     """
 
     def __init__(self, widget: Any, on_close: Any, on_open: Any) -> None:
         super().__init__(widget)
         self._on_close, self._on_open = on_close, on_open
         widget.installEventFilter(self)
+        # deleted with its dock (viewer closed): stop too, or a pending debounced preview
+        # fires into deleted Qt widgets
+        widget.destroyed.connect(self._on_destroyed)
+
+    def _on_destroyed(self, *_: Any) -> None:
+        try:
+            self._on_close()
+        except AttributeError:  # garbage collection already cleared the widget's attributes
+            pass
 
     def eventFilter(self, obj: Any, event: Any) -> bool:
         if event.type() == QEvent.Type.ParentChange:

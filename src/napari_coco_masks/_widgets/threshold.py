@@ -411,7 +411,18 @@ class ThresholdWidget(ScrollingNative, Container):
             super().reset_choices()
 
     def _refresh_layers(self, event: Any = None) -> None:
+        self._forget_removed()
         self.reset_choices()
+
+    def _forget_removed(self) -> None:
+        """Drop references to layers no longer in the viewer (a removed layer, its data and its
+        buffer must not stay alive, nor be written to, because this dock remembers them)."""
+        layers = self._viewer.layers
+        if self.output_layer is not None and self.output_layer not in layers:
+            self.output_layer = None
+            self._buffer, self._buffer_key, self._done_frames = None, "", set()
+        if self._output_source is not None and self._output_source not in layers:
+            self._output_source, self._output_name = None, ""
 
     def _on_layer_renamed(self, event: Any) -> None:
         """Show the new name; an input renamed by the user renames its output with it."""
