@@ -105,7 +105,13 @@ def _masks(path: Path) -> dict:
     }
 
 
-def test_browse_shows_one_image_at_a_time(make_napari_viewer, big):
+@pytest.mark.parametrize("lazy_images", [False, True])
+def test_browse_shows_one_image_at_a_time(make_napari_viewer, big, monkeypatch, lazy_images):
+    from napari_coco_masks import _reader
+    from napari_coco_masks.coco.stacks import ImagePlanes
+
+    if lazy_images:  # the stack a dataset of more than EAGER_IMAGES images gets
+        monkeypatch.setattr(_reader, "EAGER_IMAGES", 8)
     viewer = make_napari_viewer()
     layers = _open(viewer, big)
     labels, image, shapes = layers["labels"], layers["image"], layers["shapes"]
@@ -115,6 +121,7 @@ def test_browse_shows_one_image_at_a_time(make_napari_viewer, big):
     assert isinstance(labels.data, LabelPlanes) and labels.data.edited == []
     assert labels.data.shape == (N_IMAGES, height, width)
     assert image.data.shape == (N_IMAGES, height, width, 3) and image.rgb
+    assert isinstance(image.data, ImagePlanes) == lazy_images
     parsed = load_coco(big)
     for i in [*range(N_IMAGES), 0]:
         viewer.dims.set_current_step(0, i)

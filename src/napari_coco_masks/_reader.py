@@ -35,6 +35,7 @@ from .coco import (
 )
 from .coco.images import find_images, stack_images
 from .coco.session import CocoSession, category_colors
+from .coco.stacks import lazy_image_stack
 
 __all__ = ["category_colors", "coco_layer_data", "get_reader", "read_coco"]
 
@@ -150,8 +151,10 @@ def _image_layer(dataset, shape, stacked, coco_meta, name):
             stacklevel=3,
         )
     n = len(paths)
-    lazy_images = n > EAGER_IMAGES or n * shape[0] * shape[1] * 3 > EAGER_BYTES
-    result = stack_images(paths, shape, lazy=lazy_images)
+    if n > EAGER_IMAGES or n * shape[0] * shape[1] * 3 > EAGER_BYTES:
+        result = lazy_image_stack(paths, shape)  # each image read when shown
+    else:
+        result = stack_images(paths, shape, lazy=False)
     if result is None:
         return None
     data, rgb = result
