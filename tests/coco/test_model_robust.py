@@ -161,3 +161,57 @@ def test_bad_feature_values_are_one_coco_error(features, match):
 
     with pytest.raises(CocoError, match=match):
         dataset_from_labels(labels, pd.DataFrame(features))  # as a napari layer holds it
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"annotation": {"id": 2**64}},
+        {"annotation": {"category_id": 2**64}},
+        {"annotation": {"image_id": 2**63}, "image": {"id": 2**63}},
+    ],
+)
+def test_ids_beyond_int64_take_the_general_path(tmp_path, change):
+    obj = _obj(**change.get("annotation", {}))
+    obj["images"][0].update(change.get("image", {}))
+    if "category_id" in change.get("annotation", {}):
+        obj["categories"][0]["id"] = 2**64
+    ds = load_coco(_write(tmp_path, json.dumps(obj)))
+    assert [a.id for a in ds.image_annotations(0)] == [obj["annotations"][0]["id"]]
+
+
+def test_a_list_inside_a_polygon_is_a_coco_error(tmp_path):
+    with pytest.raises(CocoError, match=r"annotations\[0\]\.segmentation\[0\]\[2\]: polygon coordinates must be numbers"):
+        load_coco(_write(tmp_path, json.dumps(_obj(segmentation=[[1, 1, [5], 1, 5, 5]]))))
+
+
+def test_a_canvas_over_the_pixel_budget_is_refused_before_allocating(tmp_path):
+    from napari_coco_masks.coco.session import CocoSession
+
+    obj = _obj()
+    obj["images"][0].update(height=40000, width=65536)
+    ds = load_coco(_write(tmp_path, json.dumps(obj)))
+    with pytest.raises(CocoError, match="over the pixel budget"):
+        CocoSession(ds)
+
+
+def test_far_shapes_are_clipped_before_pycocotools_and_ellipses_need_four_corners(tmp_path):
+    import contextlib
+    import io
+
+    import numpy as np
+    from pycocotools.coco import COCO
+
+    from napari_coco_masks.coco.write import dataset_from_shapes, write_coco
+
+    ds = dataset_from_shapes([np.array([[0, 0], [0, 1e9], [1e9, 1e9]])], "polygon",
+                             image_shapes=[(10, 10)])
+    assert max(ds["annotations"][0]["segmentation"][0]) < 1e4
+    out = write_coco(ds, tmp_path / "far.json")
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO(str(out))  # pycocotools loads it (it segfaulted on the raw values)
+    mask = coco.annToMask(coco.dataset["annotations"][0])
+    assert mask.shape == (10, 10) and mask.sum() > 0
+    with pytest.warns(UserWarning, match="ellipse"):
+        odd = dataset_from_shapes([np.ones((3, 2))], "ellipse", image_shapes=[(10, 10)])
+    assert odd["annotations"] == []

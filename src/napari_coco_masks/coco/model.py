@@ -40,7 +40,7 @@ import msgspec
 import numpy as np
 
 from .errors import CocoError
-from .rle import check_rle
+from .rle import MAX_SIDE, check_rle
 from .source import FileBytes, RawSource, RecordSpans, parse_bytes, read_bytes
 
 __all__ = [
@@ -54,8 +54,6 @@ __all__ = [
     "parse_coco",
 ]
 
-#: Largest image side accepted (pixels); larger declared sizes are refused before allocating.
-MAX_SIDE = 2**16
 #: Polygon coordinates must lie within this many image sizes of the image.
 COORDINATE_MARGIN = 4
 #: Files with at most this many bytes of annotations are validated whole when read.
@@ -525,7 +523,10 @@ def _check_polygons(seg: list, where: str, path: Path | None, image: CocoImage) 
 
 def _check_coordinates(part: list, limit: float, where: str, path: Path | None) -> None:
     """Numbers only (no NaN, no text), each within ``limit`` of the image."""
-    arr = np.array(part)
+    try:
+        arr = np.array(part)
+    except (ValueError, OverflowError):  # nested lists, ragged values
+        arr = np.array(part, dtype=object)
     if arr.dtype.kind not in "if" or arr.ndim != 1:
         for k, v in enumerate(part):  # find the culprit for the message
             t = type(v)
@@ -754,7 +755,10 @@ def _integer_positions(cols: Any, images: list, categories: list):
         if not keys:
             out.append(np.full(len(values), -1, np.int64))
             continue
-        arr = np.array(keys, dtype=np.int64)
+        try:
+            arr = np.array(keys, dtype=np.int64)
+        except OverflowError:  # ids beyond int64: the general path
+            return None
         order = np.argsort(arr, kind="stable")
         sorted_keys = arr[order]
         at = np.clip(np.searchsorted(sorted_keys, values), 0, len(arr) - 1)

@@ -118,10 +118,14 @@ class CocoSession:
         self.dataset = dataset
         self.colors = category_colors(dataset)
         self.current = 0
+        from .raster import check_image_size
+
         n = len(dataset.images)
-        self.canvas = (
+        self.canvas = check_image_size(  # the padded plane of every layer: within the budget
             max(h for h, _ in dataset.image_shapes) if n else 1,
             max(w for _, w in dataset.image_shapes) if n else 1,
+            path=dataset.path,
+            where="images (the largest height x width)",
         )
         self.planes = LabelPlanes(self)
         self.label_features: dict[int, Any] = {}

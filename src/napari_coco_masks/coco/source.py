@@ -385,12 +385,13 @@ def _annotation_index(
         if integer:
             try:
                 heads = msgspec.json.decode(blob, type=list[_IntHead])
-            except msgspec.ValidationError:
+                columns = _int_columns(heads)
+            except (msgspec.ValidationError, OverflowError):  # not all ints within int64
                 integer = False
                 parts = [_generic_columns(p) for p in parts]
             else:
                 _check_count(len(heads), b - a, a, path)
-                parts.append(_int_columns(heads))
+                parts.append(columns)
                 continue
         part = _any_columns(blob, a, path)
         _check_count(len(part[0]), b - a, a, path)
@@ -414,10 +415,13 @@ def _annotation_index(
 
 
 def _int_array(values: list) -> np.ndarray:
-    """``values`` as int64 when every one is a plain integer, else TypeError."""
+    """``values`` as int64 when every one is a plain integer within int64, else TypeError."""
     if not all(type(v) is int for v in values):
         raise TypeError("not all integers")
-    return np.array(values, dtype=np.int64)
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:
+        raise TypeError("integers beyond int64") from None
 
 
 def _check_count(got: int, expected: int, offset: int, path: Path | None) -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .encode import Mode, check_mode, encode_labels, encode_mask, label_windows, polygons_to_rle
 from .errors import CocoError
-from .geometry import napari_polygon_to_coco, napari_rect_to_coco_bbox
+from .geometry import napari_polygon_to_coco, napari_rect_to_coco_bbox, safe_polygon
 
 __all__ = [
     "DEFAULT_CATEGORY",
@@ -604,20 +604,25 @@ def _shape_record(
     if not np.all(np.isfinite(rc)):
         raise CocoError(f"a {shape_type} shape has non-finite vertices: {rc.tolist()}")
     if shape_type == "rectangle":
-        bbox = napari_rect_to_coco_bbox(rc)
-        x, y, w, h = bbox
+        x, y, w, h = napari_rect_to_coco_bbox(rc)
         polygon = [x, y, x + w, y, x + w, y + h, x, y + h]
     elif shape_type in ("polygon", "ellipse"):
         if shape_type == "ellipse":
+            if len(rc) != 4:
+                return None
             rc = _ellipse_polygon(rc)
         if len(rc) < 3:
             return None
         polygon = napari_polygon_to_coco(rc)
-        xy = np.asarray(polygon).reshape(-1, 2)
-        lo, hi = xy.min(axis=0), xy.max(axis=0)
-        bbox = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
     else:
         return None
+    # clipped to a window around the image: pycocotools' C code must never see huge values
+    polygon = safe_polygon(polygon, height, width).tolist()
+    if len(polygon) < 6:
+        return None
+    xy = np.asarray(polygon).reshape(-1, 2)
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    bbox = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
     from pycocotools import mask as mask_utils
 
     area = float(mask_utils.area(polygons_to_rle([polygon], height, width)))
