@@ -15,7 +15,6 @@ from pycocotools.coco import COCO
 
 from napari_coco_masks.coco import annotation_mask, load_coco, parse_coco, rasterize_image
 from napari_coco_masks.coco.raster import (
-    LabelStack,
     _polygon_toggles,
     _polygon_toggles_dense,
     _runs_by_part,
@@ -241,62 +240,3 @@ def _timed(fn) -> float:
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
-
-
-# -- the lazy label stack --------------------------------------------------------------------
-
-
-@pytest.fixture
-def stack_dataset(tmp_path):
-    return load_coco(_random_dataset(42, tmp_path))
-
-
-def test_label_stack_reads_like_the_dense_stack(stack_dataset):
-    ds = stack_dataset
-    stack = LabelStack(ds, cache_size=1)
-    dense = np.zeros(stack.shape, dtype=np.int32)
-    for i, (h, w) in enumerate(ds.image_shapes):
-        dense[i, :h, :w] = rasterize_image(ds, i)
-    assert stack.shape == (2, 97, 131) and stack.dtype == np.int32 and stack.ndim == 3
-    assert np.array_equal(np.asarray(stack), dense)
-    assert np.array_equal(stack[1], dense[1])
-    assert np.array_equal(stack[-1, 3:9, ::2], dense[-1, 3:9, ::2])
-    assert np.array_equal(stack[:, 5], dense[:, 5])
-    assert np.array_equal(stack[..., 7], dense[..., 7])
-    idx = (np.array([0, 1, 1, 0]), np.array([3, 4, 60, 90]), np.array([5, 6, 30, 100]))
-    assert np.array_equal(stack[idx], dense[idx])
-    assert len(stack) == 2 and stack.size == dense.size
-    assert not stack.plane(0).flags.writeable  # cached planes are read-only
-    view = stack[0]
-    view[:] = 123  # reads are copies: napari writes into its slice cache
-    assert not (stack[0] == 123).all() and stack.edited == []
-
-
-def test_label_stack_keeps_edits(stack_dataset):
-    stack = LabelStack(stack_dataset, cache_size=1)
-    before = np.asarray(stack).copy()
-    stack[0, 10:12, 10:12] = 99
-    idx = (np.array([1, 1]), np.array([2, 3]), np.array([4, 5]))
-    stack[idx] = np.array([7, 8])
-    _ = stack[1], stack[0], stack[1]  # churn the cache
-    after = np.asarray(stack)
-    assert stack.edited == [0, 1]
-    assert (after[0, 10:12, 10:12] == 99).all()
-    assert after[1, 2, 4] == 7 and after[1, 3, 5] == 8
-    changed = after != before
-    assert changed.sum() <= 6
-    stack[:, 0, 0] = 5
-    assert (np.asarray(stack)[:, 0, 0] == 5).all()
-
-
-def test_label_stack_in_a_labels_layer_can_be_painted(stack_dataset):
-    from napari.layers import Labels
-
-    stack = LabelStack(stack_dataset)
-    layer = Labels(stack)
-    layer.selected_label = 77
-    layer.paint((1, 20, 20), 77, refresh=False)
-    assert stack[1, 20, 20] == 77
-    assert stack.edited == [1]
-    layer.undo()
-    assert stack[1, 20, 20] == rasterize_image(stack_dataset, 1)[20, 20]

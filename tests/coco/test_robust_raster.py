@@ -176,20 +176,6 @@ def test_malformed_annotation_records_are_coco_errors(ann):
         annotation_window(ann, 10, 10)
 
 
-def test_label_stack_checks_its_padded_plane_before_allocating():
-    from napari_coco_masks.coco.raster import LabelStack
-
-    ds = _dataset(width=300, height=200)
-    stack = LabelStack(ds)
-    old = set_pixel_budget(1000)
-    try:
-        with pytest.raises(CocoError, match="pixel budget"):
-            stack[0]
-    finally:
-        set_pixel_budget(old)
-    assert stack[0].shape == (200, 300)
-
-
 def test_too_many_column_crossings_are_refused_before_allocating(monkeypatch):
     zigzag = np.zeros((200, 2))
     zigzag[:, 0] = np.where(np.arange(200) % 2, 0.0, 100.0)

@@ -440,7 +440,7 @@ def _original_plane(parsed: Any, image_id: Any, shape: tuple[int, int]) -> np.nd
 
 
 def _is_lazy_stack(labels: Any) -> bool:
-    """The reader's lazy LabelStack: planes never written to are unchanged by construction."""
+    """A lazy label stack with `edited` planes: planes never written to are unchanged."""
     return all(hasattr(labels, a) for a in ("edited", "plane", "dataset", "shape"))
 
 

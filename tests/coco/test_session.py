@@ -1,0 +1,171 @@
+"""The reader <-> writer contract: per-image label values, the lazy plane stack, the edit store."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from napari_coco_masks.coco import load_coco, rasterize_image
+from napari_coco_masks.coco.session import (
+    CocoSession,
+    LabelPlanes,
+    ShapesState,
+    annotation_columns,
+    clean_ring,
+    drawable_ring,
+)
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_raster import _random_dataset  # noqa: E402
+
+
+@pytest.fixture
+def session(tmp_path) -> CocoSession:
+    return CocoSession(load_coco(_random_dataset(42, tmp_path)))
+
+
+def _local(ds, i):
+    glob = rasterize_image(ds, i)
+    out = np.zeros_like(glob)
+    for k, a in enumerate(ds.image_annotations(i)):
+        out[glob == a.position + 1] = k + 1
+    return out
+
+
+def _dense(session: CocoSession) -> np.ndarray:
+    dense = np.zeros((session.n_images, *session.canvas), np.int32)
+    for i, (h, w) in enumerate(session.dataset.image_shapes):
+        dense[i, :h, :w] = _local(session.dataset, i)
+    return dense
+
+
+def test_label_values_are_per_image_and_pycocotools_exact(session):
+    ds = session.dataset
+    for i in range(session.n_images):
+        plane = session.label_plane(i)
+        assert np.array_equal(plane, _local(ds, i))
+        table = session.label_table(i)
+        assert table["index"] == list(range(1, len(ds.image_annotations(i)) + 1))
+        assert table["annotation_id"] == [a.id for a in ds.image_annotations(i)]
+        assert set(session.label_colors(i)) == set(table["index"])
+
+
+def test_planes_read_like_the_dense_stack(session):
+    stack = LabelPlanes(session, cache_size=1)
+    dense = _dense(session)
+    assert stack.shape == dense.shape and stack.dtype == np.int32 and stack.ndim == 3
+    assert np.array_equal(np.asarray(stack), dense)
+    assert np.array_equal(stack[1], dense[1])
+    assert np.array_equal(stack[-1, 3:9, ::2], dense[-1, 3:9, ::2])
+    assert np.array_equal(stack[:, 5], dense[:, 5])
+    idx = (np.array([0, 1, 1, 0]), np.array([3, 4, 60, 90]), np.array([5, 6, 30, 100]))
+    assert np.array_equal(stack[idx], dense[idx])
+    assert len(stack) == 2 and stack.size == dense.size
+    assert not stack.original(0).flags.writeable  # cached planes are read-only
+    view = stack[0]
+    view[:] = 123  # reads are copies: napari writes into its slice cache
+    assert not (stack[0] == 123).all() and stack.edited == []
+
+
+def test_planes_keep_edits_through_cache_churn_and_parking(session):
+    stack = LabelPlanes(session, cache_size=1, live_edits=1)
+    before = np.asarray(stack).copy()
+    stack[0, 10:12, 10:12] = 99
+    idx = (np.array([1, 1]), np.array([2, 3]), np.array([4, 5]))
+    stack[idx] = np.array([7, 8])  # plane 0 is parked as its changed box
+    assert list(stack._edited) == [1] and list(stack._parked) == [0]
+    _ = stack[1], stack[0], stack[1]
+    after = np.asarray(stack)
+    assert stack.edited == [0, 1]
+    assert (after[0, 10:12, 10:12] == 99).all()
+    assert after[1, 2, 4] == 7 and after[1, 3, 5] == 8
+    assert (after != before).sum() <= 6
+    stack[:, 0, 0] = 5
+    assert (np.asarray(stack)[:, 0, 0] == 5).all()
+    with pytest.raises(IndexError):
+        stack[2]
+
+
+def test_planes_in_a_labels_layer_can_be_painted_and_undone(session):
+    from napari.layers import Labels
+
+    layer = Labels(session.planes)
+    layer.selected_label = 77
+    layer.paint((1, 20, 20), 77, refresh=False)
+    assert session.planes[1, 20, 20] == 77 and session.planes.edited == [1]
+    layer.undo()
+    assert session.planes[1, 20, 20] == _local(session.dataset, 1)[20, 20]
+
+
+def test_file_shapes_are_the_polygons_with_the_half_pixel_shift(session):
+    ds = session.dataset
+    for i in range(session.n_images):
+        state = session.file_shapes(i)
+        anns = ds.image_annotations(i)
+        polygons = [a for a in anns if a.kind == "polygon"]
+        boxes = [a for a in anns if a.kind == "bbox"]
+        parts = state.features["part"]
+        assert len(state.data) == len(state.types) == len(parts)
+        assert parts.count(-1) == len(boxes) == state.types.count("rectangle")
+        assert len(parts) - len(boxes) <= sum(len(a.segmentation) for a in polygons)
+        for verts, ann_id, part in zip(
+            state.data, state.features["annotation_id"], parts, strict=True
+        ):
+            if part < 0:
+                continue
+            ann = next(a for a in polygons if a.id == ann_id)
+            xy = np.asarray(ann.segmentation[part], float).reshape(-1, 2)
+            assert np.allclose(verts, drawable_ring(xy[:, ::-1] - 0.5))
+
+
+def test_clean_ring_and_drawable_ring():
+    ring = np.array([[0, 0], [0, 0], [0, 4], [3, 4], [0, 0]], float)
+    assert clean_ring(ring).tolist() == [[0, 0], [0, 4], [3, 4]]
+    assert drawable_ring(np.array([[0, 0], [0, 0], [1, 1]], float)) is None
+    assert drawable_ring(np.array([[0, 0], [np.nan, 1], [1, 1]], float)) is None
+
+
+def test_attributes_become_columns(tmp_path):
+    obj = {
+        "images": [{"id": 1, "file_name": "a.png", "height": 10, "width": 10}],
+        "categories": [{"id": 1, "name": "a"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]],
+             "attributes": {"occluded": True}},
+            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": [[1, 1, 5, 1, 5, 5]]},
+        ],
+    }
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(obj))
+    ds = load_coco(path)
+    cols = annotation_columns(ds, ds.image_annotations(0))
+    assert cols["attributes.occluded"] == [True, None]
+
+
+def test_no_edits_no_changes_and_the_same_bytes(session):
+    assert session.edited_images() == [] and session.changes() == ({}, [])
+    assert session.to_bytes() == Path(session.dataset.path).read_bytes()
+
+
+def test_changes_give_fresh_ids_never_reused(session):
+    ds = session.dataset
+    top = max(int(v) for v in ds.annotation_ids)
+    plane = session.planes.plane(0).copy()
+    plane[:3, :3] = plane.max() + 1  # a new instance in a corner (over whatever was there)
+    session.planes[0] = plane
+    replaced, new = session.changes()
+    assert [a["id"] for a in new] == [top + 1]
+    assert new[0]["image_id"] == ds.images[0].id
+    assert all(p in [a.position for a in ds.image_annotations(0)] for p in replaced)
+
+
+def test_shapes_state_of_an_image_round_trips_without_changes(session):
+    for i in range(session.n_images):
+        state = session.file_shapes(i)
+        session.shapes[i] = ShapesState([v.astype(np.float32) for v in state.data],
+                                        state.types, state.features)
+    assert session.changes() == ({}, [])  # napari's float32 vertices are the same vertices
