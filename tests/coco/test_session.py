@@ -20,7 +20,7 @@ from napari_coco_masks.coco.session import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_raster import _random_dataset  # noqa: E402
+from test_raster import _random_dataset
 
 
 @pytest.fixture
