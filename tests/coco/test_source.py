@@ -141,3 +141,57 @@ def test_bom_and_utf16_files_open(tmp_path, encoding):
     assert json.loads(session.to_bytes().decode("utf-8-sig")) == _dataset(2)
     if encoding == "utf-8-sig":
         assert session.to_bytes() == path.read_bytes()  # byte-identical, BOM included
+
+
+def _session_with_an_edit(tmp_path) -> tuple[CocoSession, Path]:
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(_dataset(4), indent=1))
+    session = CocoSession(load_coco(path))
+    plane = session.planes.plane(0).copy()
+    plane[plane == 2] = 0
+    session.planes[0] = plane
+    return session, path
+
+
+def test_a_save_that_fails_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from napari_coco_masks.coco import source as source_mod
+
+    session, path = _session_with_an_edit(tmp_path)
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+
+    def half_then_fail(segments, src, fh):
+        fh.write(b'{"images": [')
+        raise RuntimeError("interrupted")
+
+    monkeypatch.setattr(source_mod, "write_segments", half_then_fail)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        session.save(target)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "out.json"]
+
+
+@pytest.mark.parametrize(
+    ("where", "errno_name"), [("mkstemp", "EACCES"), ("fsync", "ENOSPC"), ("replace", "EROFS")]
+)
+def test_unwritable_folder_or_full_disk_is_a_clear_error(tmp_path, monkeypatch, where, errno_name):
+    import errno
+    import tempfile
+
+    session, path = _session_with_an_edit(tmp_path)
+    target = tmp_path / "out.json"
+    target.write_bytes(b"old")
+    code = getattr(errno, errno_name)
+
+    def fail(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    module = {"mkstemp": tempfile, "fsync": os, "replace": os}[where]
+    monkeypatch.setattr(module, where, fail)
+    with pytest.raises(CocoError, match=r"out\.json: cannot write the file .*unchanged"):
+        session.save(target)
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "out.json"]
+    session.save(target)  # and it works once the folder can be written
+    assert [a["id"] for a in json.loads(target.read_text())["annotations"]] == [1, 3, 4]

@@ -416,7 +416,7 @@ def test_write_is_atomic_when_writing_fails_midway(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(write_mod, "_write_chunks", failing_chunks)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(CocoError, match="cannot write the file .*disk full.*unchanged"):
         write_coco(dataset, target)
     assert written and json.loads(target.read_text()) == {"old": True}
     assert os.listdir(tmp_path) == ["out.json"]

@@ -976,26 +976,40 @@ def write_atomic(path: str | os.PathLike, fill: Any) -> Path:
     """Replace ``path`` with what ``fill(binary_file)`` writes, atomically.
 
     A temporary file in the same folder is written, flushed to disk and renamed over ``path``;
-    a failure at any point leaves an existing file intact and no temporary file behind.
+    a failure at any point leaves an existing file intact and no temporary file behind. A
+    folder that cannot be written to or a full disk is a :class:`CocoError` saying so.
     """
     target = Path(path)
     if not target.parent.is_dir():
         raise CocoError(
             f"folder {str(target.parent)!r} does not exist: create it first", path=target
         )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, _file_mode(target))
         os.replace(tmp, target)
+    except OSError as exc:
+        _remove(tmp)
+        raise CocoError(
+            f"cannot write the file ({exc.strerror or exc}); the previous file, if any, is "
+            "unchanged: free some space or choose a folder you can write to",
+            path=target,
+        ) from exc
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        _remove(tmp)
         raise
     return target
+
+
+def _remove(tmp: str | None) -> None:
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _write_chunks(fh: Any, text: str | bytes, chunk: int = 1 << 24) -> None:
