@@ -36,15 +36,16 @@ OFFLINE = {
 }
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
-    env.update(OFFLINE)
+def _env(offline: bool) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    if offline:
+        env.update(OFFLINE)
     return env
 
 
-def _run(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:
+def _run(*args: str | Path, timeout: float = 600, offline: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(a) for a in args], cwd=ROOT, env=_env(), capture_output=True, text=True,
+        [str(a) for a in args], cwd=ROOT, env=_env(offline), capture_output=True, text=True,
         timeout=timeout,
     )
 
@@ -158,3 +159,18 @@ def test_hub_description_picture_renders_off_repository() -> None:
     assert images, "the hub description should open with a picture"
     for url in images:
         assert url.startswith("https://"), f"{url}: relative images do not render on the hub"
+
+
+def test_distributions_pass_twine_check(tmp_path: Path) -> None:
+    """PyPI renders the README and accepts the metadata (URLs, classifiers, license).
+
+    The build's isolated environment installs setuptools as ``tests/test_packaging.py`` does,
+    so this one test may use the package index.
+    """
+    built = _run(sys.executable, "-m", "build", "--outdir", tmp_path, ROOT, timeout=900,
+                 offline=False)
+    assert built.returncode == 0, f"python -m build failed:\n{built.stdout[-3000:]}\n{built.stderr[-3000:]}"
+    dists = sorted(tmp_path.glob("napari_coco_masks-*"))
+    assert {p.suffix for p in dists} == {".gz", ".whl"}, dists
+    checked = _run(sys.executable, "-m", "twine", "check", "--strict", *dists)
+    assert checked.returncode == 0, f"twine check --strict failed:\n{checked.stdout}\n{checked.stderr}"
