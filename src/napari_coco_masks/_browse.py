@@ -86,6 +86,7 @@ class DatasetBrowser:
         self.points: list = []
         self._dirty: set[int] = set()  # ids of Shapes/Points layers edited since shown
         self._swapping = False
+        self._colors: dict[int, dict] = {}  # the colours each Labels layer's colormap has
         self.shown = session.current
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -213,7 +214,10 @@ class DatasetBrowser:
         for layer in self.labels if only is None else [ly for ly in only if ly in self.labels]:
             table = self.session.label_features.get(i)
             layer.features = table if table is not None else self.session.label_table(i)
-            layer.colormap = labels_colormap(self.session, i)
+            colors = self.session.label_colors(i)
+            if colors != self._colors.get(id(layer)):  # a new colormap redraws the layer
+                layer.colormap = labels_colormap(self.session, i)
+                self._colors[id(layer)] = colors
 
     def _show_shapes(self, i: int, only: list | None = None) -> None:
         from ._reader import _guard_triangulation
