@@ -6,6 +6,11 @@ inputs, each case in a child process limited to 4 GiB and a time limit (see
 tests/fuzz/fuzz_runner.py). Prints the cases run and the failure classes found, each with
 one case descriptor that reproduces it (``--replay '<descriptor>'`` runs just that case).
 Exit code 1 when any failure class was found.
+
+``--entry widgets`` (or ``--entries`` naming it) drives the dock widgets in a real napari viewer
+(tests/fuzz/fuzz_widgets.py): it needs a display, and uses ``xvfb-run`` when DISPLAY is unset;
+without either it stops with exit code 3 and says why. Exceptions in napari's own code alone
+are listed as "upstream", not counted.
 """
 
 from __future__ import annotations
@@ -28,22 +33,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the case list")
     parser.add_argument(
         "--entries", default=",".join(fuzz_mutate.ENTRIES),
-        help=f"comma-separated entry points (default: all of {', '.join(fuzz_mutate.ENTRIES)})",
+        help=f"comma-separated entry points (default: all of {', '.join(fuzz_mutate.ENTRIES)}; "
+        f"also {', '.join(fuzz_mutate.GUI_ENTRIES)})",
     )
+    parser.add_argument("--entry", help="one entry point (same as --entries NAME)")
     parser.add_argument("--timeout", type=float, default=fuzz_runner.CASE_TIMEOUT, help="seconds per case")
     parser.add_argument("--replay", help="run one case descriptor (JSON) printed by a report")
     args = parser.parse_args(argv)
     if args.replay:
         cases = [json.loads(args.replay)]
     else:
-        entries = tuple(e for e in args.entries.split(",") if e)
+        entries = tuple(e for e in (args.entry or args.entries).split(",") if e)
+        unknown = set(entries) - set(fuzz_mutate.ENTRIES) - set(fuzz_mutate.GUI_ENTRIES)
+        if unknown:
+            parser.error(f"unknown entry point(s): {', '.join(sorted(unknown))}")
         cases = fuzz_mutate.make_cases(args.cases, args.seed, entries)
 
     def progress(k: int, report: fuzz_runner.Report) -> None:
-        if (k + 1) % 1000 == 0:
+        if (k + 1) % (100 if "widgets" in args.entries + (args.entry or "") else 1000) == 0:
             print(f"{k + 1} cases, {len(report.classes)} failure classes so far", file=sys.stderr)
 
-    report = fuzz_runner.run(cases, timeout=args.timeout, progress=progress)
+    try:
+        report = fuzz_runner.run(cases, timeout=args.timeout, progress=progress)
+    except fuzz_runner.Unavailable as exc:
+        print(f"not run: {exc}", file=sys.stderr)
+        return 3
     print(report.summary())
     return 1 if report.failures else 0
 

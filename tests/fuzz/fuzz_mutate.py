@@ -21,6 +21,8 @@ import numpy as np
 DATA = Path(__file__).parents[1] / "data"
 #: Entry points a case can drive.
 ENTRIES = ("load", "reader", "cli", "labels", "shapes", "raster", "images", "masks")
+#: Entry points that need a display (a napari viewer); not in the default cycle of ENTRIES.
+GUI_ENTRIES = ("widgets",)
 _DEEP = "\u0000DEEP\u0000"
 _BIG = "\u0000BIG\u0000"
 
@@ -514,6 +516,132 @@ def image_file_case(seed: int, folder: Path) -> tuple[list[Path], list[str]]:
     return [folder / n for n in chosen], chosen
 
 
+# -- widget cases -------------------------------------------------------------------------------
+
+#: Display names of the dock widgets (napari.yaml), as ``add_plugin_dock_widget`` takes them.
+WIDGETS = ("Threshold and colour mask", "Watershed", "Seeded region growing", "Measure objects")
+_SHAPES_2D = [(1, 1), (1, 7), (9, 1), (2, 2), (12, 17), (32, 32)]
+
+
+def _spatial(rng: np.random.Generator) -> tuple[int, ...]:
+    base = _SHAPES_2D[int(rng.integers(len(_SHAPES_2D)))]
+    extra = [(), (), (), (3,), (1,), (2, 3), (2, 2, 2)][int(rng.integers(7))]  # 2D..5D
+    return tuple(extra) + tuple(base)
+
+
+def _image_array(rng: np.random.Generator) -> tuple[np.ndarray, bool, str]:
+    shape = _spatial(rng)
+    rgb = int(rng.integers(6))
+    if rgb == 0:
+        shape = shape + (int(rng.choice([3, 4])),)
+    kind = int(rng.integers(10))
+    with np.errstate(all="ignore"):
+        if kind == 0:
+            a = np.full(shape, float(rng.choice([0.0, 1.0, 255.0, -3.0])))
+        elif kind == 1:
+            a = np.full(shape, np.nan)
+        elif kind == 2:
+            a = rng.random(shape)
+            a.flat[rng.integers(0, a.size, max(1, a.size // 4))] = rng.choice([np.nan, np.inf, -np.inf])
+        elif kind == 3:
+            a = rng.random(shape) > 0.5
+        elif kind == 4:
+            a = rng.integers(0, 2**63, shape, dtype=np.uint64)
+        elif kind == 5:
+            a = rng.normal(-100, 50, shape)
+        elif kind == 6:
+            a = (rng.random(shape) * 60000).astype(np.float16)
+        elif kind == 7:
+            a = rng.integers(0, 256, shape).astype(np.uint8)
+        elif kind == 8:
+            a = rng.random(shape) * float(rng.choice([1e-300, 1e300, 1.0]))
+        else:
+            a = rng.integers(-(2**15), 2**15, shape).astype(np.int16)
+    return a, rgb == 0 and a.shape[-1] in (3, 4), f"image kind {kind} shape {a.shape} dtype {a.dtype}"
+
+
+def _transform(rng: np.random.Generator, ndim: int) -> tuple[dict, str]:
+    kw: dict[str, Any] = {}
+    r = int(rng.integers(8))
+    if r == 0:
+        kw["scale"] = [float(rng.choice([1e-9, 1e9, 0.5, 3.0]))] * ndim
+    elif r == 1:
+        kw["translate"] = [float(rng.choice([1e9, -1e12, 0.5]))] * ndim
+    elif r == 2:
+        kw["units"] = str(rng.choice(["um", "nm", "mm", "pixel"]))
+    elif r == 3:
+        kw["scale"] = [float(v) for v in rng.choice([1.0, 2.0, 0.25], ndim)]
+        kw["units"] = "um"
+    return kw, (f"{kw}" if kw else "")
+
+
+def widget_case(seed: int) -> tuple[str, list[tuple[str, Any, dict]], list[tuple], list[str]]:
+    """A widget, the layers to add first and the actions to take; and a description.
+
+    A layer is ``(kind, data, kwargs)`` for ``viewer.add_<kind>``; an action is a tuple whose
+    first item names it (see ``fuzz_widgets.py``). Deterministic in ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    widget = WIDGETS[int(rng.integers(len(WIDGETS)))]
+    layers: list[tuple[str, Any, dict]] = []
+    desc = [widget]
+    for _ in range(int(rng.choice([0, 1, 1, 2, 2, 3, 4]))):
+        kind = str(rng.choice(["image", "image", "image", "labels", "labels", "points", "shapes",
+                               "surface"]))
+        if kind == "image":
+            data, rgb, d = _image_array(rng)
+            kw = {"rgb": rgb}
+            ndim = data.ndim - (1 if rgb else 0)
+        elif kind == "labels":
+            shape = _spatial(rng)
+            dtype = str(rng.choice(["int32", "uint8", "uint64", "int64", "bool"]))
+            lk = int(rng.integers(4))
+            if lk == 0:
+                data = np.zeros(shape, dtype)
+            elif lk == 1:
+                data = rng.integers(0, 4, shape).astype(dtype)
+            elif lk == 2:
+                data = (rng.integers(0, 2, shape) * (2**40 if dtype in ("uint64", "int64") else 1)).astype(dtype)
+            else:
+                data = np.ones(shape, dtype)
+            kw, ndim, d = {}, data.ndim, f"labels kind {lk} shape {shape} dtype {dtype}"
+        elif kind == "points":
+            ndim = int(rng.choice([2, 2, 3, 4]))
+            n = int(rng.choice([0, 1, 3]))
+            data = rng.uniform(-5, 40, (n, ndim)) * float(rng.choice([1, 1, 1e9]))
+            kw, d = {}, f"points {n} x {ndim}"
+        elif kind == "shapes":
+            n = int(rng.choice([0, 1, 2]))
+            ndim = int(rng.choice([2, 2, 3]))
+            data = [rng.uniform(-5, 40, (4, ndim)) for _ in range(n)]
+            kw = {"shape_type": str(rng.choice(["rectangle", "polygon", "ellipse"]))} if n else {}
+            d = f"shapes {n} x {ndim}D {kw}"
+        else:
+            ndim = int(rng.choice([2, 3]))
+            data = (rng.uniform(0, 20, (4, ndim)), np.array([[0, 1, 2], [1, 2, 3]]))
+            kw, d = {}, f"surface {ndim}D"
+        tkw, td = _transform(rng, ndim)
+        kw.update(tkw)
+        layers.append((kind, data, kw))
+        desc.append(d + (f" {td}" if td else ""))
+    actions: list[tuple] = []
+    for _ in range(int(rng.integers(1, 5))):
+        r = int(rng.integers(10))
+        if r < 3:
+            actions.append(("choose", int(rng.integers(0, 8)), int(rng.integers(0, 8))))
+        elif r < 5:
+            actions.append(("option", int(rng.integers(0, 64)), float(rng.choice([0, 1, 2.5, 50, 1e6]))))
+        elif r < 6:
+            actions.append(("seeds", int(rng.integers(1, 4)), int(rng.integers(2**31))))
+        elif r < 7:
+            actions.append(("remove", int(rng.integers(0, 8))))
+        else:
+            actions.append(("press", int(rng.integers(0, 8))))
+    actions.append(("press", int(rng.integers(0, 8))))
+    desc.append(f"actions {actions}")
+    return widget, layers, actions, desc
+
+
 def describe(case: dict) -> str:
     """A one-line descriptor of a case, enough to reproduce it."""
     return json.dumps(case, sort_keys=True)
@@ -527,5 +655,5 @@ def make_cases(n: int, seed: int, entries: tuple[str, ...] = ENTRIES) -> list[di
 
 __all__ = [
     "ENTRIES", "coco_case", "describe", "image_file_case", "labels_case", "make_cases",
-    "raster_case", "shapes_case",
+    "raster_case", "shapes_case", "WIDGETS", "widget_case",
 ]

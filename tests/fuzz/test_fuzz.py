@@ -19,6 +19,8 @@ import fuzz_runner
 PENDING_FILES: tuple[str, ...] = ()
 CASES = 1000
 SEED = 20261201
+#: Widget cases of the bounded run (about 1.5 s each, in batches of fuzz_runner.WIDGET_BATCH).
+WIDGET_CASES = 12
 
 
 def _pending(key: tuple[str, str, str]) -> bool:
@@ -67,3 +69,36 @@ def test_bounded_fuzz_run_has_no_failure_classes():
             stacklevel=1,
         )
     assert not mine, report.summary()
+
+
+def _widgets_or_skip(cases: list[dict]) -> fuzz_runner.Report:
+    import pytest
+
+    try:
+        return fuzz_runner.run(cases)
+    except fuzz_runner.Unavailable as exc:
+        pytest.skip(str(exc))
+
+
+def test_the_widget_runner_catches_slot_and_worker_errors():
+    """A raising slot (napari's traceback dialog) and an exception a worker swallowed fail."""
+    cases = [
+        {"entry": "widgets", "seed": 3, "inject": "slot"},
+        {"entry": "widgets", "seed": 3, "inject": "worker"},
+        {"entry": "widgets", "seed": 3},
+    ]
+    report = _widgets_or_skip(cases)
+    kinds = {f.case.get("inject"): (f.kind, f.frame) for f in report.failures}
+    assert kinds == {
+        "slot": ("TypeError", "_injected.py:slot"),
+        "worker": ("KeyError", "_injected.py:job"),
+    }, report.summary()
+
+
+def test_bounded_widget_fuzz_run_has_no_failure_classes():
+    """Dock widgets in a real viewer: empty viewer, wrong layer types, 1-pixel, 4D/5D, NaN,
+    RGB(A), odd dtypes, huge scales; every button. A message, never a traceback."""
+    report = _widgets_or_skip(fuzz_mutate.make_cases(WIDGET_CASES, SEED, ("widgets",)))
+    print(report.summary())
+    assert report.cases == WIDGET_CASES
+    assert not report.classes, report.summary()
