@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from napari.layers import Layer
 from pycocotools.coco import COCO
@@ -245,3 +246,26 @@ def test_several_plain_layers_are_merged(tmp_path):
     assert [(a["id"], a["category_id"], a["area"]) for a in written["annotations"]] == [
         (1, 1, 9.0), (2, 2, 16.0), (3, 1, 9.0)
     ]
+
+
+def test_a_new_shape_never_takes_an_existing_identity(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    layers = _open(viewer, COCO2017)
+    shapes = layers["shapes"]
+    original = json.loads(COCO2017.read_text())
+    deleted = int(shapes.features["annotation_id"].iloc[-1])
+    last_attrs = shapes.features.iloc[-1].to_dict()
+    shapes.selected_data = {len(shapes.data) - 1}
+    shapes.remove_selected()  # napari copies the last row's features onto new shapes ...
+    shapes.add_polygons([np.array([[0, 10, 10], [0, 10, 40], [0, 40, 25]], float)])
+    row = shapes.features.iloc[-1]
+    assert pd.isna(row["annotation_id"]) and pd.isna(row["part"])  # ... we clear its identity
+    assert row["category_id"] == last_attrs["category_id"]  # its category is kept
+    out = tmp_path / "drawn.json"
+    _save(viewer, out, [shapes])
+    written = {a["id"]: a for a in json.loads(out.read_text())["annotations"]}
+    assert deleted not in written  # the deleted annotation stays deleted
+    new = [a for i, a in written.items() if i not in {o["id"] for o in original["annotations"]}]
+    assert len(new) == 1 and new[0]["id"] == max(o["id"] for o in original["annotations"]) + 1
+    assert new[0]["segmentation"] == [[10.5, 10.5, 40.5, 10.5, 25.5, 40.5]]
+    assert new[0]["image_id"] == original["images"][0]["id"] and "attributes" not in new[0]

@@ -87,6 +87,7 @@ class DatasetBrowser:
         self._dirty: set[int] = set()  # ids of Shapes/Points layers edited since shown
         self._swapping = False
         self._colors: dict[int, dict] = {}  # the colours each Labels layer's colormap has
+        self._counts: dict[int, int] = {}  # shapes/points each layer had when last seen
         self.shown = session.current
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -95,6 +96,8 @@ class DatasetBrowser:
         """Follow a layer of this session."""
         from napari.layers import Labels, Points, Shapes
 
+        if not isinstance(layer, Labels):
+            self._counts[id(layer)] = len(layer.data)
         if isinstance(layer, Labels):
             self.labels.append(layer)
             layer.features = self.session.label_features.get(
@@ -125,8 +128,40 @@ class DatasetBrowser:
             viewer.dims.set_point(axis, world)
 
     def _mark(self, layer: Any, event: Any) -> None:
-        if not self._swapping:
-            self._dirty.add(id(layer))
+        if self._swapping:
+            return
+        self._dirty.add(id(layer))
+        action = str(getattr(event, "action", ""))
+        if action == "added":
+            self._forget_identity(layer)
+        elif action == "removed":
+            self._counts[id(layer)] = len(layer.data)
+
+    def _forget_identity(self, layer: Any) -> None:
+        """New shapes and points are new instances: napari copies a row's features onto them
+        (annotation id, part, attributes), which would make them that annotation."""
+        import pandas as pd
+
+        known = self._counts.get(id(layer), 0)
+        n = len(layer.data)
+        self._counts[id(layer)] = n
+        if n <= known:
+            return
+        df = layer.features.copy()
+        cols = [c for c in df.columns
+                if c in ("annotation_id", "part", "keypoint") or c.startswith("attributes.")]
+        if not cols:
+            return
+        rows = df.index[known:n]
+        df[cols] = df[cols].astype(object)
+        df.loc[rows, cols] = None
+        if "iscrowd" in df.columns:
+            df.loc[rows, "iscrowd"] = 0
+        self._swapping = True  # our own change, not the user's
+        try:
+            layer.features = pd.DataFrame(df)
+        finally:
+            self._swapping = False
 
     # ----------------------------------------------------------------- slider
     def image_index(self) -> int:
@@ -231,6 +266,7 @@ class DatasetBrowser:
             # one data assignment (vertices with their types), then features and colours
             layer.data = list(zip(data, types, strict=True))
             layer.features = state.features
+            self._counts[id(layer)] = len(data)
             if data:
                 layer.edge_color = state.edge or "#ffffffff"
                 layer.face_color = state.face or "#ffffff40"
@@ -241,6 +277,7 @@ class DatasetBrowser:
             layer.selected_data = set()
             layer.data = points_data(self.session, state, i)
             layer.features = state.features
+            self._counts[id(layer)] = len(layer.data)
             if state.face:
                 layer.face_color = state.face
 
