@@ -169,3 +169,15 @@ def test_shapes_state_of_an_image_round_trips_without_changes(session):
         session.shapes[i] = ShapesState([v.astype(np.float32) for v in state.data],
                                         state.types, state.features)
     assert session.changes() == ({}, [])  # napari's float32 vertices are the same vertices
+
+
+def test_per_image_rasterisation_into_a_padded_plane_equals_the_remapped_one(session):
+    ds = session.dataset
+    for i in range(session.n_images):
+        out = np.zeros((session.canvas[0] + 3, session.canvas[1] + 2), np.int32)
+        view = rasterize_image(ds, i, per_image=True, out=out)
+        h, w = ds.image_shapes[i]
+        assert view.shape == (h, w) and np.shares_memory(view, out)
+        assert np.array_equal(out[:h, :w], _local(ds, i)) and not out[h:].any()
+    with pytest.raises(ValueError, match="int32"):
+        rasterize_image(ds, 0, out=np.zeros((2, 2), np.int32))

@@ -544,12 +544,20 @@ def _window_atlas(owner: np.ndarray, starts: np.ndarray, ends: np.ndarray, n_own
     return atlas, offset, r0, c0, nrows, ncols, area
 
 
-def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
-    """The label image of one image of a dataset: exactly what the reader's Labels layer holds.
+def rasterize_image(
+    dataset: CocoDataset,
+    image_position: int,
+    *,
+    per_image: bool = False,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """The label image of one image of a dataset, pycocotools-exact.
 
     The annotation at position ``k`` of the file's ``annotations`` list is painted with label
-    value ``k + 1``; larger instances are painted first and smaller ones over them (ties:
-    file order). Annotations the model skipped (unknown image or category) are not painted.
+    value ``k + 1`` (with ``per_image``: the ``j``-th drawable annotation of the image with
+    ``j + 1``, what the reader's Labels layer shows); larger instances are painted first and
+    smaller ones over them (ties: file order). Annotations the model skipped (unknown image or
+    category) are not painted.
 
     Parameters
     ----------
@@ -557,11 +565,15 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
         The parsed dataset.
     image_position : int
         Position of the image in the file's ``images`` list.
+    per_image : bool
+        Label values per image instead of file positions.
+    out : (H', W') int32 ndarray of zeros, optional
+        Painted in place (its top-left ``H, W``), e.g. a padded plane; ``H' >= H``, ``W' >= W``.
 
     Returns
     -------
     (H, W) ndarray of int32
-        With ``H, W`` the image's ``height`` and ``width``.
+        With ``H, W`` the image's ``height`` and ``width`` (a view of ``out`` when given).
     """
     image = dataset.images[image_position]
     h, w = check_image_size(
@@ -569,13 +581,21 @@ def rasterize_image(dataset: CocoDataset, image_position: int) -> np.ndarray:
     )
     anns = dataset.image_annotations(image_position)
     runs = _runs_naming_culprit(dataset, anns, h, w)
-    labels = np.zeros((h, w), dtype=np.int32)
+    if out is not None:
+        if out.dtype != np.int32 or out.shape[0] < h or out.shape[1] < w:
+            raise ValueError(f"`out` must be int32 of at least {h} x {w}, got {out.dtype} {out.shape}")
+        labels = out[:h, :w]
+    else:
+        labels = np.zeros((h, w), dtype=np.int32)
+    values = (
+        list(range(1, len(anns) + 1)) if per_image else [a.position + 1 for a in anns]
+    )
     owner, starts, ends = _flatten_runs(runs)
     owner, starts, ends = _merge_runs(owner, starts, ends, h * w)
     area = np.bincount(owner, weights=ends - starts, minlength=len(anns)).astype(np.int64)
     order = [i for i in paint_order(area).tolist() if area[i]]
     for batch in _window_batches(order, owner, starts, ends, h):
-        _paint_batch(labels, batch, anns, owner, starts, ends)
+        _paint_batch(labels, batch, values, owner, starts, ends)
     return labels
 
 
@@ -619,14 +639,15 @@ def _window_batches(
 def _paint_batch(
     labels: np.ndarray,
     batch: list[int],
-    anns: Sequence[Any],
+    values: Sequence[int],
     owner: np.ndarray,
     starts: np.ndarray,
     ends: np.ndarray,
 ) -> None:
-    """Paint the owners of ``batch`` (in that order) into ``labels``."""
+    """Paint the owners of ``batch`` (in that order) into ``labels``, owner ``i`` as
+    ``values[i]``."""
     h = labels.shape[0]
-    remap = np.full(len(anns), -1, dtype=np.int64)
+    remap = np.full(len(values), -1, dtype=np.int64)
     remap[batch] = np.arange(len(batch))
     sel = remap[owner] >= 0
     atlas, offset, r0, c0, nrows, ncols, _ = _window_atlas(
@@ -636,7 +657,7 @@ def _paint_batch(
         nr, nc, off = int(nrows[k]), int(ncols[k]), int(offset[k])
         r, c = int(r0[k]), int(c0[k])
         mask = atlas[off : off + nc * (nr + 1)].reshape(nc, nr + 1)[:, :nr].T
-        np.copyto(labels[r : r + nr, c : c + nc], anns[i].position + 1, where=mask)
+        np.copyto(labels[r : r + nr, c : c + nc], values[i], where=mask)
 
 
 def _flatten_runs(runs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -146,16 +146,12 @@ class CocoSession:
         """The drawable annotations of image ``i``; label ``k + 1`` is the ``k``-th."""
         return self.dataset.image_annotations(i)
 
-    def label_plane(self, i: int) -> np.ndarray:
-        """Image ``i``'s label image (its own size) with per-image label values."""
+    def label_plane(self, i: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Image ``i``'s label image (its own size) with per-image label values (painted into
+        the top-left of ``out`` when given)."""
         from .raster import rasterize_image
 
-        labels = rasterize_image(self.dataset, i)
-        positions = np.array([a.position for a in self.annotations(i)], dtype=np.int64)
-        nz = labels != 0
-        if positions.size:
-            labels[nz] = np.searchsorted(positions, labels[nz] - 1) + 1
-        return labels
+        return rasterize_image(self.dataset, i, per_image=True, out=out)
 
     def label_table(self, i: int) -> dict[str, list]:
         """Labels feature columns of image ``i``: ``index`` (the label value) first."""
@@ -348,14 +344,13 @@ class LabelPlanes:
         if plane is None:
             plane = np.zeros(self.session.canvas, dtype=np.int32)
             try:
-                own = self.session.label_plane(i)
+                self.session.label_plane(i, out=plane)
             except CocoError as exc:  # napari slices here: a malformed image shows empty
                 if i not in self.errors:
                     warnings.warn(f"image {i} is shown without labels: {exc}", UserWarning,
                                   stacklevel=2)
                 self.errors[i] = exc
-                own = plane[:0, :0]
-            plane[: own.shape[0], : own.shape[1]] = own
+                plane[:] = 0
             plane.flags.writeable = False
             self._cache[i] = plane
             if len(self._cache) > self._cache_size:
