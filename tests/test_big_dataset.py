@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from napari_coco_masks.coco import load_coco, rasterize_image
+from conftest import per_image_labels
+from napari_coco_masks.coco import load_coco
 from napari_coco_masks.coco.session import CocoSession, LabelPlanes
 
 PLUGIN = "napari-coco-masks"
@@ -87,14 +88,6 @@ def _shown(layer) -> np.ndarray:
     return np.asarray(layer._slice.image.raw)
 
 
-def _local(ds, i: int) -> np.ndarray:
-    """rasterize_image (file positions + 1) in per-image values (k-th annotation: k + 1)."""
-    glob = rasterize_image(ds, i)
-    out = np.zeros_like(glob)
-    for k, a in enumerate(ds.image_annotations(i)):
-        out[glob == a.position + 1] = k + 1
-    return out
-
 
 def _masks(path: Path) -> dict:
     with contextlib.redirect_stdout(io.StringIO()):
@@ -128,7 +121,7 @@ def test_browse_shows_one_image_at_a_time(make_napari_viewer, big, monkeypatch, 
         h, w = sizes[i]
         anns = parsed.image_annotations(i)
         shown, pixels = _shown(labels), _shown(image)
-        assert np.array_equal(shown[:h, :w], _local(parsed, i))
+        assert np.array_equal(shown[:h, :w], per_image_labels(parsed, i))
         assert not shown[h:].any() and not shown[:, w:].any()
         file = np.asarray(Image.open(big.parent / original["images"][i]["file_name"]))
         assert np.array_equal(pixels[:h, :w], file) and not pixels[h:].any()

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import per_image_labels
 from napari_coco_masks import _reader
 from napari_coco_masks._reader import coco_layer_data, get_reader, read_coco
-from napari_coco_masks.coco import CocoError, load_coco, rasterize_image
+from napari_coco_masks.coco import CocoError, load_coco
 from napari_coco_masks.coco.session import CocoSession, LabelPlanes
 
 DATA = Path(__file__).parent / "data"
@@ -32,15 +33,6 @@ def _layers(path) -> dict:
         warnings.simplefilter("ignore")
         return {kind: (data, meta) for data, meta, kind in read_coco(path)}
 
-
-def _local(ds, i: int) -> np.ndarray:
-    """rasterize_image(ds, i) (file positions + 1) in per-image label values."""
-    glob = rasterize_image(ds, i)
-    lut = {a.position + 1: k + 1 for k, a in enumerate(ds.image_annotations(i))}
-    out = np.zeros_like(glob)
-    for g, k in lut.items():
-        out[glob == g] = k
-    return out
 
 
 def _dataset(images, annotations=None, categories=None) -> dict:
@@ -132,7 +124,7 @@ def test_real_file_layers_follow_the_contract(path):
     for i in range(len(ds.images)):  # every plane: pycocotools-exact, per-image values
         plane = np.asarray(labels[i] if stacked else labels)
         im = ds.images[i]
-        assert np.array_equal(plane[: im.height, : im.width], _local(ds, i))
+        assert np.array_equal(plane[: im.height, : im.width], per_image_labels(ds, i))
         assert not plane[im.height :].any() and not plane[:, im.width :].any()
         assert plane.max() <= len(ds.image_annotations(i))
 
@@ -335,7 +327,7 @@ def test_labels_are_a_lazy_stack_with_small_values(tmp_path):
     ds = load_coco(path)
     dense = np.asarray(labels)
     for i in range(6):
-        assert np.array_equal(dense[i], _local(ds, i))
+        assert np.array_equal(dense[i], per_image_labels(ds, i))
     assert dense.max() <= 40  # per-image values: 40 instances per image, not 240
     assert len(meta["features"]) == 40 and len(meta["colormap"].color_dict) == 42
 

@@ -22,24 +22,19 @@ from napari_coco_masks.coco.session import (
 sys.path.insert(0, str(Path(__file__).parent))
 from test_raster import _random_dataset
 
+from conftest import per_image_labels
+
 
 @pytest.fixture
 def session(tmp_path) -> CocoSession:
     return CocoSession(load_coco(_random_dataset(42, tmp_path)))
 
 
-def _local(ds, i):
-    glob = rasterize_image(ds, i)
-    out = np.zeros_like(glob)
-    for k, a in enumerate(ds.image_annotations(i)):
-        out[glob == a.position + 1] = k + 1
-    return out
-
 
 def _dense(session: CocoSession) -> np.ndarray:
     dense = np.zeros((session.n_images, *session.canvas), np.int32)
     for i, (h, w) in enumerate(session.dataset.image_shapes):
-        dense[i, :h, :w] = _local(session.dataset, i)
+        dense[i, :h, :w] = per_image_labels(session.dataset, i)
     return dense
 
 
@@ -47,7 +42,7 @@ def test_label_values_are_per_image_and_pycocotools_exact(session):
     ds = session.dataset
     for i in range(session.n_images):
         plane = session.label_plane(i)
-        assert np.array_equal(plane, _local(ds, i))
+        assert np.array_equal(plane, per_image_labels(ds, i))
         table = session.label_table(i)
         assert table["index"] == list(range(1, len(ds.image_annotations(i)) + 1))
         assert table["annotation_id"] == [a.id for a in ds.image_annotations(i)]
@@ -98,7 +93,7 @@ def test_planes_in_a_labels_layer_can_be_painted_and_undone(session):
     layer.paint((1, 20, 20), 77, refresh=False)
     assert session.planes[1, 20, 20] == 77 and session.planes.edited == [1]
     layer.undo()
-    assert session.planes[1, 20, 20] == _local(session.dataset, 1)[20, 20]
+    assert session.planes[1, 20, 20] == per_image_labels(session.dataset, 1)[20, 20]
 
 
 def test_file_shapes_are_the_polygons_with_the_half_pixel_shift(session):
@@ -178,6 +173,6 @@ def test_per_image_rasterisation_into_a_padded_plane_equals_the_remapped_one(ses
         view = rasterize_image(ds, i, per_image=True, out=out)
         h, w = ds.image_shapes[i]
         assert view.shape == (h, w) and np.shares_memory(view, out)
-        assert np.array_equal(out[:h, :w], _local(ds, i)) and not out[h:].any()
+        assert np.array_equal(out[:h, :w], per_image_labels(ds, i)) and not out[h:].any()
     with pytest.raises(ValueError, match="int32"):
         rasterize_image(ds, 0, out=np.zeros((2, 2), np.int32))
