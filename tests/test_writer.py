@@ -269,3 +269,42 @@ def test_a_new_shape_never_takes_an_existing_identity(make_napari_viewer, tmp_pa
     assert len(new) == 1 and new[0]["id"] == max(o["id"] for o in original["annotations"]) + 1
     assert new[0]["segmentation"] == [[10.5, 10.5, 40.5, 10.5, 25.5, 40.5]]
     assert new[0]["image_id"] == original["images"][0]["id"] and "attributes" not in new[0]
+
+
+KEYPOINTS = DATA / "datumaro-fixtures/tests/assets/coco_dataset/coco_person_keypoints/annotations"
+
+
+def test_keypoints_file_saved_with_every_layer_selected(make_napari_viewer, tmp_path):
+    path = KEYPOINTS / "person_keypoints_val.json"
+    viewer = make_napari_viewer()
+    layers = _open(viewer, path)
+    assert set(layers) == {"image", "labels", "shapes", "points"}
+    out = tmp_path / "same.json"
+    assert _save(viewer, out, list(layers.values())) == [str(out)]  # every layer: written
+    assert out.read_bytes() == path.read_bytes()
+    points = layers["points"]
+    moved_id = int(points.features["annotation_id"][0])
+    k = int(points.features["keypoint"][0])
+    data = np.asarray(points.data).copy()
+    data[0, -2:] += [3.0, 4.0]  # (row, col) += (3, 4): x += 4, y += 3
+    points.data = data
+    out = tmp_path / "moved.json"
+    _save(viewer, out, list(layers.values()))
+    before = {a["id"]: a for a in json.loads(path.read_text())["annotations"]}
+    after = {a["id"]: a for a in json.loads(out.read_text())["annotations"]}
+    changed = [i for i in before if before[i] != after[i]]
+    assert changed == [moved_id]
+    old, new = before[moved_id]["keypoints"], after[moved_id]["keypoints"]
+    assert new[3 * k : 3 * k + 3] == [old[3 * k] + 4, old[3 * k + 1] + 3, old[3 * k + 2]]
+    assert new[: 3 * k] + new[3 * k + 3 :] == old[: 3 * k] + old[3 * k + 3 :]
+
+
+def test_points_alone_or_not_from_coco(tmp_path):
+    pts = (np.array([[1.0, 2.0]]), {"name": "seeds"}, "points")
+    with pytest.raises(CocoError, match="keypoints are saved with the instances"):
+        write_coco(str(tmp_path / "p.json"), [pts])
+    labels = np.zeros((8, 8), np.uint8)
+    labels[2:4, 2:4] = 1
+    with pytest.warns(UserWarning, match="Points layer.*not saved"):
+        write_coco(str(tmp_path / "l.json"), [(labels, {"name": "m"}, "labels"), pts])
+    assert len(json.loads((tmp_path / "l.json").read_text())["annotations"]) == 1

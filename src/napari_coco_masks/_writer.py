@@ -1,12 +1,13 @@
 """napari writer: Labels and Shapes layers (with an optional Image layer) saved as COCO JSON.
 
 Thin adapter over :mod:`napari_coco_masks.coco.write`. napari.yaml declares the layer types
-``["labels*", "shapes*", "image*"]``, so napari calls ``write_coco(path, [(data, meta, type)])``
+``["labels*", "shapes*", "points*", "image*"]``, so napari calls ``write_coco(path, [(data, meta, type)])``
 with the selected layers (File > Save Selected Layers, or ``viewer.layers.save(path,
 plugin="napari-coco-masks")``).
 
-- Layers read from COCO (``metadata["coco"]``) are written back losslessly: unchanged instances
-  exactly as in the file, edited ones re-encoded (docs/architecture.md).
+- Layers read from COCO (``metadata["coco"]["session"]``) are written with a minimal diff by
+  their :class:`~.coco.session.CocoSession`: unchanged records byte for byte, edited ones
+  re-encoded, moved/added/removed keypoints written into their instances (docs/architecture.md).
 - Other layers become a new dataset; an Image layer supplies the file names (its
   ``metadata["coco"]`` image records when present, else its name) and image sizes.
 - A Labels and a Shapes layer of the same COCO file are combined: edits and deletions in
@@ -56,8 +57,9 @@ def write_coco(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     """
     labels = [(d, m) for d, m, t in layer_data if t == "labels"]
     shapes = [(d, m) for d, m, t in layer_data if t == "shapes"]
+    points = [(d, m) for d, m, t in layer_data if t == "points"]
     images = [(d, m) for d, m, t in layer_data if t == "image"]
-    if not labels and not shapes:
+    if not labels and not shapes and not points:
         kinds = sorted({t for _, _, t in layer_data}) or ["nothing"]
         raise CocoError(
             f"COCO needs a Labels or Shapes layer to save, got {', '.join(kinds)}: select the "
@@ -65,9 +67,23 @@ def write_coco(path: str, layer_data: Sequence[LayerData]) -> list[str]:
             path=path,
         )
     image = images[0] if images else None
-    session = _session_write(path, labels, shapes)
-    if session:
+    if _session_write(path, labels, shapes, points):
         return [os.fspath(path)]
+    if points and not labels and not shapes:
+        raise CocoError(
+            "keypoints are saved with the instances they belong to: select the Points layer "
+            "together with the Labels or Shapes layers of the COCO file it was opened from",
+            path=path,
+        )
+    if points:
+        import warnings
+
+        warnings.warn(
+            f"{len(points)} Points layer(s) not read from COCO were not saved: COCO keypoints "
+            "belong to instances of a COCO file",
+            UserWarning,
+            stacklevel=2,
+        )
     dataset: dict[str, Any] | None = None
     base_source: Mapping[str, Any] | None = None
     for data, meta in labels:
@@ -98,17 +114,18 @@ def write_coco(path: str, layer_data: Sequence[LayerData]) -> list[str]:
     return [os.fspath(path)]
 
 
-def _session_write(path: str, labels: list, shapes: list) -> bool:
+def _session_write(path: str, labels: list, shapes: list, points: list = ()) -> bool:
     """Layers read from COCO: hand their current content to the session, write minimal diff.
 
     Returns False when none of the layers has a session (the dataset is built from scratch).
     """
     from .coco.session import check_source_session
 
-    sessions = {id(s): s for s in (check_source_session(_source_any(m)) for _, m in labels + shapes) if s}
+    layers = [*labels, *shapes, *points]
+    sessions = {id(s): s for s in (check_source_session(_source_any(m)) for _, m in layers) if s}
     if not sessions:
         return False
-    others = [m.get("name") for _, m in labels + shapes if not check_source_session(_source_any(m))]
+    others = [m.get("name") for _, m in layers if not check_source_session(_source_any(m))]
     if len(sessions) > 1 or others:
         raise CocoError(
             "the selected layers come from different sources (" + ", ".join(
@@ -121,6 +138,8 @@ def _session_write(path: str, labels: list, shapes: list) -> bool:
         _take_labels(session, data, meta)
     for data, meta in shapes:
         _take_shapes(session, data, meta)
+    for data, meta in points:
+        _take_points(session, data, meta)
     session.save(path)
     return True
 
@@ -172,6 +191,15 @@ def _take_shapes(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
     types = meta.get("shape_type", "polygon")
     types = [types] * len(verts) if isinstance(types, str) else list(types)
     session.shapes[i] = ShapesState(verts, types, meta.get("features"))
+
+
+def _take_points(session: Any, data: Any, meta: Mapping[str, Any]) -> None:
+    """The shown image's keypoints go into the session's edit store."""
+    from .coco.session import ShapesState
+
+    coords = np.asarray(data, dtype=float).reshape(len(data), -1)[:, -2:] if len(data) else []
+    session.points[session.current] = ShapesState(list(coords), ["point"] * len(coords),
+                                                  meta.get("features"))
 
 
 def _source(meta: Mapping[str, Any]) -> Mapping[str, Any] | None:

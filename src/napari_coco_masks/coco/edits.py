@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .write import dataset_from_labels, dataset_from_shapes
 
 if TYPE_CHECKING:
@@ -68,9 +70,80 @@ def image_changes(
             source=source,
             base=result,
         )
-    if result is None:
+    if result is None and i not in session.points:
         return {}, []
-    return _map_back(session, i, records, result["annotations"])
+    out = result["annotations"] if result is not None else list(records)
+    if i in session.points:
+        out = _apply_keypoints(session, i, out)
+    return _map_back(session, i, records, out)
+
+
+def _apply_keypoints(session: CocoSession, i: int, out: list[Any]) -> list[Any]:
+    """Records with their keypoints as the Points layer holds them for image ``i``.
+
+    Each point row names its instance (``annotation_id``) and its ``keypoint`` index; a
+    keypoint of the file without a row now is unlabelled (``0, 0, 0``). Rows that name no
+    instance of the image cannot be saved (a keypoint belongs to an instance): one warning.
+    """
+    import warnings
+
+    from .geometry import napari_keypoints_to_coco
+    from .write import _feature_rows, _match_id
+
+    state = session.points[i]
+    rows = _feature_rows(state.features, None)
+    coords = np.asarray(state.data, dtype=float).reshape(-1, 2)
+    by_id: dict[Any, list[tuple[int, np.ndarray, int]]] = {}
+    orphans = 0
+    for k, rc in enumerate(coords):
+        row = rows.get(k, {})
+        ann_id, index = row.get("annotation_id"), row.get("keypoint")
+        if ann_id is None or index is None:
+            orphans += 1
+            continue
+        visibility = int(row.get("visibility", 2) or 2)
+        by_id.setdefault(_match_id(ann_id), []).append((int(index), rc, visibility))
+    result = []
+    for rec in out:
+        now = by_id.pop(_match_id(rec.get("id")), None) if isinstance(rec, dict) else None
+        kp = rec.get("keypoints") if isinstance(rec, dict) else None
+        if isinstance(kp, list) and len(kp) % 3 == 0 and (now is not None or any(kp[2::3])):
+            new = [0.0] * len(kp)
+            for index, rc, visibility in now or []:
+                if 0 <= index < len(kp) // 3:
+                    new[3 * index : 3 * index + 3] = napari_keypoints_to_coco(rc[None], [visibility])
+            if _keypoints_differ(kp, new):
+                rec = {**rec, "keypoints": _as_written(kp, new),
+                       "num_keypoints": sum(1 for v in new[2::3] if v > 0)}
+        result.append(rec)
+    orphans += sum(len(v) for v in by_id.values())
+    if orphans:
+        warnings.warn(
+            f"image {i}: {orphans} keypoint(s) not saved: a keypoint belongs to an instance "
+            "(give its row the annotation_id and keypoint index of one on this image)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return result
+
+
+def _keypoints_differ(old: list, new: list) -> bool:
+    """Whether keypoints changed (unlabelled ones compare equal whatever their x, y)."""
+    for k in range(0, len(old), 3):
+        if (old[k + 2] > 0) != (new[k + 2] > 0):
+            return True
+        if old[k + 2] > 0 and (
+            abs(old[k] - new[k]) > 1e-6 or abs(old[k + 1] - new[k + 1]) > 1e-6
+            or old[k + 2] != new[k + 2]
+        ):
+            return True
+    return False
+
+
+def _as_written(old: list, new: list) -> list:
+    """New keypoints in the file's number style (integers where the file had integers)."""
+    ints = all(type(v) is int for v in old)
+    return [int(round(v)) if ints else float(v) for v in new]
 
 
 def _map_back(

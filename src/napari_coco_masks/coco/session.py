@@ -236,8 +236,8 @@ class CocoSession:
 
     # ---------------------------------------------------------------- edits
     def edited_images(self) -> list[int]:
-        """Images with painted planes, edited feature tables or edited shapes."""
-        return sorted({*self.planes.edited, *self.label_features, *self.shapes})
+        """Images with painted planes, edited feature tables, shapes or keypoints."""
+        return sorted({*self.planes.edited, *self.label_features, *self.shapes, *self.points})
 
     def changes(self, mode: str = "auto") -> tuple[dict[int, dict | None], list[dict]]:
         """Records to rewrite (position -> new record, None to drop) and records to add."""
