@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_coco_masks.coco import load_coco, rasterize_image
+from napari_coco_masks.coco import CocoError, load_coco, rasterize_image
 from napari_coco_masks.coco.session import (
     CocoSession,
     LabelPlanes,
@@ -176,3 +176,55 @@ def test_per_image_rasterisation_into_a_padded_plane_equals_the_remapped_one(ses
         assert np.array_equal(out[:h, :w], per_image_labels(ds, i)) and not out[h:].any()
     with pytest.raises(ValueError, match="int32"):
         rasterize_image(ds, 0, out=np.zeros((2, 2), np.int32))
+
+
+ROBOFLOW = Path(__file__).parents[1] / "data/roboflow-braintumor-polygons/test/_annotations.coco.json"
+CVAT = Path(__file__).parents[1] / "data/cvat-carinterior-polygons/annotations/instances_default.json"
+
+
+def test_new_instances_get_the_files_most_used_category_not_a_placeholder():
+    session = CocoSession(load_coco(ROBOFLOW))
+    assert session.dataset.categories[0].supercategory == "none"  # Roboflow's placeholder 0
+    assert session.default_category == 1
+    i = next(k for k in range(session.n_images) if not session.annotations(k))
+    plane = session.planes.plane(i).copy()
+    plane[5:15, 5:15] = 1  # a new instance painted on an image without any
+    session.planes[i] = plane
+    _, new = session.changes()
+    assert [a["category_id"] for a in new] == [1]
+
+
+def _edit_table(session, i, **columns):
+    import pandas as pd
+
+    table = pd.DataFrame(session.label_table(i))
+    for name, (row, value) in columns.items():
+        table[name] = table[name].astype(object)
+        table.loc[row, name] = value
+    session.label_features[i] = table
+
+
+def test_a_renamed_category_in_the_features_table_is_written_as_that_category():
+    session = CocoSession(load_coco(CVAT))
+    cats = {c.name: c.id for c in session.dataset.categories}
+    first = session.annotations(0)[0]
+    other = next(n for n, c in cats.items() if c != first.category_id)
+    _edit_table(session, 0, category=(0, other))
+    replaced, new = session.changes()
+    assert new == [] and list(replaced) == [first.position]
+    assert replaced[first.position]["category_id"] == cats[other]
+    assert {k: v for k, v in replaced[first.position].items() if k != "category_id"} == {
+        k: v for k, v in first.record.items() if k != "category_id"
+    }
+    _edit_table(session, 0, category=(0, "no such thing"))
+    with pytest.raises(CocoError, match="category 'no such thing' is not a category of the file"):
+        session.changes()
+
+
+def test_a_category_id_that_is_not_in_the_file_is_refused_at_save(tmp_path):
+    session = CocoSession(load_coco(CVAT))
+    _edit_table(session, 0, category_id=(0, 999))
+    target = tmp_path / "out.json"
+    with pytest.raises(CocoError, match="category_id 999 is not a category of the file"):
+        session.save(target)
+    assert not target.exists()

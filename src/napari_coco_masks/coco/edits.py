@@ -35,6 +35,7 @@ def _one_image_source(session: CocoSession, i: int) -> tuple[dict, list[dict], d
         "image_ids": [image.id],
         "image_shapes": [(image.height, image.width)],
         "source": None if ds.path is None else str(ds.path),
+        "default_category": session.default_category,
     }
     return mini, records, source
 

@@ -133,6 +133,17 @@ class CocoSession:
         self.points: dict[int, ShapesState] = {}
 
     @property
+    def default_category(self) -> Any:
+        """The category id new instances get when nothing names one: the file's most used
+        category (never a Roboflow-style unused placeholder), else its first category."""
+        used = self.dataset._category_of
+        used = used[used >= 0]
+        cats = self.dataset.categories
+        if used.size:
+            return cats[int(np.bincount(used).argmax())].id
+        return cats[0].id if cats else None
+
+    @property
     def n_images(self) -> int:
         return len(self.dataset.images)
 
@@ -253,7 +264,23 @@ class CocoSession:
                 rec["id"] = next_id
                 next_id += 1
                 appended.append(rec)
+        self._check_categories([*(r for r in replaced.values() if r is not None), *appended])
         return replaced, appended
+
+    def _check_categories(self, records: Sequence[dict]) -> None:
+        """Every record written names a category of the file (readers drop the others)."""
+        from .write import _match_id
+
+        known = {_match_id(c.id) for c in self.dataset.categories}
+        for rec in records:
+            if _match_id(rec.get("category_id")) not in known:
+                names = ", ".join(f"{c.id!r} ({c.name})" for c in self.dataset.categories[:20])
+                raise CocoError(
+                    f"annotation {rec.get('id')!r} on image {rec.get('image_id')!r}: category_id "
+                    f"{rec.get('category_id')!r} is not a category of the file ({names}): "
+                    "choose one of them in the features table",
+                    path=self.dataset.path,
+                )
 
     def segments(self, mode: str = "auto") -> list:
         """The file as :func:`~.source.splice_annotations` segments: only changed records new."""

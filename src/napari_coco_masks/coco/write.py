@@ -408,9 +408,11 @@ def _new_annotations(
     *,
     start_id: int,
     values: Sequence[int] | None = None,
+    default: Any = None,
 ) -> list[dict[str, Any]]:
-    """Annotations for the label values of one plane (all values, or ``values``)."""
-    default = categories[0]["id"]
+    """Annotations for the label values of one plane (all values, or ``values``); labels whose
+    row names no category get ``default`` (else the first category)."""
+    default = categories[0]["id"] if default is None else default
     encoded = encode_labels(plane, mode=mode, values=values)
     out = []
     for i, (value, enc) in enumerate(encoded.items()):
@@ -505,10 +507,10 @@ def _round_trip_labels(
         if fresh:
             cats = categories or [dict(DEFAULT_CATEGORY)]
             made = _new_annotations(plane, rows, image_ids[p], cats, mode, start_id=next_id,
-                                    values=fresh)
+                                    values=fresh, default=source.get("default_category"))
             next_id += len(made)
             new.extend(made)
-    _apply_category_edits(result, rows)
+    _apply_category_edits(result, rows, categories)
     out = dict(dataset)
     out["annotations"] = [a for a in result if a is not None] + new
     if new and not categories:
@@ -516,14 +518,35 @@ def _round_trip_labels(
     return out
 
 
-def _apply_category_edits(result: list[Any], rows: Mapping[int, Mapping[str, Any]]) -> None:
-    """A ``category_id`` changed in the features table (row of label ``k + 1``) is written."""
+def _apply_category_edits(
+    result: list[Any],
+    rows: Mapping[int, Mapping[str, Any]],
+    categories: Sequence[Mapping[str, Any]] = (),
+) -> None:
+    """A ``category_id`` or ``category`` (name) changed in the features table (row of label
+    ``k + 1``) is written; a name that is no category of the file is a :class:`CocoError`."""
+    names = {str(c.get("name")): c.get("id") for c in categories if isinstance(c, Mapping)}
+    name_of = {_match_id(c.get("id")): str(c.get("name")) for c in categories
+               if isinstance(c, Mapping)}
     for k, ann in enumerate(result):
         row = rows.get(k + 1)
-        if not isinstance(ann, Mapping) or not row or row.get("category_id") is None:
+        if not isinstance(ann, Mapping) or not row:
             continue
-        if _as_id(row["category_id"]) != ann.get("category_id"):
-            result[k] = {**ann, "category_id": _as_id(row["category_id"])}
+        target = ann.get("category_id")
+        if row.get("category_id") is not None and _as_id(row["category_id"]) != target:
+            target = _as_id(row["category_id"])
+        elif row.get("category") is not None and name_of:
+            name = str(row["category"])
+            if name != name_of.get(_match_id(target), name):
+                if name not in names:
+                    raise CocoError(
+                        f"label {k + 1}: category {name!r} is not a category of the file "
+                        f"({', '.join(sorted(names))}): choose one of them",
+                        where=f"features.category[{k + 1}]",
+                    )
+                target = names[name]
+        if target != ann.get("category_id"):
+            result[k] = {**ann, "category_id": target}
 
 
 def _encode_edited(
@@ -858,7 +881,7 @@ def _round_trip_shapes(
         category_id = _category_for(
             {k: v for k, v in row.items() if k in ("category_id", "category")},
             categories,
-            categories[0]["id"],
+            source.get("default_category", categories[0]["id"]),
         )
         out_annotations.append(
             _new_annotation(next_id, image_ids[plane], category_id, record, row, 0)
