@@ -1,4 +1,4 @@
-"""Command line: ``napari-coco-masks demo | segment | measure | export-masks``.
+"""Command line: ``napari-coco-masks demo | segment | measure | export-masks | export-yolo``.
 
 Headless: nothing here imports napari or Qt unless a screenshot or a viewer is asked for.
 """
@@ -184,7 +184,20 @@ def cmd_export_masks(args: argparse.Namespace) -> int:
     from .coco.masks import export_masks
 
     written = export_masks(_regular_file(args.coco), args.output, fmt=args.format)
+    if args.semantic:
+        from .coco.exports import export_semantic
+
+        written += export_semantic(_regular_file(args.coco), args.output, fmt=args.format)
     print(f"{len(written)} mask files written to {args.output}")
+    return 0
+
+
+def cmd_export_yolo(args: argparse.Namespace) -> int:
+    """Write YOLO label files (segmentation polygons or detection boxes) and data.yaml."""
+    from .coco.exports import export_yolo
+
+    written = export_yolo(_regular_file(args.coco), args.output, task=args.task)
+    print(f"{len(written) - 1} YOLO label files and data.yaml written to {args.output}")
     return 0
 
 
@@ -229,7 +242,16 @@ def build_parser() -> argparse.ArgumentParser:
     masks.add_argument("coco", help="COCO instances JSON")
     masks.add_argument("--output", "-o", required=True, help="folder for the mask images")
     masks.add_argument("--format", choices=("png", "tiff"), default="png")
+    masks.add_argument("--semantic", action="store_true",
+                       help="also a class-index mask per image (semantic/, classes.json)")
     masks.set_defaults(func=cmd_export_masks)
+
+    yolo = sub.add_parser("export-yolo", help="write YOLO label files from a COCO file")
+    yolo.add_argument("coco", help="COCO instances JSON")
+    yolo.add_argument("--output", "-o", required=True, help="folder for labels/ and data.yaml")
+    yolo.add_argument("--task", choices=("segment", "detect"), default="segment",
+                      help="polygons (segment, default) or boxes (detect)")
+    yolo.set_defaults(func=cmd_export_yolo)
     return parser
 
 

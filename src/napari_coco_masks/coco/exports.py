@@ -1,0 +1,196 @@
+"""Exports for training: class-index (semantic) masks and YOLO label files.
+
+Both number the classes the same way (:func:`export_classes`): the file's categories in order,
+without Roboflow-style placeholders (an unused category whose supercategory is ``"none"``).
+Semantic masks hold ``class + 1`` per pixel (0 is background), painted as the reader paints
+instances (smaller over larger). YOLO files hold one line per instance part:
+``class x1 y1 x2 y2 ...`` (segmentation) or ``class cx cy w h`` (detection), normalised by the
+image size. Output is staged in a temporary folder and moved into place. No napari import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .encode import mask_to_polygons
+from .errors import CocoError
+from .masks import _dataset, _stem, _write
+from .model import CocoDataset
+from .raster import annotation_window, rasterize_image
+
+__all__ = ["export_classes", "export_semantic", "export_yolo", "semantic_mask", "yolo_lines"]
+
+
+def export_classes(dataset: CocoDataset) -> list[Any]:
+    """The categories that become classes, in file order (class ``k`` is the ``k``-th)."""
+    used = set(np.unique(dataset._category_of[dataset._category_of >= 0]).tolist())
+    return [
+        c for c in dataset.categories
+        if c.position in used or str(c.supercategory).lower() != "none"
+    ]
+
+
+def _class_of(dataset: CocoDataset) -> dict[int, int]:
+    """Category position -> class index."""
+    return {c.position: k for k, c in enumerate(export_classes(dataset))}
+
+
+def semantic_mask(dataset: CocoDataset, image_position: int) -> np.ndarray:
+    """(H, W) uint16 mask of one image: ``class + 1`` per pixel, 0 for background."""
+    classes = _class_of(dataset)
+    anns = dataset.image_annotations(image_position)
+    lut = np.zeros(len(anns) + 1, dtype=np.uint16)
+    for k, ann in enumerate(anns):
+        lut[k + 1] = classes.get(ann.category_position, -1) + 1
+    return lut[rasterize_image(dataset, image_position, per_image=True)]
+
+
+def _parts(ann: Any, height: int, width: int) -> list[np.ndarray]:
+    """The polygon parts of an annotation as (N, 2) corner coordinates ``(x, y)``."""
+    if ann.kind == "polygon":
+        return [np.asarray(p, dtype=float).reshape(-1, 2) for p in ann.segmentation]
+    if ann.kind == "bbox":
+        x, y, w, h = (float(v) for v in ann.bbox)
+        return [np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])]
+    window = annotation_window(ann, height, width)
+    if window is None:
+        return []
+    r0, c0, mask = window
+    return [np.asarray(p).reshape(-1, 2) for p in mask_to_polygons(mask, offset=(r0, c0))]
+
+
+def _box(ann: Any, height: int, width: int) -> tuple[float, float, float, float] | None:
+    """``(x0, y0, x1, y1)`` of the annotation's pixels (the bbox for bbox-only ones)."""
+    if ann.kind == "bbox":
+        x, y, w, h = (float(v) for v in ann.bbox)
+        return x, y, x + w, y + h
+    window = annotation_window(ann, height, width)
+    if window is None or not window[2].any():
+        return None
+    r0, c0, mask = window
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return c0 + cols[0], r0 + rows[0], c0 + cols[-1] + 1.0, r0 + rows[-1] + 1.0
+
+
+def yolo_lines(dataset: CocoDataset, image_position: int, task: str = "segment") -> list[str]:
+    """The YOLO label lines of one image (``task`` "segment" or "detect")."""
+    if task not in ("segment", "detect"):
+        raise CocoError(f"`task` must be 'segment' or 'detect', got {task!r}")
+    classes = _class_of(dataset)
+    image = dataset.images[image_position]
+    h, w = image.height, image.width
+    scale = np.array([w, h], dtype=float)
+    lines = []
+    for ann in dataset.image_annotations(image_position):
+        cls = classes.get(ann.category_position)
+        if cls is None:
+            continue
+        if task == "detect":
+            box = _box(ann, h, w)
+            if box is None:
+                continue
+            x0, y0, x1, y1 = np.clip(box, 0, [w, h, w, h])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            nums = [(x0 + x1) / 2 / w, (y0 + y1) / 2 / h, (x1 - x0) / w, (y1 - y0) / h]
+            lines.append(" ".join([str(cls), *(f"{v:.6f}" for v in nums)]))
+            continue
+        for part in _parts(ann, h, w):
+            xy = np.clip(part / scale, 0.0, 1.0)
+            if len(xy) >= 3:
+                lines.append(" ".join([str(cls), *(f"{v:.6f}" for v in xy.ravel())]))
+    return lines
+
+
+def _staged(out_dir: str | os.PathLike, fill: Any) -> list[Path]:
+    """Run ``fill(tmp)`` in a temporary folder beside ``out_dir``, then move it into place."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CocoError(f"the output {out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        written = fill(tmp)
+        out.mkdir(exist_ok=True)
+        for item in sorted(tmp.iterdir()):
+            target = out / item.name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            os.replace(item, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return [out / p.relative_to(tmp) for p in written]
+
+
+def _classes_json(dataset: CocoDataset, first: int) -> list[dict[str, Any]]:
+    return [
+        {"value": k + first, "category_id": c.id, "name": c.name}
+        for k, c in enumerate(export_classes(dataset))
+    ]
+
+
+def export_semantic(
+    dataset_or_path: Any, out_dir: str | os.PathLike, *, fmt: str = "png"
+) -> list[Path]:
+    """Write one class-index mask per image into ``out_dir/semantic/`` and ``classes.json``.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``classes.json`` last.
+    """
+    ext = {"png": ".png", "tif": ".tif", "tiff": ".tif"}.get(str(fmt).lower())
+    if ext is None:
+        raise CocoError(f"`fmt` must be 'png' or 'tiff', got {fmt!r}")
+    dataset = _dataset(dataset_or_path)
+
+    def fill(tmp: Path) -> list[Path]:
+        written, taken = [], set()
+        for image in dataset.images:
+            path = tmp / "semantic" / f"{_stem(image.file_name, image.id, taken)}{ext}"
+            _write(path, semantic_mask(dataset, image.position), ext)
+            written.append(path)
+        classes = tmp / "classes.json"
+        classes.write_text(json.dumps(_classes_json(dataset, 1), indent=1, default=str))
+        return [*written, classes]
+
+    return _staged(out_dir, fill)
+
+
+def export_yolo(
+    dataset_or_path: Any, out_dir: str | os.PathLike, *, task: str = "segment"
+) -> list[Path]:
+    """Write YOLO label files (``labels/<image>.txt``) and ``data.yaml`` with the class names.
+
+    Images without instances get an empty label file, as YOLO trainers expect.
+    """
+    dataset = _dataset(dataset_or_path)
+    if task not in ("segment", "detect"):
+        raise CocoError(f"`task` must be 'segment' or 'detect', got {task!r}")
+
+    def fill(tmp: Path) -> list[Path]:
+        written, taken = [], set()
+        (tmp / "labels").mkdir()
+        for image in dataset.images:
+            path = tmp / "labels" / f"{_stem(image.file_name, image.id, taken)}.txt"
+            lines = yolo_lines(dataset, image.position, task)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+            written.append(path)
+        names = [c.name for c in export_classes(dataset)]
+        data = tmp / "data.yaml"
+        data.write_text(
+            f"# written by napari-coco-masks from {dataset.path}\n"
+            f"nc: {len(names)}\nnames: {json.dumps(names, ensure_ascii=False)}\n",
+            encoding="utf-8",
+        )
+        return [*written, data]
+
+    return _staged(out_dir, fill)

@@ -1,0 +1,127 @@
+"""Training exports: class-index masks and YOLO labels, checked against pycocotools' masks."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+
+from napari_coco_masks.coco import load_coco, rasterize_image
+from napari_coco_masks.coco.exports import (
+    export_classes,
+    export_semantic,
+    semantic_mask,
+    yolo_lines,
+)
+
+DATA = Path(__file__).parents[1] / "data"
+COCO2017 = DATA / "coco2017-4img/data_samples/coco_25k/annotations.json"
+ROBOFLOW = DATA / "roboflow-braintumor-polygons/test/_annotations.coco.json"
+DATUMARO = DATA / "datumaro-fixtures/tests/assets/coco_dataset/coco_instances/annotations"
+
+
+def _coco(path: Path) -> COCO:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(path))
+
+
+def test_classes_leave_out_roboflows_unused_placeholder():
+    ds = load_coco(ROBOFLOW)
+    assert [c.id for c in ds.categories] == [0, 1]
+    assert [c.id for c in export_classes(ds)] == [1]
+    assert len(export_classes(load_coco(COCO2017))) == 80  # unused official ones are kept
+
+
+def test_semantic_mask_is_the_class_of_the_instance_shown_per_pixel():
+    ds = load_coco(COCO2017)
+    cls = {c.position: k for k, c in enumerate(export_classes(ds))}
+    for i in range(len(ds.images)):
+        sem = semantic_mask(ds, i)
+        inst = rasterize_image(ds, i)  # file positions + 1, smaller over larger
+        expected = np.zeros_like(sem)
+        for a in ds.image_annotations(i):
+            expected[inst == a.position + 1] = cls[a.category_position] + 1
+        assert sem.dtype == np.uint16 and np.array_equal(sem, expected)
+
+
+def test_yolo_segment_polygons_rasterise_back_to_the_instances():
+    ds = load_coco(COCO2017)
+    coco = _coco(COCO2017)
+    image = ds.images[0]
+    h, w = image.height, image.width
+    lines = yolo_lines(ds, 0, "segment")
+    anns = ds.image_annotations(0)
+    assert len(lines) == sum(len(a.segmentation) for a in anns)  # one line per polygon part
+    k = 0
+    for a in anns:
+        parts = []
+        for _ in a.segmentation:
+            nums = lines[k].split()
+            k += 1
+            assert int(nums[0]) == {c.position: j for j, c in enumerate(export_classes(ds))}[
+                a.category_position]
+            xy = np.asarray(nums[1:], float).reshape(-1, 2) * [w, h]
+            parts.append(xy.ravel().tolist())
+        got = mask_utils.decode(mask_utils.merge(mask_utils.frPyObjects(parts, h, w)))
+        want = coco.annToMask(coco.anns[a.id])
+        iou = (got & want).sum() / max((got | want).sum(), 1)
+        assert iou > 0.99  # 6 decimals of normalised coordinates
+
+
+def test_yolo_detect_boxes_are_the_pixel_extents():
+    ds = load_coco(COCO2017)
+    coco = _coco(COCO2017)
+    image = ds.images[1]
+    h, w = image.height, image.width
+    for line, a in zip(yolo_lines(ds, 1, "detect"), ds.image_annotations(1), strict=True):
+        _, cx, cy, bw, bh = (float(v) for v in line.split())
+        mask = coco.annToMask(coco.anns[a.id])
+        rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        assert (cx - bw / 2) * w == pytest.approx(cols[0], abs=1e-3)
+        assert (cx + bw / 2) * w == pytest.approx(cols[-1] + 1, abs=1e-3)
+        assert (cy - bh / 2) * h == pytest.approx(rows[0], abs=1e-3)
+        assert (cy + bh / 2) * h == pytest.approx(rows[-1] + 1, abs=1e-3)
+
+
+def test_rle_and_bbox_only_instances_export_too():
+    val = load_coco(DATUMARO / "instances_val.json")  # a polygon and an RLE
+    assert [a.kind for a in val.image_annotations(0)] == ["polygon", "rle"]
+    assert len(yolo_lines(val, 0, "segment")) >= 2
+    train = load_coco(DATUMARO / "instances_train.json")  # bbox-only
+    (line,) = yolo_lines(train, 0, "detect")
+    x, y, bw, bh = train.image_annotations(0)[0].bbox
+    im = train.images[0]
+    assert [float(v) for v in line.split()[1:]] == pytest.approx(
+        [(x + bw / 2) / im.width, (y + bh / 2) / im.height, bw / im.width, bh / im.height], abs=1e-6
+    )
+
+
+def test_exports_write_files_staged_and_the_cli(tmp_path):
+    written = export_semantic(ROBOFLOW, tmp_path / "sem")
+    assert written[-1].name == "classes.json"
+    assert json.loads(written[-1].read_text()) == [{"value": 1, "category_id": 1, "name": "Tumor"}]
+    ds = load_coco(ROBOFLOW)
+    first = np.asarray(Image.open(written[0]))
+    assert np.array_equal(first, semantic_mask(ds, 0))
+    out = tmp_path / "yolo"
+    cmd = [sys.executable, "-m", "napari_coco_masks.cli", "export-yolo", str(ROBOFLOW), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    labels = sorted((out / "labels").glob("*.txt"))
+    assert len(labels) == len(ds.images)  # empty files for images without instances
+    assert sum(1 for p in labels if not p.read_text()) == sum(
+        1 for i in range(len(ds.images)) if not ds.image_annotations(i))
+    assert (out / "data.yaml").read_text().splitlines()[1:] == ["nc: 1", 'names: ["Tumor"]']
+    assert not list(tmp_path.glob(".*partial"))  # staged, then moved into place
+    bad = subprocess.run([*cmd[:5], str(tmp_path / "none.json"), "-o", str(out)],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
