@@ -1,4 +1,5 @@
-"""Command line: ``napari-coco-masks demo | segment | measure | export-masks | export-yolo``.
+"""Command line: ``napari-coco-masks demo | segment | measure | export-masks | export-yolo |
+evaluate``.
 
 Headless: nothing here imports napari or Qt unless a screenshot or a viewer is asked for.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -201,6 +203,23 @@ def cmd_export_yolo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """COCOeval of a results file against ground truth: a table, and JSON with --output."""
+    from .coco.evaluate import STAT_NAMES, evaluate
+
+    stats = evaluate(_regular_file(args.ground_truth), _regular_file(args.results),
+                     iou_types=args.iou_type)
+    print(f"{'':6}" + "".join(f"{n:>10}" for n in STAT_NAMES[:6]))
+    for kind, row in stats.items():
+        print(f"{kind:6}" + "".join(f"{row[n]:>10.3f}" for n in STAT_NAMES[:6]))
+    if args.output:
+        from .coco.write import write_bytes
+
+        write_bytes(json.dumps(stats, indent=1).encode(), args.output)
+        print(f"statistics written to {args.output}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the main job on the bundled coins sample and write results into a folder."""
     from .demo import run_demo
@@ -252,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     yolo.add_argument("--task", choices=("segment", "detect"), default="segment",
                       help="polygons (segment, default) or boxes (detect)")
     yolo.set_defaults(func=cmd_export_yolo)
+
+    ev = sub.add_parser("evaluate", help="COCOeval of predictions against ground truth")
+    ev.add_argument("ground_truth", help="COCO instances JSON (ground truth)")
+    ev.add_argument("results", help="COCO results JSON (a list of detections with scores)")
+    ev.add_argument("--iou-type", nargs="+", choices=("segm", "bbox"), default=["segm", "bbox"])
+    ev.add_argument("--output", "-o", default=None, help="write the statistics as JSON")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -125,3 +125,52 @@ def test_exports_write_files_staged_and_the_cli(tmp_path):
     bad = subprocess.run([*cmd[:5], str(tmp_path / "none.json"), "-o", str(out)],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def _as_results(path: Path, drop: int = 0) -> list[dict]:
+    """The ground truth's annotations as detections (score 1), ``drop`` of them left out."""
+    anns = json.loads(path.read_text())["annotations"]
+    return [{**a, "score": 1.0} for a in anns[drop:]]
+
+
+def test_evaluate_ground_truth_against_itself_is_ap_one(tmp_path):
+    from napari_coco_masks.coco.evaluate import evaluate
+
+    stats = evaluate(COCO2017, _as_results(COCO2017))
+    assert stats["segm"]["AP"] == pytest.approx(1.0) and stats["bbox"]["AP"] == pytest.approx(1.0)
+    fewer = evaluate(COCO2017, _as_results(COCO2017, drop=10), iou_types=["bbox"])
+    assert 0 < fewer["bbox"]["AR100"] < 1.0 and set(fewer) == {"bbox"}
+
+
+@pytest.mark.parametrize(
+    ("results", "match"),
+    [
+        ([], "non-empty JSON list"),
+        ([{"image_id": 123456789, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}],
+         r"\[0\]\.image_id: image_id 123456789 is not an image of the ground truth"),
+        ([{"image_id": 174482, "category_id": 999, "bbox": [0, 0, 1, 1], "score": 1}],
+         r"\[0\]\.category_id"),
+        ([{"image_id": 174482, "category_id": 1, "score": "high", "bbox": [0, 0, 1, 1],
+           "segmentation": [[0, 0, 1, 0, 1, 1]]}], r"\[0\]\.score"),
+    ],
+)
+def test_bad_results_are_one_coco_error(results, match):
+    from napari_coco_masks.coco import CocoError
+    from napari_coco_masks.coco.evaluate import evaluate
+
+    with pytest.raises(CocoError, match=match):
+        evaluate(COCO2017, results, iou_types=["bbox"])
+
+
+def test_evaluate_command(tmp_path):
+    res = tmp_path / "res.json"
+    res.write_text(json.dumps(_as_results(COCO2017)))
+    out = tmp_path / "eval.json"
+    cmd = [sys.executable, "-m", "napari_coco_masks.cli", "evaluate", str(COCO2017), str(res),
+           "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "segm" in proc.stdout and json.loads(out.read_text())["segm"]["AP"] == pytest.approx(1)
+    res.write_text("[1, 2]")
+    bad = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "a detection must be an object" in bad.stderr
