@@ -41,7 +41,7 @@ import numpy as np
 
 from .errors import CocoError
 from .rle import MAX_SIDE, check_rle
-from .source import FileBytes, RawSource, RecordSpans, parse_bytes, read_bytes
+from .source import FileBytes, RawSource, RecordSpans, file_stamp, parse_bytes, read_bytes
 
 __all__ = [
     "CocoAnnotation",
@@ -656,6 +656,10 @@ def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset
     """
     _check_invalid(invalid)
     path = Path(path)
+    try:
+        stamp = file_stamp(path)  # before reading: a change while reading is caught later
+    except OSError as exc:
+        raise CocoError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
     buf = read_bytes(path)
     try:
         parsed = parse_bytes(buf, path)
@@ -664,7 +668,7 @@ def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset
     if parsed.kind == "list":
         _check_top([msgspec.json.decode(r) for r in parsed.images], path)
     source = parsed.source
-    held = FileBytes(path, parsed.transcoded) if parsed.transcoded else FileBytes(path)
+    held = FileBytes(path, parsed.transcoded) if parsed.transcoded else FileBytes(path, stamp=stamp)
     del buf  # the bytes are read again from the file when needed: memory stays the index's
     if source is not None:
         source.buffer = held

@@ -119,6 +119,12 @@ def _available_memory() -> int | None:
     return min(limits) if limits else None
 
 
+def file_stamp(path: Path) -> tuple[int, int]:
+    """``(size, mtime_ns)`` of a file, which :class:`FileBytes` checks before every read."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
 def read_bytes(path: Path) -> bytes:
     """The bytes of a JSON file, after checking it is a regular file that fits in memory.
 
@@ -189,13 +195,17 @@ class FileBytes:
     instead (files that were transcoded from UTF-16/32).
     """
 
-    def __init__(self, path: Path | None, data: bytes | None = None) -> None:
+    def __init__(
+        self, path: Path | None, data: bytes | None = None, *, stamp: tuple[int, int] | None = None
+    ) -> None:
         self.path = path
         self.data = data
         if data is None:
-            info = os.stat(path)
-            self._stamp = (info.st_size, info.st_mtime_ns)
-            self._size = info.st_size
+            if stamp is None:
+                info = os.stat(path)
+                stamp = (info.st_size, info.st_mtime_ns)
+            self._stamp = stamp
+            self._size = stamp[0]
         else:
             self._size = len(data)
 
