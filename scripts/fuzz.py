@@ -49,7 +49,13 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown entry point(s): {', '.join(sorted(unknown))}")
         cases = fuzz_mutate.make_cases(args.cases, args.seed, entries)
 
+    seen: set = set()
+
     def progress(k: int, report: fuzz_runner.Report) -> None:
+        for key, fails in report.classes.items():
+            if key not in seen:  # a new class: say so at once (a long run takes a while)
+                seen.add(key)
+                print(f"new failure class {key}: e.g. {json.dumps(fails[0].case)}", file=sys.stderr)
         if (k + 1) % (100 if "widgets" in args.entries + (args.entry or "") else 1000) == 0:
             print(f"{k + 1} cases, {len(report.classes)} failure classes so far", file=sys.stderr)
 

@@ -96,10 +96,20 @@ def allowed(exc: BaseException) -> bool:
     return False
 
 
+#: Raise sites of napari's own bugs, whoever called: its dims sliders take int32 step counts
+#: and an int, and a layer of scale 1e-9 beside one of scale 1 gives them 1e10 steps or a
+#: numpy float (napari 0.6-0.9, ``_qt/widgets/qt_dims*.py``). Adding any layer then raises,
+#: also when our "New seeds layer" adds it.
+UPSTREAM_RAISES = ("napari/_qt/widgets/qt_dims.py", "napari/_qt/widgets/qt_dims_slider.py")
+
+
 def _ours(exc: BaseException) -> bool:
-    """Whether our code is in the traceback of ``exc`` (else the bug is napari's or Qt's)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return any(PROJECT in f.filename.replace("\\", "/") for f in frames)
+    """Whether the bug is ours: our code is in the traceback of ``exc``, and the exception was
+    not raised at a known napari bug (:data:`UPSTREAM_RAISES`)."""
+    frames = [f.filename.replace("\\", "/") for f in traceback.extract_tb(exc.__traceback__)]
+    if frames and frames[-1].endswith(UPSTREAM_RAISES):
+        return False
+    return any(PROJECT in f for f in frames)
 
 
 def install_hooks() -> None:

@@ -450,3 +450,35 @@ def test_preview_output_is_compact_so_napari_does_not_hash_it(make_napari_viewer
     compact = widget_module.compact_labels(wide)
     assert compact.dtype == np.uint16
     np.testing.assert_array_equal(compact, wide)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [np.full((1, 1), 50000, np.float16), np.full((3, 4), 1e20), np.array([[0.0, 1e-320]])],
+    ids=["float16-constant", "huge-constant", "denormal-range"],
+)
+def test_histogram_of_a_range_too_narrow_for_128_bins(make_napari_viewer, image):
+    """Widget fuzz case {"entry": "widgets", "seed": 2301595691}: a constant float16 image
+    (and any range narrower than 128 representable steps) made ``np.histogram`` raise "Too
+    many bins for data range" in ``_update_range``: a traceback instead of a histogram."""
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(image, name="flat")
+    widget = ThresholdWidget(viewer)
+    widget._update_range(layer)
+    counts, edges = widget.histogram_data
+    assert counts.sum() == image.size and np.all(np.diff(edges) > 0)
+
+
+def test_colour_pick_on_a_float_rgb_image_outside_0_1(make_napari_viewer):
+    """Widget fuzz case {"entry": "widgets", "seed": 4243591148}: picking a colour on a float
+    RGB(A) image with negative values set the brightness slider to -5.1 and magicgui raised
+    "value -5.11 is outside of the allowed range: (0.0, 1.0)". The ranges are clipped."""
+    viewer = make_napari_viewer()
+    rgba = np.random.default_rng(0).normal(-100, 50, (4, 4, 4))
+    viewer.add_image(rgba, rgb=True, name="rgba")
+    widget = ThresholdWidget(viewer)
+    hsv = widget.pick_colour((1.0, 1.0))
+    assert hsv is not None and widget.mode.value == "colour"
+    for slider in (widget.saturation, widget.brightness):
+        lo, hi = slider.value
+        assert slider.min <= lo <= hi <= slider.max

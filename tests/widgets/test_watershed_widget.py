@@ -478,3 +478,21 @@ def test_seeded_nan_image_gives_one_clear_message(make_napari_viewer, qtbot, err
     qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
     assert "5 NaN or infinite" in widget.status.value
     assert len(errors) == 1 and "img watershed" not in viewer.layers
+
+
+def test_split_with_a_tiny_pixel_size_does_not_exhaust_memory(make_napari_viewer, qtbot, errors):
+    """Widget fuzz case {"entry": "widgets", "seed": 3575322645}: an image of scale 1e-9 made
+    the peak box ``min_distance / spacing`` = 5e9 pixels wide, and ``maximum_filter`` raised
+    MemoryError in the worker (``_plateau_peaks``). The box is capped at the image's size."""
+    mask = touching_pair((20, 30))
+    spacing = (1e-9, 1e-9)
+    labels = split_touching(mask, min_distance=5.0, spacing=spacing)
+    assert labels.max() == 1  # every pixel is within 5 units: one marker per object
+    viewer = make_napari_viewer()
+    viewer.add_labels(mask.astype(np.int32), name="mask", scale=spacing)
+    widget = WatershedWidget(viewer)
+    widget.mask_layer.value = viewer.layers["mask"]
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
+    assert "mask split" in viewer.layers or "mask watershed" in viewer.layers or not errors, errors
+    assert not any("Memory" in e for e in errors), errors

@@ -257,6 +257,14 @@ def _sample(data: Any, n_axes: int, budget: int = _HIST_SAMPLE) -> np.ndarray:
 # ------------------------------------------------------------------------------ the widget
 
 
+def _clip_range(pair: Any, slider: Any) -> tuple[float, float]:
+    """``pair`` (low, high) clipped to ``slider``'s range, NaN as the slider's ends."""
+    lo, hi = (float(v) for v in pair)
+    lo = float(np.clip(np.nan_to_num(lo, nan=slider.min), slider.min, slider.max))
+    hi = float(np.clip(np.nan_to_num(hi, nan=slider.max), slider.min, slider.max))
+    return (lo, hi) if lo <= hi else (hi, lo)
+
+
 class ThresholdWidget(ScrollingNative, Container):
     """Threshold an image (or colour-mask an RGB image) into a Labels layer, with live preview.
 
@@ -546,14 +554,36 @@ class ThresholdWidget(ScrollingNative, Container):
         if isinstance(data, np.ndarray) and not layer.rgb and data.dtype.kind in "iub":
             low, high = float(data.min()), float(data.max())
         span = high - low if high > low else 1.0
+        # 128 bins need a range of at least 128 representable steps: widen one that is too
+        # narrow (a constant 1e20, denormals) and bin in float64 (float16 edges cannot step
+        # by 1 at 50000); np.histogram raised "Too many bins for data range" (issue 12)
+        ulp = float(np.spacing(max(abs(low), abs(high))))
+        span = max(span, 1024 * ulp, 1e-300)
+        if sample.dtype.kind == "f" and sample.dtype.itemsize < 8:
+            sample = sample.astype(np.float64)
         counts, edges = np.histogram(sample, bins=128, range=(low, low + span))
         self.histogram_data = (counts, edges)
+        step = 1.0 if data.dtype.kind in "iub" and span >= 100 else span / 1000
+        # magicgui's float slider counts in int32 steps of at most ~6 decimals: values like
+        # 1e20 or 1e-320 are beyond it and setting them raised (a traceback, issue 12)
+        fits = step >= 1e-6 and max(abs(low), abs(low + span)) / step < 2e9
         with self.value.changed.blocked():
-            self.value.max = max(low + span, self.value.min)
-            self.value.min = low
-            self.value.max = low + span
-            self.value.step = 1.0 if data.dtype.kind in "iub" and span >= 100 else span / 1000
-            self.value.value = low + span / 2
+            if fits:
+                self.value.max = max(low + span, self.value.min)
+                self.value.min = low
+                self.value.max = low + span
+                self.value.step = step
+                self.value.value = low + span / 2
+            else:
+                self.value.max = max(1.0, self.value.min)
+                self.value.min = 0.0
+                self.value.max = 1.0
+                self.value.step = 0.001
+                self.value.value = 0.5
+                self._report(
+                    f"The manual value slider cannot span {low:.3g} to {high:.3g}: "
+                    "use an automatic method, or rescale the image."
+                )
 
     def _threshold_lines(self) -> list[float]:
         if self.method.value == "manual":
@@ -871,8 +901,12 @@ class ThresholdWidget(ScrollingNative, Container):
             pixel, saturation_tolerance=0.25, value_tolerance=0.25, dtype=data.dtype
         )
         hsv = rgb_to_hsv(pixel.reshape(1, 1, -1))[0, 0]
+        # float RGB data outside [0, 1] gives ranges outside the sliders' (magicgui raised
+        # "value -5.1 is outside of the allowed range", issue 12): clip them to the sliders
+        saturation = _clip_range(saturation, self.saturation)
+        value = _clip_range(value, self.brightness)
         with self.hue.changed.blocked(), self.saturation.changed.blocked():
-            self.hue.value = float(hsv[0])
+            self.hue.value = float(np.clip(hsv[0], self.hue.min, self.hue.max))
             self.saturation.value = saturation
         self.mode.value = "colour"
         self.brightness.value = value  # one change event: one preview

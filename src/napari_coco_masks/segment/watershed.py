@@ -298,7 +298,10 @@ def _plateau_peaks(
     are the h-maxima (maxima at least ``h`` higher than the saddle to a higher maximum).
     """
     if h is None:
-        radius = np.maximum(np.floor(min_distance / spacing + 1e-9).astype(int), 1)
+        # a box wider than the image is the image: cap it there (a pixel size of 1e-9 asked
+        # maximum_filter for a box 5e9 pixels wide, a MemoryError; issue 12)
+        reach = np.minimum(min_distance / spacing + 1e-9, np.asarray(distance.shape, float))
+        radius = np.maximum(np.floor(np.nan_to_num(reach, nan=1.0)).astype(int), 1)
         local_max = ndi.maximum_filter(distance, size=tuple(2 * radius + 1), mode="nearest")
         peaks = (distance == local_max) & (distance > 0)
     else:
