@@ -61,13 +61,31 @@ def get_reader(path: str | list[str]):
     try:
         dataset = load_coco(path)
     except CocoResultsError as exc:
-        warnings.warn(str(exc), UserWarning, stacklevel=2)
-        return None
+        return _results_reader(path, exc)
     except NotCocoError:
         return None
     except CocoError as exc:
         return partial(_raise, exc)
     return partial(_read_loaded, dataset)
+
+
+def _results_reader(path: str, exc: CocoError):
+    """Predictions beside their ground truth when it is found; else None with advice."""
+    from .coco.results import find_ground_truth, load_results
+
+    try:
+        gt = find_ground_truth(path)
+        dataset = load_results(path, gt) if gt is not None else None
+    except CocoError as err:
+        return partial(_raise, err)
+    if dataset is None:
+        warnings.warn(
+            f"{exc} (no single ground-truth file holding its images was found beside it)",
+            UserWarning,
+            stacklevel=3,
+        )
+        return None
+    return partial(_read_loaded, dataset, name=f"{Path(path).stem} predictions")
 
 
 def _looks_like_json(path: str) -> bool:
@@ -88,10 +106,10 @@ def _raise(exc: Exception, path: Any = None) -> None:
     raise exc
 
 
-def _read_loaded(dataset: CocoDataset, path: Any = None) -> list:
+def _read_loaded(dataset: CocoDataset, path: Any = None, *, name: str | None = None) -> list:
     from ._browse import watch_viewer
 
-    layers = coco_layer_data(dataset)
+    layers = coco_layer_data(dataset, name=name)
     watch_viewer()  # the layers follow the slider once napari inserts them
     return layers
 
@@ -101,7 +119,7 @@ def read_coco(path: str | os.PathLike) -> list:
     return coco_layer_data(load_coco(path))
 
 
-def coco_layer_data(dataset: CocoDataset) -> list:
+def coco_layer_data(dataset: CocoDataset, *, name: str | None = None) -> list:
     """Build napari layer data tuples for a parsed dataset, showing its first image.
 
     Every layer's ``metadata["coco"]`` holds the file's :class:`~.coco.session.CocoSession`
@@ -113,7 +131,8 @@ def coco_layer_data(dataset: CocoDataset) -> list:
     list of (data, metadata, layer_type)
     """
     n = len(dataset.images)
-    name = Path(dataset.path).stem if dataset.path is not None else "COCO"
+    if name is None:
+        name = Path(dataset.path).stem if dataset.path is not None else "COCO"
     if n == 0:
         warnings.warn(f"{dataset.path}: the dataset has no images", UserWarning, stacklevel=2)
         return [(None,)]

@@ -86,6 +86,8 @@ def annotation_columns(dataset: CocoDataset, anns: Sequence[CocoAnnotation]) -> 
         "category": [cats[a.category_position].name for a in anns],
         "iscrowd": [a.iscrowd for a in anns],
     }
+    if any("score" in a.record for a in anns):  # predictions
+        cols["score"] = [a.record.get("score") for a in anns]
     keys: dict[str, None] = {}
     for a in anns:
         keys.update(dict.fromkeys(a.attributes))
@@ -288,7 +290,7 @@ class CocoSession:
 
         source = self.dataset.source
         if source is None:
-            raise CocoError("this dataset was not read from a file: write it with write_coco")
+            raise CocoError("this dataset has no file of its own: use save() or to_dict()")
         replaced, appended = self.changes(mode)
         like = source.record(0) if len(source) else None
         return splice_annotations(
@@ -300,14 +302,33 @@ class CocoSession:
     def to_bytes(self, mode: str = "auto") -> bytes:
         """The file with only the changed records rewritten (byte-identical without edits)."""
         from .source import join_segments
+        from .write import dumps_coco
 
+        if self.dataset.source is None:
+            return dumps_coco(self.to_dict(mode)).encode("utf-8")
         return join_segments(self.segments(mode), self.dataset.source)
 
-    def save(self, path: Any, mode: str = "auto") -> None:
-        """Write the file with its edits to ``path``, atomically, streaming unchanged bytes."""
-        from .source import write_segments
-        from .write import write_atomic
+    def to_dict(self, mode: str = "auto") -> dict:
+        """The dataset with its edits as a JSON object (for datasets without a file of their
+        own, such as predictions shown beside their ground truth)."""
+        replaced, appended = self.changes(mode)
+        obj = dict(self.dataset.raw)
+        kept = [
+            replaced.get(k, rec) for k, rec in enumerate(obj.get("annotations") or [])
+            if not (k in replaced and replaced[k] is None)
+        ]
+        obj["annotations"] = kept + appended
+        return obj
 
+    def save(self, path: Any, mode: str = "auto") -> None:
+        """Write the file with its edits to ``path``, atomically, streaming unchanged bytes
+        (a dataset without a file of its own is written whole)."""
+        from .source import write_segments
+        from .write import write_atomic, write_coco
+
+        if self.dataset.source is None:
+            write_coco(self.to_dict(mode), path)
+            return
         segments = self.segments(mode)
         write_atomic(path, lambda fh: write_segments(segments, self.dataset.source, fh))
 
