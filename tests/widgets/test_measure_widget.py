@@ -438,3 +438,27 @@ def test_time_axis_is_never_measured_as_depth(make_napari_viewer, qtbot, monkeyp
     viewer.add_labels(stack, name="volume", units=("µm", "µm", "µm"))
     widget.labels_combo.setCurrentText("volume")
     assert not widget.time_series.isChecked()  # a z axis is space
+
+
+def test_a_coco_stack_measured_per_frame_names_each_frames_own_annotations(make_napari_viewer):
+    from pathlib import Path
+
+    from napari_coco_masks._widgets.measure import MeasureWidget
+    from napari_coco_masks.coco import load_coco
+
+    path = Path(__file__).parents[1] / "data/coco2017-4img/data_samples/coco_25k/annotations.json"
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="napari-coco-masks")
+    labels = next(layer for layer in layers if layer._type_string == "labels")
+    widget = MeasureWidget(viewer)
+    widget.time_series.setChecked(True)
+    table = widget.run_measure(labels=labels)
+    ds = load_coco(path)
+    for frame in range(len(ds.images)):
+        rows = table[table["frame"] == frame]
+        anns = ds.image_annotations(frame)
+        for label, ann_id, category in zip(rows["label"], rows["annotation_id"], rows["category"],
+                                           strict=True):
+            assert ann_id == anns[label - 1].id  # label k of frame f: the k-th of image f
+            assert category == ds.category(anns[label - 1]).name
+    assert set(table["frame"]) == set(range(len(ds.images)))

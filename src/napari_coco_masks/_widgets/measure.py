@@ -399,7 +399,7 @@ class MeasureWidget(QWidget):
         layer = self._layer
         if layer is None:
             return
-        joined = user_columns(join_features(df, _annotations(layer.features)), df)
+        joined = user_columns(_join_annotations(layer, df), df)
         self.results = joined
         unique = not df["label"].duplicated().any()
         if unique:  # one row per label value: COCO stacks and single images
@@ -607,6 +607,31 @@ def _measure_job(
         parts.append(part)
         yield len(parts)
     return concat_frames(parts)
+
+
+def _join_annotations(layer: Any, df: pd.DataFrame) -> pd.DataFrame:
+    """Measurements with the layer's annotation columns (``annotation_id``, ``category``, ...).
+
+    A Labels layer read from COCO numbers its labels per image and holds the shown image's
+    features only: per-frame results are joined with each frame's own annotations.
+    """
+    from .._browse import session_of
+
+    session = session_of(layer)
+    if session is None or "frame" not in df.columns or not session.stacked:
+        return join_features(df, _annotations(layer.features))
+    tables = [
+        pd.DataFrame(session.label_table(int(f))).assign(frame=int(f))
+        for f in pd.unique(df["frame"])
+    ]
+    table = pd.concat(tables, ignore_index=True).rename(columns={"index": "label"})
+    extra = [c for c in table.columns if c not in df.columns]
+    merged = df.merge(table, on=["frame", "label"], how="left", sort=False)
+    order = list(df.columns)
+    at = order.index("label") + 1
+    merged = merged[order[:at] + extra + order[at:]]
+    merged.attrs = dict(df.attrs)
+    return merged
 
 
 def _is_measurement(column: str) -> bool:
