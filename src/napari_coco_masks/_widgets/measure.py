@@ -558,7 +558,7 @@ class MeasureWidget(QWidget):
             return
         values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
         values = values[np.isfinite(values)]
-        counts, edges = np.histogram(values, bins=self.bins_spin.value())
+        counts, edges = np.histogram(values, bins=self.bins_spin.value(), range=_bin_range(values))
         self.histogram = (counts, edges)
         unit = df.attrs.get("units", {}).get(column, "")
         self.histogram_label.setPixmap(_histogram_pixmap(counts, edges, unit_label(column, unit)))
@@ -580,6 +580,19 @@ class MeasureWidget(QWidget):
             return
         to_csv(df, path)
         self.status.setText(f"Saved {len(df)} rows to {path}.")
+
+
+def _bin_range(values: np.ndarray) -> tuple[float, float] | None:
+    """A histogram range with room for its bins: numpy's default for one value (± 0.5) has
+    none at 7e18, nor has a range of a few ulps ("Too many bins for data range", issue 12)."""
+    if not values.size:
+        return None
+    low, high = float(values.min()), float(values.max())
+    ulp = float(np.spacing(max(abs(low), abs(high))))
+    span = max(high - low if high > low else 1.0, 4096 * ulp, 1e-300)  # numpy's ± 0.5
+    if high - low < span:  # centre the widened range on the values
+        low = low - (span - (high - low)) / 2
+    return low, low + span
 
 
 def _same_layer(a: Any, b: Any) -> bool:
