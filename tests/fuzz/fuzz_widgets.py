@@ -245,7 +245,11 @@ def act(viewer: Any, widget: Any, name: str, action: list, tmp: Path) -> None:
             elif isinstance(control, QAbstractSlider):
                 lo, hi = control.minimum(), control.maximum()
                 frac = min(value, 1.0) if value <= 1 else 0.5
-                control.setValue(int(lo + frac * (hi - lo)))
+                target = int(lo + frac * (hi - lo))
+                if isinstance(control.value(), (tuple, list)):  # superqt's range sliders
+                    control.setValue((lo, target))
+                else:
+                    control.setValue(target)
             elif hasattr(control, "setValue"):
                 control.setValue(type(control.value())(value))
     elif what == "seeds":
