@@ -100,9 +100,6 @@ class DatasetBrowser:
             self._counts[id(layer)] = len(layer.data)
         if isinstance(layer, Labels):
             self.labels.append(layer)
-            layer.features = self.session.label_features.get(
-                self.shown, self.session.label_table(self.shown)
-            )
         elif isinstance(layer, Shapes):
             self.shapes.append(layer)
             layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
