@@ -385,3 +385,16 @@ def test_default_range_grows_whole_coins_and_tiny_regions_are_reported(
     tiny = [label for label, size in enumerate(sizes, start=1) if size < 9]
     assert tiny, sizes  # the coins picked here do include such seeds
     assert f"{len(tiny)} tiny (< 9 px): labels {tiny}" in widget._status.value
+
+
+def test_otsu_of_an_integer_image_with_a_huge_range():
+    """Widget fuzz (issue 12), seed 3044343123: a uint64 image up to 2**63 asked scikit-image
+    for a histogram with one bin per integer ("array is too big")."""
+    import numpy as np
+
+    from napari_coco_masks._widgets.region_growing import _otsu
+
+    frame = np.array([[0, 1, 2], [2**63, 2**63, 2**63 - 5]], dtype=np.uint64)
+    t = _otsu(frame)
+    assert 2 < t < 2**63 - 5
+    assert _otsu(np.array([[3, 9]], np.uint8)) == pytest.approx(3.0)
