@@ -367,3 +367,26 @@ def test_sauvola_with_smoothing_keeps_the_dynamic_range_of_the_input_dtype() -> 
     np.testing.assert_allclose(
         value, filters.threshold_sauvola(smoothed, window_size=35, r=127.5)
     )
+
+
+@pytest.mark.parametrize("method", ["otsu", "li", "yen", "isodata", "triangle", "mean"])
+def test_integer_images_with_a_huge_range_get_a_threshold(method):
+    """uint64/int64 images whose range is wider than 2**16 made scikit-image count every value
+    (8 TiB for a range of 2**40); they are thresholded as floats, narrower ones unchanged."""
+    from napari_coco_masks.segment.threshold import histogram_input
+
+    image = np.zeros((20, 20), np.int64)
+    image[5:15, 5:15] = 2**40
+    mask = threshold(image, method=method)
+    assert mask[10, 10] and not mask[0, 0]
+    small = np.arange(100, dtype=np.uint16).reshape(10, 10)
+    assert histogram_input(small) is small
+
+
+def test_auto_bounds_on_a_huge_integer_range():
+    from napari_coco_masks.segment.region_growing import auto_bounds
+
+    image = np.zeros((10, 10), np.uint64)
+    image[2:8, 2:8] = 2**63
+    low, high = auto_bounds(image, [[5, 5]])
+    assert low > 0 and high == float(2**63)

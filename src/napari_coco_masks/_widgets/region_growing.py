@@ -127,12 +127,11 @@ def _otsu(frame: np.ndarray) -> float:
     """Otsu's threshold of a frame (its value when the frame is constant)."""
     from skimage.filters import threshold_otsu
 
+    from ..segment.threshold import histogram_input
+
     if frame.min() == frame.max():
         return float(frame.flat[0])
-    if frame.dtype.kind in "iu" and int(frame.max()) - int(frame.min()) > 0xFFFF:
-        # scikit-image counts every integer value of the range: 256 bins of floats instead
-        frame = frame.astype(np.float64)
-    return float(threshold_otsu(frame))
+    return float(threshold_otsu(histogram_input(frame)))
 
 
 class RegionGrowingWidget(ScrollingNative, Container):

@@ -263,7 +263,9 @@ def auto_bounds(
     low, high = float(image.min()), float(image.max())
     if low == high:
         return low, high
-    t = float(threshold_otsu(image)) if threshold is None else float(threshold)
+    from .threshold import histogram_input
+
+    t = float(threshold_otsu(histogram_input(image))) if threshold is None else float(threshold)
     windows = [
         image[tuple(slice(max(c - 1, 0), c + 2) for c in point)] for point in pts.tolist()
     ]

@@ -314,6 +314,7 @@ def _method_value(
         else:
             result = filters.threshold_niblack(image, window_size=block, k=k)
         return result - offset if offset else result
+    image = histogram_input(image)
     try:
         if method == "multiotsu":
             result = filters.threshold_multiotsu(image, classes=int(classes))
@@ -325,6 +326,24 @@ def _method_value(
             "try another method or method='manual'"
         ) from error
     return result - offset if offset else result
+
+
+#: Integer images whose value range is wider than this are histogrammed as floats.
+MAX_INTEGER_BINS = 1 << 16
+
+
+def histogram_input(image: np.ndarray) -> np.ndarray:
+    """``image``, or as float64 when it is an integer image whose range is too wide to count.
+
+    scikit-image's histogram-based thresholds count every integer value between an integer
+    image's minimum and maximum: ``uint64`` values up to 2**63 ask for exabytes. As floats
+    they get 256 bins (skimage's default for floats); narrower ranges are left as they are, so
+    results stay those of scikit-image.
+    """
+    if image.dtype.kind in "iu" and image.size:
+        if int(image.max()) - int(image.min()) > MAX_INTEGER_BINS:
+            return image.astype(np.float64)
+    return image
 
 
 def _compare(
