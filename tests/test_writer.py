@@ -308,3 +308,14 @@ def test_points_alone_or_not_from_coco(tmp_path):
     with pytest.warns(UserWarning, match="Points layer.*not saved"):
         write_coco(str(tmp_path / "l.json"), [(labels, {"name": "m"}, "labels"), pts])
     assert len(json.loads((tmp_path / "l.json").read_text())["annotations"]) == 1
+
+
+def test_mixing_a_coco_layer_with_other_layers_is_refused(tmp_path):
+    coco_layers = [(d, m, k) for d, m, k in read_coco(COCO2017) if k == "labels"]
+    plain = (np.zeros((4, 8, 8), np.int32), {"name": "threshold"}, "labels")
+    with pytest.raises(CocoError, match=r"mix layers not read from COCO \('threshold'\)"):
+        write_coco(str(tmp_path / "x.json"), [*coco_layers, plain])
+    other = [(d, m, k) for d, m, k in read_coco(COCO2017) if k == "labels"]
+    with pytest.raises(CocoError, match="mix 2 different COCO files"):
+        write_coco(str(tmp_path / "x.json"), [*coco_layers, *other])
+    assert not (tmp_path / "x.json").exists()

@@ -127,9 +127,10 @@ def _session_write(path: str, labels: list, shapes: list, points: list = ()) -> 
         return False
     others = [m.get("name") for _, m in layers if not check_source_session(_source_any(m))]
     if len(sessions) > 1 or others:
+        what = (f"layers not read from COCO ({', '.join(repr(n) for n in others)})" if others
+                else f"{len(sessions)} different COCO files")
         raise CocoError(
-            "the selected layers come from different sources (" + ", ".join(
-                str(n) for n in others) + "): save the layers of one COCO file together, "
+            f"the selected layers mix {what}: save the layers of one COCO file together, "
             "and other layers separately",
             path=path,
         )
