@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import numpy as np
 
 from .encode import mask_to_polygons
 from .errors import CocoError
-from .masks import _dataset, _stem, _write
+from .masks import _dataset, _stem, _write, staged_export
 from .model import CocoDataset
 from .raster import annotation_window, rasterize_image
 
@@ -109,26 +107,6 @@ def yolo_lines(dataset: CocoDataset, image_position: int, task: str = "segment")
     return lines
 
 
-def _staged(out_dir: str | os.PathLike, fill: Any) -> list[Path]:
-    """Run ``fill(tmp)`` in a temporary folder beside ``out_dir``, then move it into place."""
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CocoError(f"the output {out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    try:
-        written = fill(tmp)
-        out.mkdir(exist_ok=True)
-        for item in sorted(tmp.iterdir()):
-            target = out / item.name
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            os.replace(item, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [out / p.relative_to(tmp) for p in written]
-
-
 def _classes_json(dataset: CocoDataset, first: int) -> list[dict[str, Any]]:
     return [
         {"value": k + first, "category_id": c.id, "name": c.name}
@@ -161,7 +139,7 @@ def export_semantic(
         classes.write_text(json.dumps(_classes_json(dataset, 1), indent=1, default=str))
         return [*written, classes]
 
-    return _staged(out_dir, fill)
+    return staged_export(out_dir, fill, ("semantic", "classes.json"))
 
 
 def export_yolo(
@@ -193,4 +171,4 @@ def export_yolo(
         )
         return [*written, data]
 
-    return _staged(out_dir, fill)
+    return staged_export(out_dir, fill, ("labels", "data.yaml"))

@@ -177,14 +177,26 @@ def export_masks(
     if ext is None:
         raise CocoError(f"`fmt` must be one of {sorted(FORMATS)}, got {fmt!r}")
     dataset = _dataset(dataset_or_path)
+    return staged_export(
+        out_dir, lambda tmp: _export_into(dataset, tmp, ext, instances, categories), _OURS
+    )
+
+
+def staged_export(out_dir: str | os.PathLike, fill: Any, names: tuple[str, ...]) -> list[Path]:
+    """Run ``fill(tmp)`` in a temporary folder beside ``out_dir``, then move its ``names``
+    into ``out_dir`` (replacing a previous export's, put back if a move fails).
+
+    Returns the files ``fill`` wrote, as paths inside ``out_dir``. A failure leaves no
+    partial output.
+    """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise CocoError(f"the output {out} exists and is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        written = _export_into(dataset, tmp, ext, instances, categories)
-        _move_into_place(tmp, out)
+        written = fill(tmp)
+        _move_into_place(tmp, out, names)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [out / p.relative_to(tmp) for p in written]
@@ -247,8 +259,8 @@ def _write_categories(dataset: CocoDataset, image: Any, folder: Path, ext: str) 
 _OURS = ("instances", "categories", "index.json")
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Replace ``out``'s previous export (``instances/``, ``categories/``, ``index.json``) by ``tmp``'s.
+def _move_into_place(tmp: Path, out: Path, names: tuple[str, ...] = _OURS) -> None:
+    """Replace ``out``'s previous export (the entries ``names``) by ``tmp``'s.
 
     Other files in ``out`` are left alone. The old export is first moved aside (into ``tmp``),
     so that if a move fails it is put back.
@@ -257,14 +269,14 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     old = tmp / ".previous"
     old.mkdir()
     try:
-        for name in _OURS:
+        for name in names:
             if (out / name).exists() or (out / name).is_symlink():
                 os.replace(out / name, old / name)
-        for name in _OURS:
+        for name in names:
             if (tmp / name).exists():
                 os.replace(tmp / name, out / name)
     except OSError:
-        for name in _OURS:
+        for name in names:
             if (old / name).exists():
                 if (out / name).is_dir() and not (out / name).is_symlink():
                     shutil.rmtree(out / name, ignore_errors=True)
