@@ -359,7 +359,7 @@ class MeasureWidget(QWidget):
         )
         worker.returned.connect(self._on_measured)
         worker.errored.connect(self._on_error)
-        worker.finished.connect(lambda: self.measure_button.setEnabled(True))
+        worker.finished.connect(self._enable_measure)
         self._worker = worker
         worker.start()
         return worker
@@ -394,6 +394,13 @@ class MeasureWidget(QWidget):
 
     def _on_error(self, exc: Exception) -> None:
         self._fail(f"Measure failed: {exc}")
+
+    def _enable_measure(self) -> None:
+        """Re-enable Measure when the job ends, unless the dock was deleted meanwhile."""
+        try:
+            self.measure_button.setEnabled(True)
+        except RuntimeError:  # Qt object deleted: the viewer closed before the job finished
+            pass
 
     def _on_measured(self, df: pd.DataFrame) -> None:
         layer = self._layer
