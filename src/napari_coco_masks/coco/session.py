@@ -26,9 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from .categories import CategoryEdits
 from .errors import CocoError
 from .geometry import coco_bbox_to_napari, coco_keypoints_to_napari, coco_polygon_to_napari
-from .model import CocoAnnotation, CocoDataset
+from .model import CocoAnnotation, CocoCategory, CocoDataset
 
 __all__ = [
     "CocoSession",
@@ -133,6 +134,7 @@ class CocoSession:
         self.label_features: dict[int, Any] = {}
         self.shapes: dict[int, ShapesState] = {}
         self.points: dict[int, ShapesState] = {}
+        self.category_edits = CategoryEdits()
 
     @property
     def default_category(self) -> Any:
@@ -172,7 +174,20 @@ class CocoSession:
         return {"index": list(range(1, len(anns) + 1)), **annotation_columns(self.dataset, anns)}
 
     def label_colors(self, i: int) -> dict[int, str]:
-        """Label value -> ``#rrggbbaa`` of its category, for image ``i``."""
+        """Label value -> ``#rrggbbaa`` of its category, for image ``i`` (from its edited
+        label table when it has one: re-assigned and new labels get their category's colour)."""
+        table = self.label_features.get(i)
+        if table is not None and {"index", "category_id"} <= set(getattr(table, "columns", ())):
+            from .write import _match_id
+
+            position = {_match_id(c.id): c.position for c in self.dataset.categories}
+            out = {}
+            for value, cid in zip(table["index"].tolist(), table["category_id"].tolist(),
+                                  strict=True):
+                p = position.get(_match_id(cid))
+                if p is not None and value == value:
+                    out[int(value)] = self.colors[p] + "ff"
+            return out
         return {
             k + 1: self.colors[a.category_position] + "ff"
             for k, a in enumerate(self.annotations(i))
@@ -247,6 +262,87 @@ class CocoSession:
     def points_state(self, i: int) -> ShapesState:
         return self.points.get(i) or self.file_points(i)
 
+    # ------------------------------------------------------------ categories
+    def category(self, category_id: Any) -> CocoCategory:
+        """The category of ``category_id`` (3, 3.0 and "3" are the same id)."""
+        from .write import _match_id
+
+        for cat in self.dataset.categories:
+            if _match_id(cat.id) == _match_id(category_id):
+                return cat
+        raise CocoError(f"category_id {category_id!r} is not a category of the file",
+                        path=self.dataset.path)
+
+    def rename_category(
+        self, category_id: Any, name: str | None = None, *, supercategory: str | None = None
+    ) -> None:
+        """Give a category a new ``name`` (and/or ``supercategory``); saving rewrites only its
+        record in the ``categories`` array. The stored feature tables show the new name."""
+        from .categories import check_name
+        from .write import _match_id
+
+        cat = self.category(category_id)
+        record = dict(cat.record)
+        if name is not None and name != cat.name:
+            others = [c.name for c in self.dataset.categories if c.position != cat.position]
+            record["name"] = check_name(name, others)
+            self.category_edits.stale.setdefault(_match_id(cat.id), set()).add(cat.name)
+        if supercategory is not None:
+            if not isinstance(supercategory, str):
+                raise CocoError(f"a supercategory must be a string, got {supercategory!r}")
+            record["supercategory"] = supercategory
+        self._set_category(cat.position, record)
+        if cat.position < len(self.dataset.categories) - len(self.category_edits.added):
+            self.category_edits.renamed[cat.position] = record
+        self._refresh_category_names()
+
+    def add_category(
+        self, name: str, *, supercategory: str = "", category_id: Any = None
+    ) -> Any:
+        """Add a category (appended to the ``categories`` array on save); returns its id, by
+        default one more than the largest integer id (never 0)."""
+        from .categories import check_name, next_category_id
+        from .write import _as_id, _match_id
+
+        cats = self.dataset.categories
+        check_name(name, [c.name for c in cats])
+        ids = [c.id for c in cats]
+        cid = next_category_id(ids) if category_id is None else _as_id(category_id)
+        if _match_id(cid) in {_match_id(v) for v in ids}:
+            raise CocoError(f"category id {cid!r} is taken: give another id or none")
+        position = len(cats)
+        cats.append(CocoCategory(position, cid, name, supercategory,
+                                 {"id": cid, "name": name, "supercategory": supercategory}))
+        self.category_edits.added.append(position)
+        self.colors = category_colors(self.dataset)
+        return cid
+
+    def _set_category(self, position: int, record: dict) -> None:
+        old = self.dataset.categories[position]
+        self.dataset.categories[position] = CocoCategory(
+            position, old.id, str(record.get("name", old.name)),
+            str(record.get("supercategory") or ""), record,
+        )
+
+    def category_records(self) -> list[dict]:
+        """The ``categories`` array as it is now (renamed records, added ones last)."""
+        return [c.record for c in self.dataset.categories]
+
+    def _refresh_category_names(self) -> None:
+        """Stored tables show renamed categories by their new names."""
+        from .categories import refresh_names
+        from .write import _match_id
+
+        stale = self.category_edits.stale
+        if not stale:
+            return
+        names = {_match_id(c.id): c.name for c in self.dataset.categories}
+        for i, table in list(self.label_features.items()):
+            self.label_features[i] = refresh_names(table, names, stale)
+        for store in (self.shapes, self.points):
+            for state in store.values():
+                state.features = refresh_names(state.features, names, stale)
+
     # ---------------------------------------------------------------- edits
     def edited_images(self) -> list[int]:
         """Images with painted planes, edited feature tables, shapes or keypoints."""
@@ -259,6 +355,7 @@ class CocoSession:
         replaced: dict[int, dict | None] = {}
         appended: list[dict] = []
         next_id = _next_int_id(self.dataset.annotation_ids)
+        self._refresh_category_names()
         for i in self.edited_images():
             rep, new = image_changes(self, i, mode)
             replaced.update(rep)
@@ -293,20 +390,33 @@ class CocoSession:
             raise CocoError("this dataset has no file of its own: use save() or to_dict()")
         replaced, appended = self.changes(mode)
         like = source.record(0) if len(source) else None
-        return splice_annotations(
+        segments = splice_annotations(
             source,
             {p: (None if r is None else dumps_record(r, like)) for p, r in replaced.items()},
             [dumps_record(r, like) for r in appended],
         )
+        return self._category_segments(segments)
+
+    def _category_segments(self, segments: list) -> list | None:
+        """Segments with the category edits spliced in; None when the file has no
+        ``categories`` array to splice into (it is then written whole)."""
+        from .categories import category_ops, splice_ops
+
+        if not self.category_edits:
+            return segments
+        ops = category_ops(self.dataset.source.buffer, self.category_edits,
+                           self.category_records())
+        return None if ops is None else splice_ops(segments, ops)
 
     def to_bytes(self, mode: str = "auto") -> bytes:
         """The file with only the changed records rewritten (byte-identical without edits)."""
         from .source import join_segments
         from .write import dumps_coco
 
-        if self.dataset.source is None:
+        segments = None if self.dataset.source is None else self.segments(mode)
+        if segments is None:
             return dumps_coco(self.to_dict(mode)).encode("utf-8")
-        return join_segments(self.segments(mode), self.dataset.source)
+        return join_segments(segments, self.dataset.source)
 
     def to_dict(self, mode: str = "auto") -> dict:
         """The dataset with its edits as a JSON object (for datasets without a file of their
@@ -318,6 +428,8 @@ class CocoSession:
             if not (k in replaced and replaced[k] is None)
         ]
         obj["annotations"] = kept + appended
+        if self.category_edits:
+            obj["categories"] = self.category_records()
         return obj
 
     def save(self, path: Any, mode: str = "auto") -> None:
@@ -326,10 +438,10 @@ class CocoSession:
         from .source import write_segments
         from .write import write_atomic, write_coco
 
-        if self.dataset.source is None:
+        segments = None if self.dataset.source is None else self.segments(mode)
+        if segments is None:
             write_coco(self.to_dict(mode), path)
             return
-        segments = self.segments(mode)
         write_atomic(path, lambda fh: write_segments(segments, self.dataset.source, fh))
 
 

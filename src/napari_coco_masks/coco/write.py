@@ -826,6 +826,7 @@ def _round_trip_shapes(
     annotations = list(target.get("annotations", []))
     categories = list(target.get("categories") or [DEFAULT_CATEGORY])
     current: dict[Any, dict[int, tuple[np.ndarray, str, int, int]]] = {}
+    category_now: dict[Any, Any] = {}  # annotation id -> the category_id of its shapes' rows
     fresh: list[int] = []
     for i, (vertices, kind) in enumerate(zip(shapes, types, strict=True)):
         row = rows.get(i, {})
@@ -837,10 +838,16 @@ def _round_trip_shapes(
             fresh.append(i)
             continue
         current.setdefault(key, {})[int(part)] = (arr[:, -2:], kind, plane, i)
+        if row.get("category_id") is not None:
+            category_now.setdefault(key, _as_id(row["category_id"]))
     edits: dict[Any, Any] = {}  # annotation id -> new record, or None when erased
+    recategorised: dict[Any, Any] = {}  # annotation id -> category_id re-assigned in the table
     for ann in parsed.annotations:
         if ann.kind not in ("polygon", "bbox"):
             continue
+        want = category_now.get(_match_id(ann.id))
+        if want is not None and _match_id(want) != _match_id(ann.category_id):
+            recategorised[ann.id] = want
         expected = _original_parts(ann)
         now = current.pop(_match_id(ann.id), {})
         if not expected:
@@ -859,11 +866,11 @@ def _round_trip_shapes(
     out_annotations = []
     for ann in annotations:
         ann_id = ann.get("id") if isinstance(ann, Mapping) else None
-        if ann_id in edits:
-            if edits[ann_id] is not None:
-                out_annotations.append(edits[ann_id])
-        else:
-            out_annotations.append(ann)
+        rec = edits[ann_id] if ann_id in edits else ann
+        if rec is not None and ann_id in recategorised:
+            rec = {**rec, "category_id": recategorised[ann_id]}
+        if rec is not None:
+            out_annotations.append(rec)
     # fresh ids never reuse one of the file's (a deleted annotation's id stays retired)
     next_id = max(
         _next_id(a for a in annotations if isinstance(a, Mapping)),
