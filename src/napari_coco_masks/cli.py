@@ -1,7 +1,8 @@
-"""Command line: ``napari-coco-masks demo | segment | measure | export-masks | export-yolo |
-evaluate``.
+"""Command line: ``napari-coco-masks demo | run | segment | measure | export-masks |
+export-yolo | evaluate``.
 
 Headless: nothing here imports napari or Qt unless a screenshot or a viewer is asked for.
+``run`` and ``segment`` run a recipe on dask.distributed (:mod:`napari_coco_masks.recipes`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from .pipeline import PipelineOptions, run_pipeline
+from .pipeline import PipelineOptions
 
 SAMPLE_DIR = Path(__file__).parent / "data"
 
@@ -112,34 +113,67 @@ def _staged(out: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _write_results(result, out: Path) -> dict[str, Path]:
-    """Write the COCO file, the per-object CSV and the per-category summary CSV into ``out``."""
-    from .coco.write import write_coco
-    from .segment.measure import summarize, to_csv
+def _run_spacing(text: str) -> tuple[float, ...]:
+    """Parse ``--spacing`` of ``run``: one value (every axis) or one per axis (z, y, x)."""
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not 1 <= len(values) <= 3 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"--spacing {text!r}: expected one to three positive numbers like 0.5 or 2,0.5,0.5"
+        )
+    return values
 
-    names = {"coco": "annotations.json", "measurements": "measurements.csv", "summary": "summary.csv"}
-    with _staged(out) as tmp:
-        write_coco(result.dataset, tmp / names["coco"])
-        to_csv(result.measurements, tmp / names["measurements"])
-        table = result.measurements.assign(category=result.dataset["categories"][0]["name"])
-        to_csv(summarize(table, by="category"), tmp / names["summary"])
-    return {what: out / name for what, name in names.items()}
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``segment`` share: where to run, resume or overwrite."""
+    parser.add_argument("--output", "-o", required=True, help="results folder")
+    parser.add_argument("--scheduler", default=None,
+                        help="address of a dask scheduler (tcp://host:8786); default: "
+                             "DASK_SCHEDULER_ADDRESS, else a local cluster of this machine")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="workers of the local cluster (default: one per core)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="skip the images already done in the results folder")
+    again.add_argument("--overwrite", action="store_true",
+                       help="replace the results of another run in the folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _batch(args: argparse.Namespace, recipe, inputs, spacing):
+    from .recipes import run_recipe
+
+    return run_recipe(recipe, inputs, args.output, spacing=spacing, resume=args.resume,
+                      overwrite=args.overwrite, scheduler=args.scheduler, workers=args.workers,
+                      progress=not args.no_progress)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a recipe on images (files, folders, globs) on dask; exit code 1 if some failed."""
+    report = _batch(args, args.recipe, args.inputs, args.spacing)
+    print(report.text(), end="")
+    for what in ("coco", "measurements", "summary", "report"):
+        print(f"{what}: {report.outputs[what]}")
+    return 0 if report.ok else 1
 
 
 def cmd_segment(args: argparse.Namespace) -> int:
-    """Segment, measure and write COCO for many images (dask, one task per image)."""
-    def report(done: int, total: int) -> None:
-        print(f"segmented {done}/{total} images", file=sys.stderr)
+    """Segment, measure and write COCO for images: the fixed threshold -> split recipe."""
+    from .coco.images import image_info
 
     for image in args.images:
-        _regular_file(image, "image file")
-    result = run_pipeline(args.images, _options(args), root=args.output, progress=report)
-    paths = _write_results(result, Path(args.output))
-    n = len(result.dataset["annotations"])
-    print(f"{n} objects in {len(args.images)} images")
-    for what, path in paths.items():
-        print(f"{what}: {path}")
-    return 0
+        image_info(_regular_file(image, "image file"))  # bad files: one line before any work
+    recipe = _options(args).to_recipe()
+    report = _batch(args, recipe, args.images, args.spacing)
+    for failure in report.failed:
+        print(f"napari-coco-masks: failed: {failure['file']}: {failure['reason']}",
+              file=sys.stderr)
+    print(f"{report.objects} objects in {report.done} images")
+    for what in ("coco", "measurements", "summary"):
+        print(f"{what}: {report.outputs[what]}")
+    return 0 if report.ok else 1
 
 
 def cmd_measure(args: argparse.Namespace) -> int:
@@ -221,7 +255,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Run the main job on the bundled coins sample and write results into a folder."""
+    """Run the coins recipe on the bundled coins sample and write results into a folder."""
     from .demo import run_demo
 
     paths = run_demo(Path(args.output), show=args.show)
@@ -231,25 +265,35 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``napari-coco-masks`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="napari-coco-masks",
-        description="Segment, measure and convert COCO instance masks without a viewer.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    demo = sub.add_parser("demo", help="run the whole pipeline on the bundled coins sample")
+def _add_demo(sub) -> None:
+    demo = sub.add_parser("demo", help="run the coins recipe on the bundled coins sample")
     demo.add_argument("--output", "-o", default="results", help="results folder (default: results)")
     demo.add_argument("--show", action="store_true", help="open the results in napari")
     demo.set_defaults(func=cmd_demo)
 
+
+def _add_run(sub) -> None:
+    run = sub.add_parser("run", help="run a recipe on many images (dask.distributed)",
+                         description="Run a recipe (YAML or JSON) on images: one COCO file, "
+                         "measurements.csv, summary.csv, an overlay PNG per image and a report. "
+                         "Exit code 1 when some images failed (listed in the report).")
+    run.add_argument("recipe", help="recipe file (YAML or JSON)")
+    run.add_argument("inputs", nargs="+", help="image files, folders or globs (TIFF, PNG, JPEG)")
+    run.add_argument("--spacing", type=_run_spacing, default=None,
+                     help="pixel size in the recipe's units, over the files' own (e.g. 0.65)")
+    _add_batch_options(run)
+    run.set_defaults(func=cmd_run)
+
+
+def _add_segment(sub) -> None:
     seg = sub.add_parser("segment", help="threshold, split, measure and write COCO for images")
     seg.add_argument("images", nargs="+", help="image files (PNG, TIFF, JPEG, ...)")
-    seg.add_argument("--output", "-o", required=True, help="results folder")
+    _add_batch_options(seg)
     _add_pipeline_options(seg)
     seg.set_defaults(func=cmd_segment)
 
+
+def _add_measure(sub) -> None:
     meas = sub.add_parser("measure", help="measure the objects of a COCO file")
     meas.add_argument("coco", help="COCO instances JSON")
     meas.add_argument("--output", "-o", required=True, help="results folder")
@@ -257,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     meas.add_argument("--units", default=None, help="unit of --spacing, e.g. µm")
     meas.set_defaults(func=cmd_measure)
 
+
+def _add_export_masks(sub) -> None:
     masks = sub.add_parser("export-masks", help="write mask images (PNG/TIFF) from a COCO file")
     masks.add_argument("coco", help="COCO instances JSON")
     masks.add_argument("--output", "-o", required=True, help="folder for the mask images")
@@ -265,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also a class-index mask per image (semantic/, classes.json)")
     masks.set_defaults(func=cmd_export_masks)
 
+
+def _add_export_yolo(sub) -> None:
     yolo = sub.add_parser("export-yolo", help="write YOLO label files from a COCO file")
     yolo.add_argument("coco", help="COCO instances JSON")
     yolo.add_argument("--output", "-o", required=True, help="folder for labels/ and data.yaml")
@@ -272,12 +320,30 @@ def build_parser() -> argparse.ArgumentParser:
                       help="polygons (segment, default) or boxes (detect)")
     yolo.set_defaults(func=cmd_export_yolo)
 
+
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser("evaluate", help="COCOeval of predictions against ground truth")
     ev.add_argument("ground_truth", help="COCO instances JSON (ground truth)")
     ev.add_argument("results", help="COCO results JSON (a list of detections with scores)")
     ev.add_argument("--iou-type", nargs="+", choices=("segm", "bbox"), default=["segm", "bbox"])
     ev.add_argument("--output", "-o", default=None, help="write the statistics as JSON")
     ev.set_defaults(func=cmd_evaluate)
+
+
+#: One function per subcommand, each adding its parser; a new subcommand is one more entry.
+SUBCOMMANDS = [_add_demo, _add_run, _add_segment, _add_measure, _add_export_masks,
+               _add_export_yolo, _add_evaluate]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``napari-coco-masks`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="napari-coco-masks",
+        description="Segment, measure and convert COCO instance masks without a viewer.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 

@@ -1,7 +1,10 @@
-"""The main job on the bundled sample: segment the coins, measure them, write COCO and CSV.
+"""The main job on the bundled sample: a recipe run on the coins, with COCO, CSV and overlays.
 
-Used by ``napari-coco-masks demo`` (the README's first command). The segmentation is compared
-with the bundled COCO annotations of the same coins, so a run says how well it did.
+Used by ``napari-coco-masks demo`` (the README's first command, ``scripts/demo.sh``). The demo
+writes its recipe (:data:`COINS_RECIPE`) into the results folder and runs it exactly as
+``napari-coco-masks run DIR/recipe.yaml DIR/coins.png -o DIR`` does
+(:func:`napari_coco_masks.recipes.run_recipe`). The segmentation is then compared with the
+bundled COCO annotations of the same coins, so a run says how well it did.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .pipeline import PipelineOptions, run_pipeline
+from .pipeline import PipelineOptions
 
 DATA = Path(__file__).parent / "data"
 
@@ -21,6 +24,9 @@ COINS_OPTIONS = PipelineOptions(
     method="local_gaussian", block_size=51, sigma=1.0, min_size=500.0, fill_holes=True,
     clear_border=True, split=True, min_distance=20.0, category="coin",
 )
+
+#: The demo's recipe: threshold (local Gaussian) -> split touching -> measure, in pixels.
+COINS_RECIPE = COINS_OPTIONS.to_recipe()
 
 
 def match_objects(truth: np.ndarray, found: np.ndarray) -> tuple[int, float]:
@@ -40,24 +46,34 @@ def match_objects(truth: np.ndarray, found: np.ndarray) -> tuple[int, float]:
 
 
 def run_demo(out: Path, *, show: bool = False) -> dict[str, Path]:
-    """Run the pipeline on the coins sample and write its results into ``out``.
+    """Run the coins recipe on the coins sample and write its results into ``out``.
 
-    Returns the written files by kind (coco, measurements, summary, masks, screenshot).
+    Returns the written files by kind (recipe, coco, measurements, summary, overlay, report,
+    screenshot).
     """
-    from .cli import _write_results
     from .coco.model import load_coco
     from .coco.raster import rasterize_image
+    from .recipes import run_recipe
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     image = out / "coins.png"
     shutil.copyfile(DATA / "coins.png", image)
-    result = run_pipeline([image], COINS_OPTIONS, keep_labels=True, root=out)
-    paths = _write_results(result, out)
+    recipe = COINS_RECIPE.save(out / "recipe.yaml")
+    print(f"napari-coco-masks run {recipe} {image} -o {out} --overwrite")
+    report = run_recipe(recipe, [image], out, overwrite=True, progress=False)
+    if not report.ok:
+        raise RuntimeError(f"the demo failed on {report.failed[0]['file']}: "
+                           f"{report.failed[0]['reason']}")
+    paths = {"recipe": recipe, **{k: Path(report.outputs[k]) for k in
+             ("coco", "measurements", "summary", "report")}}  # fmt: skip
+    paths["overlay"] = Path(report.outputs["overlays"]) / "coins.png"
+    dataset = load_coco(paths["coco"])
+    found = rasterize_image(dataset, 0)
     truth = rasterize_image(load_coco(DATA / "coins.json"), 0)
-    matched, mean_iou = match_objects(truth, result.labels[0])
+    matched, mean_iou = match_objects(truth, found)
     n_truth = int(len(np.unique(truth)) - 1)
-    n_found = len(result.dataset["annotations"])
+    n_found = report.objects
     print(
         f"coins: found {n_found} objects; {matched} of {n_truth} annotated coins matched "
         f"(IoU > 0.5), mean IoU {mean_iou:.3f}"

@@ -1,8 +1,10 @@
 """The headless pipeline: segment images, split touching objects, measure, write COCO.
 
-Pure Python on numpy and dask (no napari, no Qt), shared by the command line and scripts.
-Many images are processed lazily and in parallel with :mod:`dask`, one task per image, so memory
-holds only the images being worked on.
+Pure Python on numpy and dask (no napari, no Qt), for scripts that want the results in memory.
+:class:`PipelineOptions` is a fixed threshold -> split -> measure recipe
+(:meth:`PipelineOptions.to_recipe`); its steps run through :mod:`napari_coco_masks.recipes`, so
+the result equals a batch run of that recipe (``napari-coco-masks segment`` is one). Many images
+are processed in parallel with :mod:`dask` threads, one task per image.
 """
 
 from __future__ import annotations
@@ -62,6 +64,21 @@ class PipelineOptions:
     units: str | None = None
     category: str = "object"
 
+    def to_recipe(self):
+        """These options as a :class:`~napari_coco_masks.recipes.Recipe` (threshold, split, measure)."""
+        from .recipes import Recipe
+
+        steps: list[tuple[str, dict[str, Any]]] = [("threshold", {
+            "method": self.method, "dark_objects": self.dark_objects, "sigma": self.sigma,
+            "fill_holes": self.fill_holes, "min_size": self.min_size,
+            "block_size": self.block_size, "clear_border": self.clear_border,
+        })]  # fmt: skip
+        if self.split:
+            steps.append(("split_touching", {"min_distance": self.min_distance}))
+        steps.append(("measure", {}))
+        return Recipe.from_steps(steps, category=self.category, units=self.units,
+                                 spacing=self.spacing)
+
 
 @dataclass
 class PipelineResult:
@@ -73,7 +90,11 @@ class PipelineResult:
 
 
 def read_gray(path: str | Path) -> np.ndarray:
-    """Read an image file as a 2D array (RGB is converted to luminance; alpha dropped).
+    """Read an image file as a 2D array; RGB(A) becomes the widgets' luminance.
+
+    The luminance is :func:`napari_coco_masks.segment.luminance` (Rec. 709 weights, in the
+    image's own value range: a uint8 photo gives values in [0, 255]), as the Threshold widget
+    computes it, so a threshold value means the same here and there. Alpha is dropped.
 
     Raises
     ------
@@ -81,40 +102,27 @@ def read_gray(path: str | Path) -> np.ndarray:
         When the file cannot be read (see :func:`.coco.images.read_image`: our pixel limit,
         corrupt or truncated files, unknown formats).
     """
-    from skimage.color import rgb2gray
-
     from .coco.images import read_image
+    from .segment import luminance
 
     image = read_image(Path(path))
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        image = rgb2gray(image[..., :3])
+        image = luminance(image)
     if image.ndim != 2:
         raise ValueError(f"{path}: expected a 2D grey or RGB image, got shape {image.shape}")
     return image
 
 
+def _state(image: np.ndarray, options: PipelineOptions):
+    """The recipe state after running ``options``' steps on a grey ``image``."""
+    from .recipes import apply_recipe
+
+    return apply_recipe(options.to_recipe(), image, spacing=options.spacing, units=options.units)
+
+
 def segment_image(image: np.ndarray, options: PipelineOptions) -> np.ndarray:
     """Threshold ``image`` and optionally split touching objects; return an int32 label image."""
-    from .segment.threshold import threshold
-
-    labels = threshold(
-        image,
-        method=options.method,
-        dark_objects=options.dark_objects,
-        sigma=options.sigma,
-        fill_holes=options.fill_holes,
-        min_size=options.min_size,
-        block_size=options.block_size,
-        clear_border=options.clear_border,
-        spacing=options.spacing,
-    )
-    if options.split and labels.any():
-        from .segment.watershed import split_touching
-
-        labels = split_touching(
-            labels > 0, min_distance=options.min_distance, spacing=options.spacing
-        )
-    return np.asarray(labels, dtype=np.int32)
+    return np.asarray(_state(image, options).labels, dtype=np.int32)
 
 
 def run_pipeline(
@@ -148,7 +156,6 @@ def run_pipeline(
     import dask
 
     from .coco.write import dataset_from_labels
-    from .segment.measure import measure
 
     options = options or PipelineOptions()
     paths = [Path(p) for p in images]
@@ -156,11 +163,10 @@ def run_pipeline(
         raise ValueError("no images given: pass one or more image files")
 
     def one(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
-        image = read_gray(path)
-        labels = segment_image(image, options)
-        table = measure(labels, image, spacing=options.spacing, units=options.units)
+        state = _state(read_gray(path), options)
+        table = state.table
         table.insert(0, "file_name", path.name)
-        return labels, table
+        return np.asarray(state.labels, dtype=np.int32), table
 
     tasks = [dask.delayed(one)(p) for p in paths]
     results: list[tuple[np.ndarray, pd.DataFrame]] = []
