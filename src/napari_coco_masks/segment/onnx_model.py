@@ -1,0 +1,457 @@
+"""Run your own ONNX semantic-segmentation or probability-map model on an image.
+
+Pure numpy / onnxruntime: no napari or Qt import lives here, and nothing is downloaded (the user
+brings the ``.onnx`` file).
+
+* :func:`load_onnx_model` opens the model with onnxruntime on the CPU, or on a GPU provider when
+  one is installed (:func:`preferred_providers`), and finds its input layout (``NCHW`` or
+  ``NHWC``; channels, fixed or free tile size).
+* :func:`predict_onnx` normalises the image (``(image * scale - mean) / std``, per channel),
+  runs the model on the whole image or on overlapping tiles blended with linear ramps, and turns
+  the output into class labels (argmax over the classes; a 1-channel output is thresholded) or
+  returns the blended outputs.
+
+Tiles: each tile's weight is 0 within ``overlap // 4`` pixels of an edge it shares with another
+tile and ramps up to 1 across the rest of the overlap. A model whose receptive field reaches no
+further than ``overlap // 4`` pixels (a 3x3 convolution reaches 1) therefore gives the same
+result tiled as on the whole image, with the model's zero padding at the image border.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "GPU_PROVIDERS",
+    "LAYOUTS",
+    "OnnxModel",
+    "load_onnx_model",
+    "predict_onnx",
+    "preferred_providers",
+    "tile_starts",
+    "tile_weights",
+]
+
+#: Input layouts the model may use (batch, channels, rows, columns).
+LAYOUTS = ("NCHW", "NHWC")
+
+#: GPU execution providers tried before the CPU, in this order, when onnxruntime offers them.
+GPU_PROVIDERS = (
+    "TensorrtExecutionProvider",
+    "CUDAExecutionProvider",
+    "ROCMExecutionProvider",
+    "DmlExecutionProvider",
+    "CoreMLExecutionProvider",
+)
+
+Dim = int | str | None
+
+
+@dataclass
+class OnnxModel:
+    """An opened ONNX model and what its input and output look like.
+
+    Attributes
+    ----------
+    session : onnxruntime.InferenceSession
+        The session (its providers: ``session.get_providers()``).
+    input_name, output_name : str
+        The model's (first) input and output.
+    input_shape, output_shape : tuple
+        Their shapes as the model declares them (``str`` or None for a free dimension).
+    layout : {"NCHW", "NHWC"}
+        Layout of the input (and of a 4D output).
+    source : str
+        The file, or ``"<bytes>"``.
+    """
+
+    session: Any
+    input_name: str
+    output_name: str
+    input_shape: tuple[Dim, ...]
+    output_shape: tuple[Dim, ...]
+    layout: str
+    source: str = "<bytes>"
+    providers: list[str] = field(default_factory=list)
+
+    @property
+    def channels(self) -> int | None:
+        """Input channels the model needs (None: any)."""
+        dim = self.input_shape[1 if self.layout == "NCHW" else 3]
+        return dim if isinstance(dim, int) else None
+
+    @property
+    def tile_shape(self) -> tuple[int, int] | None:
+        """Fixed (rows, columns) of the input, or None when the model takes any size."""
+        rows, cols = self.input_shape[2:4] if self.layout == "NCHW" else self.input_shape[1:3]
+        if isinstance(rows, int) and isinstance(cols, int):
+            return rows, cols
+        return None
+
+    def describe(self) -> str:
+        """One line naming the input and output shapes and the layout, for messages."""
+        return (
+            f"model input {self.input_name!r} {_fmt(self.input_shape)}, output "
+            f"{self.output_name!r} {_fmt(self.output_shape)}, layout {self.layout}"
+        )
+
+
+def _fmt(shape: Sequence[Dim]) -> str:
+    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+def _dims(shape: Sequence[Any]) -> tuple[Dim, ...]:
+    return tuple(d if isinstance(d, int) and d > 0 else (d if isinstance(d, str) else None)
+                 for d in shape)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- opening
+
+
+def preferred_providers(available: Sequence[str] | None = None) -> list[str]:
+    """Execution providers to ask for: the installed GPU ones first, then the CPU.
+
+    Examples
+    --------
+    >>> preferred_providers(["CPUExecutionProvider", "CUDAExecutionProvider"])
+    ['CUDAExecutionProvider', 'CPUExecutionProvider']
+    >>> preferred_providers(["AzureExecutionProvider", "CPUExecutionProvider"])
+    ['CPUExecutionProvider']
+    """
+    if available is None:
+        import onnxruntime
+
+        available = onnxruntime.get_available_providers()
+    return [p for p in GPU_PROVIDERS if p in available] + ["CPUExecutionProvider"]
+
+
+def _guess_layout(shape: tuple[Dim, ...]) -> str:
+    """NHWC when only the last dimension looks like channels (1, 3 or 4), else NCHW."""
+
+    def is_channels(d: Dim) -> bool:
+        return isinstance(d, int) and d in (1, 3, 4)
+
+    return "NHWC" if is_channels(shape[3]) and not is_channels(shape[1]) else "NCHW"
+
+
+def load_onnx_model(
+    model: str | os.PathLike | bytes,
+    *,
+    layout: str = "auto",
+    providers: Sequence[str] | None = None,
+    threads: int | None = None,
+) -> OnnxModel:
+    """Open an ONNX segmentation model with onnxruntime.
+
+    Parameters
+    ----------
+    model : path or bytes
+        The ``.onnx`` file (or its bytes).
+    layout : {"auto", "NCHW", "NHWC"}
+        Input layout; ``"auto"`` takes NHWC only when the last input dimension is 1, 3 or 4 and
+        the second is not (PyTorch exports are NCHW, Keras/TensorFlow ones NHWC).
+    providers : sequence of str, optional
+        onnxruntime execution providers (default: :func:`preferred_providers`).
+    threads : int, optional
+        Threads onnxruntime may use (default: its own choice).
+
+    Returns
+    -------
+    OnnxModel
+
+    Raises
+    ------
+    ValueError
+        Not an ONNX file, or an input that is not 4D (batch, channels, rows, columns).
+
+    Examples
+    --------
+    >>> from onnx import TensorProto, helper, numpy_helper
+    >>> import numpy as np
+    >>> w = numpy_helper.from_array(np.full((2, 1, 1, 1), 2.0, np.float32), "w")
+    >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+    ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])], [w])
+    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> m.describe()
+    "model input 'x' (1, 1, H, W), output 'y' (1, 2, H, W), layout NCHW"
+    """
+    import onnxruntime as ort
+
+    if layout != "auto" and layout not in LAYOUTS:
+        raise ValueError(f"`layout` must be 'auto', 'NCHW' or 'NHWC', got {layout!r}")
+    source = "<bytes>" if isinstance(model, (bytes, bytearray)) else str(model)
+    if source != "<bytes>" and not Path(source).is_file():
+        raise ValueError(f"no ONNX model at {source!r}: choose an existing .onnx file")
+    options = ort.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = int(threads)
+        options.inter_op_num_threads = 1
+    chosen = list(providers) if providers is not None else preferred_providers()
+    try:
+        session = ort.InferenceSession(
+            bytes(model) if source == "<bytes>" else source, options, providers=chosen
+        )
+    except Exception as exc:  # onnxruntime raises its own Fail / InvalidProtobuf / RuntimeError
+        raise ValueError(f"{source}: onnxruntime cannot open it as an ONNX model ({exc})") from None
+    inp, out = session.get_inputs()[0], session.get_outputs()[0]
+    in_shape, out_shape = _dims(inp.shape), _dims(out.shape)
+    if len(in_shape) != 4:
+        raise ValueError(
+            f"{source}: model input {inp.name!r} has shape {_fmt(in_shape)}; a segmentation model "
+            "needs a 4D input (batch, channels, rows, columns) in layout NCHW or NHWC"
+        )
+    found = _guess_layout(in_shape) if layout == "auto" else layout
+    return OnnxModel(session, inp.name, out.name, in_shape, out_shape, found, source,
+                     session.get_providers())  # fmt: skip
+
+
+# --------------------------------------------------------------------------- tiles
+
+
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Starts of tiles of ``tile`` pixels covering ``length``, ``overlap`` pixels apart or more.
+
+    Examples
+    --------
+    >>> tile_starts(100, 40, 8)
+    [0, 32, 60]
+    >>> tile_starts(30, 40, 8)
+    [0]
+    """
+    if length <= tile:
+        return [0]
+    step = tile - overlap
+    starts = list(range(0, length - tile, step))
+    return [*starts, length - tile]
+
+
+def tile_weights(tile: int, overlap: int, start: int, length: int) -> NDArray[np.float32]:
+    """Blending weights of one tile along one axis (0 near a shared edge, ramping up to 1).
+
+    Edges on the image border get weight 1 (no neighbour to blend with).
+
+    Examples
+    --------
+    >>> [round(float(v), 2) for v in tile_weights(10, 8, 0, 20)]
+    [1.0, 1.0, 1.0, 1.0, 0.8, 0.6, 0.4, 0.2, 0.0, 0.0]
+    """
+    margin = overlap // 4
+    d = np.arange(tile, dtype=np.float32)
+    ramp = np.clip((d - margin + 1) / (overlap - 2 * margin + 1), 0, 1)
+    w = np.ones(tile, np.float32)
+    if start > 0:
+        w = np.minimum(w, ramp)
+    if start + tile < length:
+        w = np.minimum(w, ramp[::-1])
+    return w
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _normalise(
+    image: np.ndarray, scale: float, mean: float | Sequence[float], std: float | Sequence[float]
+) -> NDArray[np.float32]:
+    """(rows, cols, channels) float32 of ``(image * scale - mean) / std``."""
+    n = image.shape[-1]
+    m = np.asarray(mean, np.float32).ravel()
+    s = np.asarray(std, np.float32).ravel()
+    for name, v in (("mean", m), ("std", s)):
+        if v.size not in (1, n):
+            raise ValueError(f"`{name}` has {v.size} values; give one, or one per channel ({n})")
+    if np.any(s == 0):
+        raise ValueError("`std` must not be 0")
+    x = image.astype(np.float32) * np.float32(scale)
+    x -= m
+    x /= s
+    return x
+
+
+def _run(model: OnnxModel, x: np.ndarray, image_shape: tuple[int, ...]) -> NDArray[np.float32]:
+    """Run one (rows, cols, channels) tile; return (rows, cols, classes) float32."""
+    rows, cols = x.shape[:2]
+    batch = x.transpose(2, 0, 1)[None] if model.layout == "NCHW" else x[None]
+    y = np.asarray(model.session.run([model.output_name], {model.input_name: batch})[0])
+    expected = (
+        f"(1, classes, {rows}, {cols})"
+        if model.layout == "NCHW"
+        else f"(1, {rows}, {cols}, classes)"
+    )
+    if y.ndim == 3 and y.shape[1:] == (rows, cols):
+        return y[0][..., None].astype(np.float32, copy=False)
+    if y.ndim == 4 and model.layout == "NCHW" and y.shape[2:] == (rows, cols):
+        return y[0].transpose(1, 2, 0).astype(np.float32, copy=False)
+    if y.ndim == 4 and model.layout == "NHWC" and y.shape[1:3] == (rows, cols):
+        return y[0].astype(np.float32, copy=False)
+    raise ValueError(
+        f"the model's output has shape {tuple(y.shape)} for an input tile of shape "
+        f"{tuple(batch.shape)} (image {tuple(image_shape)}): a segmentation model must return "
+        f"{expected} in layout {model.layout} or (1, {rows}, {cols}); {model.describe()}. "
+        "Check `layout`, or use a model whose output has the input's rows and columns"
+    )
+
+
+def _check_input(model: OnnxModel, image: np.ndarray, original: tuple[int, ...]) -> None:
+    need = model.channels
+    if need is not None and image.shape[-1] != need:
+        axis = "channel_axis=-1 (or the image's channel axis)" if need > 1 else "one channel"
+        raise ValueError(
+            f"the model needs {need} input channel(s) but the image (shape {original}) has "
+            f"{image.shape[-1]}; {model.describe()}. Pass {axis}, or a model for "
+            f"{image.shape[-1]} channel(s)"
+        )
+
+
+def _tile_size(
+    model: OnnxModel, tile_size: int | Sequence[int] | None, shape: tuple[int, int]
+) -> tuple[int, int]:
+    fixed = model.tile_shape
+    if tile_size is None:
+        return fixed if fixed is not None else shape
+    size = tuple(int(t) for t in np.broadcast_to(np.asarray(tile_size), (2,)))
+    if min(size) < 1:
+        raise ValueError(f"`tile_size` must be >= 1, got {tile_size!r}")
+    if fixed is not None and size != fixed:
+        raise ValueError(
+            f"`tile_size` {size} does not fit the model: its input takes exactly {fixed} "
+            f"(rows, columns); {model.describe()}. Leave `tile_size` unset"
+        )
+    return size  # type: ignore[return-value]
+
+
+def predict_onnx(
+    model: OnnxModel,
+    image: ArrayLike,
+    *,
+    channel_axis: int | None = None,
+    scale: float = 1.0,
+    mean: float | Sequence[float] = 0.0,
+    std: float | Sequence[float] = 1.0,
+    tile_size: int | Sequence[int] | None = None,
+    overlap: int = 32,
+    output: str = "labels",
+    threshold: float = 0.5,
+) -> NDArray[Any]:
+    """Segment a 2D image with an ONNX model, whole or in overlapping blended tiles.
+
+    Parameters
+    ----------
+    model : OnnxModel
+        From :func:`load_onnx_model`.
+    image : (M, N) or (M, N, C) array_like
+        Grey image, or with ``channel_axis`` a multichannel one.
+    channel_axis : int, optional
+        Axis of the channels in ``image``.
+    scale, mean, std : float or sequence of float
+        The model sees ``(image * scale - mean) / std`` (``mean`` / ``std`` per channel or one
+        value), e.g. ``scale=1/255, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)``.
+    tile_size : int or (int, int), optional
+        Tile rows and columns. Default: the model's fixed input size, else the whole image.
+    overlap : int
+        Pixels shared by neighbouring tiles (blended; see the module docstring).
+    output : {"labels", "probabilities"}
+        ``"labels"``: the class of each pixel (argmax over the output channels, class 0 being
+        the first channel; a 1-channel output gives 1 where it exceeds ``threshold``).
+        ``"probabilities"``: the blended model output, (M, N, classes) float32.
+    threshold : float
+        For 1-channel outputs.
+
+    Returns
+    -------
+    (M, N) ndarray of uint8/uint16, or (M, N, classes) ndarray of float32
+
+    Raises
+    ------
+    ValueError
+        An image whose channels do not fit the model's input, a model output whose shape does
+        not match its input tile (both shapes and the expected layout are named), a
+        ``tile_size`` other than a fixed-size model's, or bad options.
+
+    Examples
+    --------
+    A 1x1 convolution that doubles channel 0 and negates it into channel 1:
+
+    >>> from onnx import TensorProto, helper, numpy_helper
+    >>> import numpy as np
+    >>> w = numpy_helper.from_array(np.array([2.0, -1.0], np.float32).reshape(2, 1, 1, 1), "w")
+    >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+    ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])], [w])
+    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> image = np.array([[-1, 0, 3]], np.float32)
+    >>> predict_onnx(m, image, output="probabilities")[..., 0].tolist()
+    [[-2.0, 0.0, 6.0]]
+    >>> predict_onnx(m, image).tolist()
+    [[1, 0, 0]]
+    """
+    if output not in ("labels", "probabilities"):
+        raise ValueError(f"`output` must be 'labels' or 'probabilities', got {output!r}")
+    array = np.asarray(image)
+    original = tuple(array.shape)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or array.size == 0:
+        raise ValueError(
+            f"`image` (shape {original}, dtype {array.dtype}) must be a non-empty numeric array"
+        )
+    if channel_axis is not None:
+        array = np.moveaxis(array, channel_axis, -1)
+    elif array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3:
+        raise ValueError(
+            f"`image` (shape {original}) must be 2D, or 3D with `channel_axis`; for a stack run "
+            "each frame"
+        )
+    _check_input(model, array, original)
+    rows, cols = array.shape[:2]
+    overlap = int(overlap)
+    th, tw = _tile_size(model, tile_size, (rows, cols))
+    tiled = rows > th or cols > tw
+    if overlap < 0 or (tiled and overlap >= min(th, tw)):
+        raise ValueError(
+            f"`overlap` ({overlap}) must be >= 0 and smaller than the tile ({th} x {tw})"
+        )
+    x = _normalise(array, scale, mean, std)
+    if (th, tw) == (rows, cols):
+        blended = _run(model, x, original)
+    else:
+        blended = _blend_tiles(model, x, (th, tw), overlap, original)
+    if output == "probabilities":
+        return blended
+    if blended.shape[-1] == 1:
+        return (blended[..., 0] > threshold).astype(np.uint8)
+    dtype = np.uint8 if blended.shape[-1] <= 256 else np.uint16
+    return np.argmax(blended, axis=-1).astype(dtype)
+
+
+def _blend_tiles(
+    model: OnnxModel, x: np.ndarray, tile: tuple[int, int], overlap: int, original: tuple[int, ...]
+) -> NDArray[np.float32]:
+    """Run every tile and blend them with :func:`tile_weights`; pad tiles past a short image."""
+    rows, cols = x.shape[:2]
+    th, tw = tile
+    total = weight = None
+    for r0 in tile_starts(rows, th, overlap):
+        wr = tile_weights(th, overlap, r0, rows)
+        for c0 in tile_starts(cols, tw, overlap):
+            wc = tile_weights(tw, overlap, c0, cols)
+            piece = x[r0 : r0 + th, c0 : c0 + tw]
+            pr, pc = piece.shape[:2]
+            if (pr, pc) != (th, tw):  # the image is smaller than the tile: zeros, as conv padding
+                piece = np.pad(piece, ((0, th - pr), (0, tw - pc), (0, 0)))
+            y = _run(model, np.ascontiguousarray(piece), original)[:pr, :pc]
+            w = wr[:pr, None] * wc[None, :pc]
+            if total is None:
+                total = np.zeros((rows, cols, y.shape[-1]), np.float32)
+                weight = np.zeros((rows, cols), np.float32)
+            total[r0 : r0 + pr, c0 : c0 + pc] += y * w[..., None]
+            weight[r0 : r0 + pr, c0 : c0 + pc] += w
+    total /= weight[..., None]
+    return total
