@@ -22,6 +22,7 @@ import shutil
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,7 +66,7 @@ class Report:
     scheduler: str = ""
     dashboard: str = ""
     version: str = __version__
-    per_image: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -77,7 +78,7 @@ class Report:
             "done": self.done, "resumed": self.resumed, "failed": self.failed,
             "objects": self.objects, "seconds": round(self.seconds, 3),
             "work_seconds": round(self.work_seconds, 3), "scheduler": self.scheduler,
-            "dashboard": self.dashboard, "outputs": self.outputs,
+            "dashboard": self.dashboard, "outputs": self.outputs, "warnings": self.warnings,
         }  # fmt: skip
 
     def text(self) -> str:
@@ -89,6 +90,7 @@ class Report:
             f"time: {self.seconds:.1f} s ({self.work_seconds:.1f} s of work on the workers)",
         ]
         lines += [f"failed: {f['file']}: {f['reason']}" for f in self.failed]
+        lines += [f"warning: {w['file']}: {w['warning']}" for w in self.warnings]
         return "\n".join(lines) + "\n"
 
 
@@ -96,7 +98,7 @@ class Report:
 
 
 def _reason(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).removesuffix("; the annotations still open")
     if isinstance(exc, MemoryError):
         return "not enough memory for this image"
     if isinstance(exc, ValueError | OSError) and text:
@@ -186,7 +188,9 @@ def process_image(
         image = read_input(path)
         space, units = resolve_spacing(image, override=spacing, recipe_spacing=recipe.spacing,
                                        recipe_units=recipe.units)
-        state = run_steps(recipe.steps, State(image.data, image.rgb, space, units))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            state = run_steps(recipe.steps, State(image.data, image.rgb, space, units))
         labels = np.asarray(state.labels, dtype=np.int32)
         table = state.table.copy()
         table.insert(0, "file_name", file_name)
@@ -200,6 +204,7 @@ def process_image(
         "units": {"file_name": "", **table.attrs.get("units", {})},
         "objects": int(len(np.unique(labels)) - 1 if labels.any() else 0),
         "spacing": list(space), "unit": units, "overlay": png,
+        "warnings": sorted({" ".join(str(w.message).split()) for w in caught}),
         "seconds": time.perf_counter() - start,
     }  # fmt: skip
 
@@ -236,7 +241,7 @@ def _jobs(paths: Sequence[Path], out: Path) -> list[_Job]:
 
 
 def _ours(out: Path) -> list[Path]:
-    names = [*OUTPUTS.values(), OVERLAYS, STATE_DIR]
+    names = [*OUTPUTS.values(), "measurements_3d.csv", "summary_3d.csv", OVERLAYS, STATE_DIR]
     return [out / n for n in names if (out / n).exists()]
 
 
@@ -300,13 +305,22 @@ def _save_part(out: Path, job: _Job, result: dict[str, Any], digest: str) -> dic
         "file_name": job.file_name, "images": result["images"],
         "annotations": result["annotations"], "objects": result["objects"],
         "seconds": result["seconds"], "units": result["units"],
-        "table": json.loads(table.to_json(orient="split", index=False)),
+        "warnings": result.get("warnings", []),
+        "table": {"columns": [str(c) for c in table.columns],
+                  "data": table.to_dict(orient="split", index=False)["data"]},
     }  # fmt: skip
     if result.get("overlay"):
         write_bytes(result["overlay"], out / OVERLAYS / _overlay_name(job.file_name))
-    write_bytes(json.dumps(part, ensure_ascii=False).encode("utf-8"),
+    write_bytes(json.dumps(part, ensure_ascii=False, default=_plain).encode("utf-8"),
                 out / STATE_DIR / "parts" / f"{job.key}.json")
     return part
+
+
+def _plain(value: Any) -> Any:
+    """JSON for numpy scalars (exact: ``repr`` of a float round-trips)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _table(part: dict[str, Any]) -> pd.DataFrame:
@@ -322,10 +336,10 @@ def _csv_bytes(df: pd.DataFrame) -> bytes:
 
 def _assemble(out: Path, jobs: Sequence[_Job], parts: dict[str, dict], recipe: Recipe) -> None:
     """Write the COCO file and the two tables of every done image, in input order."""
-    from ..coco.write import write_bytes, write_coco
-    from ..segment import summarize
+    from ..coco.write import write_coco
 
-    images, annotations, tables, units = [], [], [], {"file_name": ""}
+    images, annotations, tables = [], [], []
+    units: dict[int, dict[str, str]] = {2: {"file_name": ""}, 3: {"file_name": ""}}
     for job in jobs:
         part = parts.get(job.key)
         if part is None:
@@ -337,7 +351,7 @@ def _assemble(out: Path, jobs: Sequence[_Job], parts: dict[str, dict], recipe: R
         for ann in part["annotations"]:
             annotations.append({**ann, "id": len(annotations) + 1, "image_id": ids[ann["image_id"]]})
         tables.append(_table(part))
-        units.update(part["units"])
+        units[3 if "centroid-2" in part["table"]["columns"] else 2].update(part["units"])
     dataset = {
         "info": {"description": f"napari-coco-masks {__version__}, recipe {recipe.digest()}"},
         "licenses": [], "images": images,
@@ -345,14 +359,32 @@ def _assemble(out: Path, jobs: Sequence[_Job], parts: dict[str, dict], recipe: R
         "annotations": annotations,
     }  # fmt: skip
     write_coco(dataset, out / OUTPUTS["coco"])
+    by_ndim: dict[int, list[pd.DataFrame]] = {}
+    for table in tables:
+        by_ndim.setdefault(3 if "centroid-2" in table.columns else 2, []).append(table)
+    if not by_ndim:
+        by_ndim[2] = []
+    for ndim, group in sorted(by_ndim.items()):
+        # a batch of 2D images and volumes: areas (µm²) and volumes (µm³) get a file each
+        suffix = "_3d" if ndim == 3 and len(by_ndim) > 1 else ""
+        _write_tables(out, group, units[ndim], recipe.category, suffix)
+
+
+def _write_tables(out: Path, tables: list[pd.DataFrame], units: dict[str, str], category: str,
+                  suffix: str) -> None:
+    from ..coco.write import write_bytes
+    from ..segment import summarize
+
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({"file_name": []})
     table.attrs["units"] = units
-    write_bytes(_csv_bytes(table), out / OUTPUTS["measurements"])
+    name = Path(OUTPUTS["measurements"])
+    write_bytes(_csv_bytes(table), out / f"{name.stem}{suffix}{name.suffix}")
     if "area" in table.columns and len(table):
-        summary = summarize(table.assign(category=recipe.category), by="category")
+        summary = summarize(table.assign(category=category), by="category")
     else:
-        summary = pd.DataFrame({"category": [recipe.category], "count": [0]})
-    write_bytes(_csv_bytes(summary), out / OUTPUTS["summary"])
+        summary = pd.DataFrame({"category": [category], "count": [0]})
+    name = Path(OUTPUTS["summary"])
+    write_bytes(_csv_bytes(summary), out / f"{name.stem}{suffix}{name.suffix}")
 
 
 # --------------------------------------------------------------------------- dask
@@ -495,6 +527,8 @@ def run_recipe(
         seconds=time.perf_counter() - started, work_seconds=float(sum(seconds.values())),
         outputs={k: str(out / v) for k, v in OUTPUTS.items()} | {"overlays": str(out / OVERLAYS)},
         recipe=digest, scheduler=address, dashboard=dashboard,
+        warnings=[{"file": j.file_name, "warning": w} for j in jobs if j.key in parts
+                  for w in parts[j.key].get("warnings", [])],
     )  # fmt: skip
     _write_report(out, report)
     return report
