@@ -217,3 +217,82 @@ def test_segment_an_unreadable_image_is_one_line(tmp_path: Path, capsys) -> None
     assert main(["segment", str(bad), "-o", str(out)]) == 2
     _one_line_error(capsys, "bad.png", "could not be read")
     assert not out.exists() or not any(out.iterdir())
+
+
+# -- run: a recipe on many images (dask.distributed) --------------------------------------
+
+
+def _recipe(tmp_path: Path, text: str | None = None) -> Path:
+    from napari_coco_masks.demo import COINS_RECIPE
+
+    if text is None:
+        return COINS_RECIPE.save(tmp_path / "recipe.yaml")
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_run_on_an_existing_scheduler_from_the_environment(tmp_path: Path, capsys,
+                                                           monkeypatch) -> None:
+    from distributed import Client
+
+    with Client(processes=False, n_workers=1, threads_per_worker=1,
+                dashboard_address=":0") as client:
+        address = client.scheduler.address
+        monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", address)
+        code = main(["run", str(_recipe(tmp_path)), str(DATA / "coins.png"), "-o",
+                     str(tmp_path / "out"), "--no-progress"])
+        assert code == 0
+        assert len(client.scheduler_info()["workers"]) == 1  # the scheduler outlives the run
+    captured = capsys.readouterr()
+    assert f"dask scheduler {address}" in captured.err
+    assert "images: 1 of 1 done (0 from an earlier run), 0 failed\nobjects: 24\n" in captured.out
+    assert f"report: {tmp_path / 'out' / 'report.json'}" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("recipe: 1\nsteps:\n  - threshold: {method: otsu, blocksize: 3}\n",
+         "recipe.yaml: steps[0] (threshold): unknown key 'blocksize'; its keys are method,"),
+        ("recipe: 1\nsteps:\n  - threshold: {}\n",
+         "recipe.yaml: steps[0] (threshold): missing key 'method' (required)"),
+        ("recipe: 7\nsteps: [measure]\n", "recipe.yaml: recipe format 7 is newer than"),
+    ],
+)
+def test_run_refuses_a_bad_recipe_in_one_line(tmp_path: Path, capsys, text: str,
+                                              expected: str) -> None:
+    out = tmp_path / "out"
+    code = main(["run", str(_recipe(tmp_path, text)), str(DATA / "coins.png"), "-o", str(out)])
+    assert code == 2
+    err = _one_line_error(capsys)
+    assert expected in err
+    assert not out.exists()
+
+
+def test_run_refuses_missing_inputs_and_bad_spacing(tmp_path: Path, capsys) -> None:
+    recipe = str(_recipe(tmp_path))
+    assert main(["run", recipe, str(tmp_path / "none*.tif"), "-o", str(tmp_path / "o")]) == 2
+    _one_line_error(capsys, "none*.tif", "no TIFF, PNG or JPEG file matches")
+    with pytest.raises(SystemExit):
+        main(["run", recipe, str(DATA / "coins.png"), "-o", str(tmp_path / "o"), "--spacing", "0"])
+    assert "--spacing '0': expected one to three positive numbers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", recipe, str(DATA / "coins.png"), "-o", "o", "--resume", "--overwrite"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_segment_is_a_recipe_run_and_refuses_a_used_folder(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "results"
+    args = ["segment", str(DATA / "coins.png"), "-o", str(out), "--method", "local_gaussian",
+            "--block-size", "51", "--min-size", "500", "--clear-border", "--min-distance", "20",
+            "--category", "coin", "--no-progress"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("24 objects in 1 images\n")
+    saved = json.loads((out / ".napari-coco-masks" / "run.json").read_text())
+    assert [next(iter(s)) for s in saved["recipe_doc"]["steps"]] == [
+        "threshold", "split_touching", "measure"]
+    assert (out / "overlays" / "coins.png").stat().st_size > 0
+    assert main(args) == 2
+    _one_line_error(capsys, str(out), "already holds the results of another run")
+    assert main([*args, "--overwrite"]) == 0

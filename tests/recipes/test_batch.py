@@ -108,13 +108,13 @@ def test_resume_skips_done_images_and_retries_failed_ones(tmp_path: Path, images
         run_recipe(RECIPE, [images["coins"]], out, client=client, progress=False)
     # the broken file is fixed meanwhile, and one more image added
     iio.imwrite(broken["garbage"], iio.imread(images["coins"]), extension=".png")
-    again = run_recipe(RECIPE, [images["coins"], broken["garbage"], images["jpg0"]], out,
+    again = run_recipe(RECIPE, [images["coins"], broken["garbage"], images["ome"]], out,
                        client=client, resume=True, progress=False)
     assert (again.images, again.done, again.resumed, again.failed) == (3, 3, 1, [])
     assert [p.stat().st_mtime_ns for p in parts] == stamps  # the done image was not redone
     coco = COCO(str(out / "annotations.json"))
     assert [im["file_name"] for im in coco.dataset["images"]] == [
-        "../images/coins.png", "../broken/garbage.png", f"../images/{images['jpg0'].name}"]
+        "../images/coins.png", "../broken/garbage.png", "../images/coins.ome.tif"]
     assert again.objects == first.objects * 2 + sum(
         1 for a in coco.dataset["annotations"] if a["image_id"] == 3)
     # another recipe cannot resume this run
@@ -125,16 +125,16 @@ def test_resume_skips_done_images_and_retries_failed_ones(tmp_path: Path, images
 
 def test_overwrite_replaces_only_a_runs_files(tmp_path: Path, images, client) -> None:
     out = tmp_path / "out"
-    run_recipe(RECIPE, [images["coins"], images["jpg0"]], out, client=client, progress=False)
+    run_recipe(RECIPE, [images["coins"], images["volume"]], out, client=client, progress=False)
     (out / "notes.txt").write_text("mine")
-    report = run_recipe(RECIPE, [images["jpg1"]], out, client=client, overwrite=True,
+    report = run_recipe(RECIPE, [images["ome"]], out, client=client, overwrite=True,
                         progress=False)
     assert (report.images, report.resumed) == (1, 0)
     assert len(COCO(str(out / "annotations.json")).dataset["images"]) == 1
-    assert sorted(p.name for p in (out / "overlays").iterdir()) == [f"images__{images['jpg1'].stem}.png"]
+    assert sorted(p.name for p in (out / "overlays").iterdir()) == ["coins.ome.png"]
     assert (out / "notes.txt").read_text() == "mine"
     with pytest.raises(RecipeError, match="--resume and --overwrite exclude each other"):
-        run_recipe(RECIPE, [images["jpg1"]], out, resume=True, overwrite=True)
+        run_recipe(RECIPE, [images["ome"]], out, resume=True, overwrite=True)
 
 
 def test_a_folder_of_other_runs_is_one_line_on_the_command_line(tmp_path: Path, images,

@@ -219,6 +219,7 @@ class _Job:
     file_name: str
     key: str
     stamp: list[int]
+    overlay: str
 
 
 def _file_name(path: Path, out: Path) -> str:
@@ -226,17 +227,16 @@ def _file_name(path: Path, out: Path) -> str:
     return Path(os.path.relpath(path.resolve(), out.resolve())).as_posix()
 
 
-def _overlay_name(file_name: str) -> str:
-    parts = [p for p in Path(file_name).with_suffix("").parts if p not in ("..", ".", "/")]
-    return "__".join(parts) + ".png"
-
-
 def _jobs(paths: Sequence[Path], out: Path) -> list[_Job]:
+    """One job per image; overlays are named by the path below the inputs' common folder."""
+    common = Path(os.path.commonpath([p.resolve().parent for p in paths]))
     jobs = []
     for index, path in enumerate(paths):
         st = path.stat()
         key = hashlib.sha1(str(path.resolve()).encode("utf-8")).hexdigest()[:20]
-        jobs.append(_Job(index, path, _file_name(path, out), key, [st.st_size, st.st_mtime_ns]))
+        below = path.resolve().relative_to(common).with_suffix("")
+        jobs.append(_Job(index, path, _file_name(path, out), key, [st.st_size, st.st_mtime_ns],
+                         "__".join(below.parts) + ".png"))
     return jobs
 
 
@@ -310,7 +310,7 @@ def _save_part(out: Path, job: _Job, result: dict[str, Any], digest: str) -> dic
                   "data": table.to_dict(orient="split", index=False)["data"]},
     }  # fmt: skip
     if result.get("overlay"):
-        write_bytes(result["overlay"], out / OVERLAYS / _overlay_name(job.file_name))
+        write_bytes(result["overlay"], out / OVERLAYS / job.overlay)
     write_bytes(json.dumps(part, ensure_ascii=False, default=_plain).encode("utf-8"),
                 out / STATE_DIR / "parts" / f"{job.key}.json")
     return part
