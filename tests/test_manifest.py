@@ -11,7 +11,10 @@ from npe2 import PluginManager
 from npe2.manifest.utils import import_python_name
 
 PLUGIN = "napari-coco-masks"
-WIDGETS = ["Threshold and colour mask", "Watershed", "Seeded region growing", "Measure objects"]
+WIDGETS = [
+    "Threshold and colour mask", "Watershed", "Seeded region growing", "Measure objects",
+    "COCO annotations",
+]
 
 
 def test_manifest_is_discovered_with_every_contribution() -> None:
@@ -38,6 +41,8 @@ def test_widgets_are_in_the_layers_menus() -> None:
         f"{PLUGIN}.region_growing_widget",
     ]
     assert measure == [f"{PLUGIN}.measure_widget"]
+    annotate = [item.command for item in menus["napari/layers/annotate"]]
+    assert annotate == [f"{PLUGIN}.annotations_widget"]
 
 
 @pytest.mark.parametrize("name", WIDGETS)

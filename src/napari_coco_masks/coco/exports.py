@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,9 +116,15 @@ def _classes_json(dataset: CocoDataset, first: int) -> list[dict[str, Any]]:
 
 
 def export_semantic(
-    dataset_or_path: Any, out_dir: str | os.PathLike, *, fmt: str = "png"
+    dataset_or_path: Any,
+    out_dir: str | os.PathLike,
+    *,
+    fmt: str = "png",
+    on_image: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write one class-index mask per image into ``out_dir/semantic/`` and ``classes.json``.
+
+    ``on_image(k)`` is called after image ``k`` is written (progress).
 
     Returns
     -------
@@ -135,6 +142,8 @@ def export_semantic(
             path = tmp / "semantic" / f"{_stem(image.file_name, image.id, taken)}{ext}"
             _write(path, semantic_mask(dataset, image.position), ext)
             written.append(path)
+            if on_image is not None:
+                on_image(image.position)
         classes = tmp / "classes.json"
         classes.write_text(json.dumps(_classes_json(dataset, 1), indent=1, default=str))
         return [*written, classes]
@@ -143,9 +152,14 @@ def export_semantic(
 
 
 def export_yolo(
-    dataset_or_path: Any, out_dir: str | os.PathLike, *, task: str = "segment"
+    dataset_or_path: Any,
+    out_dir: str | os.PathLike,
+    *,
+    task: str = "segment",
+    on_image: Callable[[int], None] | None = None,
 ) -> list[Path]:
     """Write YOLO label files (``labels/<image>.txt``) and ``data.yaml`` with the class names.
+    ``on_image(k)`` is called after image ``k`` is written (progress).
 
     Images without instances get an empty label file, as YOLO trainers expect.
     """
@@ -162,6 +176,8 @@ def export_yolo(
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
             written.append(path)
+            if on_image is not None:
+                on_image(image.position)
         names = [c.name for c in export_classes(dataset)]
         data = tmp / "data.yaml"
         data.write_text(
