@@ -244,6 +244,29 @@ def test_more_than_65536_annotations_open_without_numba(make_napari_viewer, tmp_
     assert shot[..., :3].std() > 10  # drawn, not a crash or a black canvas
 
 
+def test_a_slider_step_draws_what_a_full_refresh_draws(make_napari_viewer, big):
+    """The swap runs before napari slices, with the layers' refreshes held back: the canvas must
+    still show the new image's labels, colours and polygons (a stale layer would differ)."""
+    viewer = make_napari_viewer(show=True)
+    layers = _open(viewer, big)
+    viewer.reset_view()
+    parsed = load_coco(big)
+    shots = []
+    for i in [7, 3, 12]:
+        viewer.dims.set_current_step(0, i)
+        stepped = viewer.screenshot(canvas_only=True, flash=False)
+        for layer in layers.values():
+            layer.refresh()
+        refreshed = viewer.screenshot(canvas_only=True, flash=False)
+        assert stepped[..., :3].std() > 10  # drawn, not black
+        assert np.array_equal(stepped, refreshed), f"image {i}: the step left a layer stale"
+        shown = _shown(layers["labels"])
+        assert np.array_equal(shown[: SIZES[i % 6][0], : SIZES[i % 6][1]],
+                              per_image_labels(parsed, i))
+        shots.append(stepped)
+    assert not np.array_equal(shots[0], shots[1])  # the images differ, so the check can fail
+
+
 def test_label_planes_keep_few_whole_planes_and_every_edit(big):
     session = CocoSession(load_coco(big))
     dense = np.asarray(LabelPlanes(session))

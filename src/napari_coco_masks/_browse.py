@@ -11,6 +11,8 @@ which napari slices itself; only its features and colours are swapped.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import numpy as np
@@ -180,7 +182,13 @@ class DatasetBrowser:
             return
         i = self.image_index()
         if i != self.shown:
-            self.show(i)
+            # Each assignment of the swap (colormap, shapes data, features, colours) would
+            # refresh its layer, slicing and drawing it again: held back, then one refresh each.
+            layers = self.labels + self.shapes + self.points
+            with _refresh_blocked(layers):
+                self.show(i)
+            for layer in layers:
+                layer.refresh()
 
     def store(self) -> None:
         """Put the shown image's edited shapes, points and label features in the session."""
@@ -277,6 +285,17 @@ class DatasetBrowser:
             self._counts[id(layer)] = len(layer.data)
             if state.face:
                 layer.face_color = state.face
+
+
+@contextmanager
+def _refresh_blocked(layers: list) -> Iterator[None]:
+    """napari's refresh of ``layers`` held back (where napari has the private switch)."""
+    with ExitStack() as stack:
+        for layer in layers:
+            block = getattr(layer, "_block_refresh", None)
+            if block is not None:
+                stack.enter_context(block())
+        yield
 
 
 def _same_table(a: Any, b: Any) -> bool:
