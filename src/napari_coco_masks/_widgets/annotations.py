@@ -52,7 +52,9 @@ from napari_coco_masks.coco.session import CocoSession
 if TYPE_CHECKING:
     import napari
 
-COLUMNS = ("show", "category", "supercategory", "id", "in file", "in image")
+COLUMNS = ("category", "id", "in file", "in image", "supercategory")
+#: Columns of the category list (the first holds the visibility box and the colour swatch).
+NAME, ID, IN_FILE, IN_IMAGE, SUPER = range(len(COLUMNS))
 EVAL_COLUMNS = ("category", "AP", "AP50", "AP75", "recall", "GT", "detections")
 
 
@@ -119,7 +121,7 @@ class AnnotationsWidget(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._on_row)
         self.table.itemChanged.connect(self._on_toggled)
-        self.table.setMinimumHeight(160)
+        self.table.setMinimumSize(340, 240)
         box.addWidget(self.table)
         grid = QGridLayout()
         self.name = QLineEdit(placeholderText="category name")
@@ -222,8 +224,9 @@ class AnnotationsWidget(QWidget):
         if session is not None and id(session) not in self.active:
             self.active[id(session)] = session.default_category
         self.score.setEnabled(any(ann.is_predictions(s) for s in self.sessions()))
-        pred = session is not None and ann.is_predictions(session)
-        self.evaluate_button.setEnabled(pred)
+        self.evaluate_button.setEnabled(any(
+            ann.is_predictions(s) and ann.ground_truth_of(s, self.sessions()) is not None
+            for s in self.sessions()))
         self.make_button.setEnabled(isinstance(self.viewer.layers.selection.active, Labels)
                                     and session_of(self.viewer.layers.selection.active) is None)
         if changed:
@@ -316,15 +319,16 @@ class AnnotationsWidget(QWidget):
             self.table.setRowCount(len(cats))
             hidden = self.hidden.get(id(session), set())
             for r, cat in enumerate(cats):
-                show = QTableWidgetItem()
+                show = QTableWidgetItem(cat.name)
                 show.setFlags(Qt.ItemIsUserCheckable | Qt.ItemIsEnabled | Qt.ItemIsSelectable)
                 show.setCheckState(Qt.Unchecked if cat.position in hidden else Qt.Checked)
+                show.setToolTip("untick to hide this category's labels and shapes")
                 pix = QPixmap(14, 14)
                 pix.fill(QColor(session.colors[cat.position]))
                 show.setIcon(QIcon(pix))
-                self.table.setItem(r, 0, show)
-                for c, text in enumerate((cat.name, cat.supercategory, str(cat.id)), start=1):
-                    self.table.setItem(r, c, QTableWidgetItem(text))
+                self.table.setItem(r, NAME, show)
+                self.table.setItem(r, ID, QTableWidgetItem(str(cat.id)))
+                self.table.setItem(r, SUPER, QTableWidgetItem(cat.supercategory))
             active = self.active_category()
             for r, cat in enumerate(cats):
                 if active is not None and str(cat.id) == str(active):
@@ -345,10 +349,11 @@ class AnnotationsWidget(QWidget):
         self.table.blockSignals(True)
         try:
             for r in range(min(self.table.rowCount(), len(total))):
-                self.table.setItem(r, 4, QTableWidgetItem(str(int(total[r]))))
-                self.table.setItem(r, 5, QTableWidgetItem(str(int(here[r]))))
+                self.table.setItem(r, IN_FILE, QTableWidgetItem(str(int(total[r]))))
+                self.table.setItem(r, IN_IMAGE, QTableWidgetItem(str(int(here[r]))))
         finally:
             self.table.blockSignals(False)
+        self.table.resizeColumnsToContents()
 
     def _on_row(self) -> None:
         rows = self.table.selectionModel().selectedRows()
@@ -357,7 +362,7 @@ class AnnotationsWidget(QWidget):
         self.set_active(self.session.dataset.categories[rows[0].row()].id)
 
     def _on_toggled(self, item: QTableWidgetItem) -> None:
-        if self._guard or self.session is None or item.column() != 0:
+        if self._guard or self.session is None or item.column() != NAME:
             return
         self.set_visible(self.session.dataset.categories[item.row()].id,
                          item.checkState() == Qt.Checked)
@@ -627,6 +632,7 @@ class AnnotationsWidget(QWidget):
                       str(row["n_gt"]), str(row["n_det"])]
             for c, text in enumerate(values):
                 self.results.setItem(r, c, QTableWidgetItem(text))
+        self.results.resizeColumnsToContents()
         self.results.setVisible(True)
         self._say(f"Evaluated: AP {rows[0]['AP']:.3f}, AP50 {rows[0]['AP50']:.3f} "
                   f"over {len(rows) - 1} categories")
