@@ -14,21 +14,16 @@ dataset*. Every save writes the file or says why not in the status line.
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
-import warnings
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from napari.layers import Image, Labels, Shapes
+from napari.layers import Labels, Shapes
 from qtpy.QtCore import Qt, QTimer
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -44,8 +39,8 @@ from qtpy.QtWidgets import (
 
 from napari_coco_masks._browse import browser_of, session_of
 from napari_coco_masks._widgets import _annotate as ann
-from napari_coco_masks._widgets._progress import start_job
-from napari_coco_masks.coco.categories import evaluate_categories, refresh_names
+from napari_coco_masks._widgets._annotation_jobs import FilesAndJobs
+from napari_coco_masks.coco.categories import refresh_names
 from napari_coco_masks.coco.errors import CocoError
 from napari_coco_masks.coco.session import CocoSession
 
@@ -58,30 +53,7 @@ NAME, ID, IN_FILE, IN_IMAGE, SUPER = range(len(COLUMNS))
 EVAL_COLUMNS = ("category", "AP", "AP50", "AP75", "recall", "GT", "detections")
 
 
-def _threaded(fn: Callable[[Callable[[int], None]], Any]) -> Generator[int, None, Any]:
-    """Run ``fn(step)`` in a thread of its own and yield each ``step(k)`` it reports (a job
-    generator for :func:`~._progress.start_job` over a function that reports by callback)."""
-    q: queue.Queue = queue.Queue()
-    done = object()
-    out: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            out["value"] = fn(q.put)
-        except BaseException as exc:  # re-raised in the worker
-            out["error"] = exc
-        finally:
-            q.put(done)
-
-    threading.Thread(target=run, daemon=True).start()
-    while (item := q.get()) is not done:
-        yield item
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
-
-
-class AnnotationsWidget(QWidget):
+class AnnotationsWidget(FilesAndJobs, QWidget):
     """The COCO annotations dock (see the module docstring)."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
@@ -460,179 +432,3 @@ class AnnotationsWidget(QWidget):
                 layer.features = table
         self.refresh()
         self._say(f"Renamed to {session.category(self.active_category()).name!r}")
-
-    # ------------------------------------------------------------------ files
-    def _flush(self, session: CocoSession) -> None:
-        """The shown image's layer content into the session (as the writer takes it)."""
-        from napari_coco_masks import _writer
-
-        layers = self.layers(session)
-        for ly in layers.labels:
-            _writer._take_labels(session, ly.data, {"features": ly.features, "name": ly.name})
-        for ly in layers.shapes:
-            _writer._take_shapes(session, ly.data, {"shape_type": ly.shape_type,
-                                                    "features": ly.features})
-        for ly in layers.points:
-            _writer._take_points(session, ly.data, {"features": ly.features})
-
-    def save(self) -> bool:
-        """Save the file in place (then re-open it: the open layers read the old bytes)."""
-        if self.session is None:
-            self._say("Not saved: no COCO file is open (open one, or Make COCO dataset)")
-            return False
-        if self.session.dataset.source is None:
-            self._say("Not saved: these predictions have no file of their own: use Save as…")
-            return False
-        return self.save_as(self.session.dataset.path)
-
-    def save_as(self, path: str | Path | None = None) -> bool:
-        from napari_coco_masks._writer import write_coco
-
-        session = self.session
-        if session is None:
-            self._say("Not saved: no COCO file is open")
-            return False
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "Save COCO file", "", "COCO JSON (*.json)")
-            if not path:
-                self._say("Not saved: no file chosen")
-                return False
-        layers = self.layers(session).all
-        in_place = session.dataset.source is not None and Path(path).resolve() == Path(
-            session.dataset.path).resolve()
-        try:
-            write_coco(str(path), [ly.as_layer_data_tuple() for ly in layers])
-        except (CocoError, OSError, ValueError) as exc:
-            self._say(f"Not saved: {exc}")
-            return False
-        if in_place:
-            self._reopen(session, Path(path))
-        self._say(f"Saved {path}")
-        return True
-
-    def _reopen(self, session: CocoSession, path: Path) -> None:
-        """Replace a session's layers by the saved file's, on the same image."""
-        old = [ly for ly in self.viewer.layers if session_of(ly) is session]
-        geometry = {type(ly): (ly.scale, ly.translate, ly.units) for ly in old}
-        step, hidden = session.current, self.hidden.pop(id(session), set())
-        at = min(self.viewer.layers.index(ly) for ly in old)
-        for ly in old:
-            self.viewer.layers.remove(ly)
-        with warnings.catch_warnings():  # said when it was first opened
-            warnings.filterwarnings("ignore", message=".*image files not found.*")
-            new = self.viewer.open(str(path), plugin=ann.PLUGIN)
-        for k, ly in enumerate(new):
-            self.viewer.layers.move(self.viewer.layers.index(ly), at + k)
-            if type(ly) in geometry:  # where the old layers were
-                ly.scale, ly.translate, ly.units = geometry[type(ly)]
-        s = session_of(new[0])
-        self.hidden[id(s)] = hidden
-        self.active[id(s)] = self.active.get(id(session))
-        if s.stacked:
-            self.viewer.dims.set_current_step(0, step)
-        self.viewer.layers.selection.active = new[0]
-        self._pick_session()
-
-    def make_dataset(self, path: str | Path | None = None, labels: Any = None) -> list:
-        labels = labels or self.viewer.layers.selection.active
-        if not isinstance(labels, Labels) or session_of(labels) is not None:
-            self._say("Make COCO dataset: select a Labels layer not read from COCO")
-            return []
-        if path is None:
-            path, _ = QFileDialog.getSaveFileName(self, "New COCO file", f"{labels.name}.json",
-                                                  "COCO JSON (*.json)")
-            if not path:
-                return []
-        image = next((ly for ly in self.viewer.layers if isinstance(ly, Image)
-                      and ly.data.shape[: labels.ndim] == labels.data.shape), None)
-        try:
-            new = ann.make_dataset(self.viewer, labels, path, image)
-        except (CocoError, OSError) as exc:
-            self._say(f"No dataset made: {exc}")
-            return []
-        self.viewer.layers.selection.active = next(ly for ly in new if isinstance(ly, Labels))
-        self._pick_session()
-        self._say(f"Made {path} from {labels.name!r}: {len(new)} layers")
-        return new
-
-    # ------------------------------------------------------------------ jobs
-    def _run(self, steps: Generator, total: int, desc: str, done: Callable[[Any], None]) -> Any:
-        if self.worker is not None:
-            self._say("Busy: wait for the running job to finish")
-            return None
-        worker = start_job(steps, total=total, desc=desc, ignore_errors=True)
-        worker.returned.connect(done)
-        worker.errored.connect(lambda exc: self._say(f"{desc} failed: {exc}"))
-        worker.finished.connect(lambda: setattr(self, "worker", None))
-        self.worker = worker
-        self._say(f"{desc}…")
-        worker.start()
-        return worker
-
-    def _edited_data(self, session: CocoSession) -> Any:
-        """The file with its edits, for a job: its path when unedited, else its JSON."""
-        self._flush(session)
-        source = session.dataset.source
-        if source is None:
-            return session.to_dict()
-        segments = session.segments()
-        if segments == [(0, len(source.buffer))]:
-            return session.dataset.path  # no edits: the file itself
-        return json.loads(session.to_bytes())
-
-    def export(self, kind: str, folder: str | Path | None = None) -> Any:
-        """Export the current file (with its edits): ``semantic``, ``yolo`` or ``masks``."""
-        from napari_coco_masks.coco.exports import export_semantic, export_yolo
-        from napari_coco_masks.coco.masks import export_masks
-
-        if self.session is None:
-            self._say("Export: open a COCO file first")
-            return None
-        if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Export into folder")
-            if not folder:
-                return None
-        try:
-            data = self._edited_data(self.session)
-        except CocoError as exc:
-            self._say(f"Not exported: {exc}")
-            return None
-        fns = {"semantic": lambda cb: export_semantic(data, folder, on_image=cb),
-               "yolo": lambda cb: export_yolo(data, folder, on_image=cb),
-               "masks": lambda cb: export_masks(data, folder)}
-        total = 0 if kind == "masks" else self.session.n_images
-        return self._run(_threaded(fns[kind]), total, f"Export {kind}",
-                         lambda files: self._say(f"Exported {len(files)} files into {folder}"))
-
-    def evaluate(self) -> Any:
-        """COCOeval per category of the predictions against the ground truth open beside."""
-        preds = self.session
-        if preds is None or not ann.is_predictions(preds):
-            preds = next((s for s in self.sessions() if ann.is_predictions(s)), None)
-        gt = None if preds is None else ann.ground_truth_of(preds, self.sessions())
-        if preds is None or gt is None:
-            self._say("Evaluate: open a predictions file and its ground truth")
-            return None
-        try:
-            self._flush(preds)
-            self._flush(gt)
-            gt_obj, dets, iou = ann.evaluation_inputs(preds, gt)
-        except CocoError as exc:
-            self._say(f"Not evaluated: {exc}")
-            return None
-        return self._run(_threaded(lambda cb: evaluate_categories(gt_obj, dets, iou_type=iou)),
-                         0, f"Evaluate ({iou})", self._show_evaluation)
-
-    def _show_evaluation(self, rows: list[dict]) -> None:
-        self.evaluation = rows
-        self.results.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            values = [row["name"], *(f"{row[k]:.3f}" if row[k] >= 0 else "–"
-                                     for k in ("AP", "AP50", "AP75", "recall")),
-                      str(row["n_gt"]), str(row["n_det"])]
-            for c, text in enumerate(values):
-                self.results.setItem(r, c, QTableWidgetItem(text))
-        self.results.resizeColumnsToContents()
-        self.results.setVisible(True)
-        self._say(f"Evaluated: AP {rows[0]['AP']:.3f}, AP50 {rows[0]['AP50']:.3f} "
-                  f"over {len(rows) - 1} categories")
