@@ -249,17 +249,17 @@ def test_stale_preview_results_are_dropped(make_napari_viewer, qtbot, monkeypatc
     shown: list[str] = []
     original = ThresholdWidget._show
 
-    def spy(self, job, result):
+    def spy(self, job, result, **kwargs):
         shown.append(job.options["method"])
-        original(self, job, result)
+        original(self, job, result, **kwargs)
 
     monkeypatch.setattr(ThresholdWidget, "_show", spy)
     widget.method.value = "yen"
-    widget._start_preview()  # a Yen preview is now computing...
-    assert widget._preview_worker is not None
+    widget._runner.preview_now()  # a Yen preview is now computing...
+    assert widget._runner.preview_worker is not None
     widget.method.value = "li"  # ...and the controls change before its result arrives
-    widget._start_preview()  # queued behind the running worker, not run in parallel
-    assert widget._pending
+    widget._runner.preview_now()  # queued behind the running worker, not run in parallel
+    assert widget._runner.pending
     _idle(qtbot, widget)
     assert shown and set(shown) == {"li"}  # the Yen result was dropped, never shown
     np.testing.assert_array_equal(widget.output_layer.data, threshold(coins, "li"))

@@ -7,6 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from napari_coco_masks._widgets import watershed as widget_module
+from napari_coco_masks._widgets._base import Failure, Task
 from napari_coco_masks._widgets.watershed import (
     FLOOD_GRADIENT,
     SEEDED,
@@ -200,7 +201,7 @@ def test_live_preview_2d_follows_parameters(make_napari_viewer, qtbot):
     for value in (8.0, 30.0, 60.0):
         widget.min_distance.value = value
     qtbot.waitUntil(lambda: viewer.layers["mask split"].data.max() == 1, timeout=20000)
-    qtbot.waitUntil(lambda: not widget.busy and not widget._preview_pending, timeout=20000)
+    qtbot.waitUntil(lambda: not widget.busy and not widget._runner.pending, timeout=20000)
     qtbot.wait(widget_module.PREVIEW_DELAY_MS + 100)
     qtbot.waitUntil(lambda: not widget.busy, timeout=20000)
     np.testing.assert_array_equal(
@@ -214,12 +215,16 @@ def test_stale_result_is_dropped(make_napari_viewer):
     viewer.add_labels(touching_pair().astype(np.uint8), name="mask")
     widget = WatershedWidget(viewer)
     job = widget.build_job()
-    widget._generation = 5
+    runner = widget._runner
+    runner.generation = 5
+    task = Task(job.steps, lambda result: widget._show(job, result))
     result = (np.ones((40, 60), np.int32), 1)
-    widget._show(job, result, generation=4)
+    runner.deliver(task, result, generation=4, preview=False, drop_stale=True)
     assert "mask split" not in viewer.layers
-    widget._show(job, result, generation=5)
+    runner.deliver(task, result, generation=5, preview=True, drop_stale=True)
     assert "mask split" in viewer.layers
+    runner.deliver(task, Failure("bad input"), generation=5, preview=False, drop_stale=True)
+    assert widget.status.value == "bad input"
 
 
 def test_modes_and_layer_choices(make_napari_viewer):

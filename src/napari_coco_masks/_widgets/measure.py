@@ -16,7 +16,6 @@ import pandas as pd
 from napari.layers import Image, Labels, Shapes
 from napari.utils.notifications import show_error
 from qtpy.QtCore import Qt
-from qtpy.QtGui import QColor, QPainter, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,9 +32,19 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_coco_masks._layers import time_axes
-from napari_coco_masks._widgets._common import DockWatcher, scroll_area, wrap_status
-from napari_coco_masks._widgets._progress import start_job
+from napari_coco_masks._widgets._base import (
+    Runner,
+    Task,
+    bin_range,
+    histogram_pixmap,
+    layer_units,
+    level0,
+    same_layer,
+    scroll_area,
+    time_axes,
+    wrap_status,
+)
+from napari_coco_masks._widgets._progress import drain
 from napari_coco_masks.segment.measure import (
     PROPERTIES,
     concat_frames,
@@ -80,25 +89,6 @@ def user_columns(joined: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def layer_units(layer: Any) -> tuple[str, ...]:
-    """Unit strings of a layer's axes: pint units -> ``"µm"``; napari's ``pixel`` -> ``"px"``."""
-    out = []
-    for unit in getattr(layer, "units", ()) or ():
-        try:
-            text = f"{unit:~P}"
-        except (TypeError, ValueError):
-            text = str(unit)
-        out.append("px" if text in ("", "pixel", "px", "pixels") else text)
-    return tuple(out) if out else ("px",) * layer.ndim
-
-
-def _level0(data: Any) -> Any:
-    """The full-resolution array of a (possibly multiscale) layer's data."""
-    if isinstance(data, list | tuple) or type(data).__name__ == "MultiScaleData":
-        return data[0]
-    return data
-
-
 class MeasureWidget(QWidget):
     """Measure the objects of a Labels layer (and polygons of a Shapes layer) in physical units.
 
@@ -121,33 +111,23 @@ class MeasureWidget(QWidget):
         self.histogram: tuple[np.ndarray, np.ndarray] | None = None
         self._layer: Labels | None = None
         self._shapes_layer: Shapes | None = None
-        self._worker: Any = None
-        self._attached = False
         self._build()
-        self._connect_viewer()
+        self._runner = Runner(
+            self, report=self._report, on_attach=self._refresh_layers,
+            on_detach=self._forget_names,
+        )  # fmt: skip
+        events = viewer.layers.events
+        for event in (events.inserted, events.removed, events.reordered):
+            self._runner.follow(event, self._refresh_layers)
+        self._runner.follow(events.removed, self._on_layer_removed)
+        self._runner.start()
+        self._refresh_layers()
         active = viewer.layers.selection.active
         if isinstance(active, Labels):  # the layer the user is working on, not the first one
             self.labels_combo.setCurrentText(active.name)
-        self._dock_watcher = DockWatcher(self, self._disconnect_viewer, self._connect_viewer)
 
-    def _connect_viewer(self) -> None:
-        """Follow the viewer's layer list (again, after the dock was re-opened)."""
-        if self._attached:
-            return
-        self._attached = True
-        for event in ("inserted", "removed", "reordered"):
-            getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._on_layer_removed)
-        self._refresh_layers()
-
-    def _disconnect_viewer(self) -> None:
-        """The dock was closed (napari keeps the widget alive): stop following the viewer."""
-        if not self._attached:
-            return
-        self._attached = False
-        for event in ("inserted", "removed", "reordered"):
-            getattr(self.viewer.layers.events, event).disconnect(self._refresh_layers)
-        self.viewer.layers.events.removed.disconnect(self._on_layer_removed)
+    def _forget_names(self) -> None:
+        """The dock was closed: stop following the layers' names."""
         for layer in self.viewer.layers:
             layer.events.name.disconnect(self._refresh_layers)
 
@@ -257,7 +237,7 @@ class MeasureWidget(QWidget):
             layer.events.name.connect(self._refresh_layers)
         before = self.labels_combo.currentData()
         self._fill(self.labels_combo, [la for la in layers if isinstance(la, Labels)], False)
-        if not _same_layer(self.labels_combo.currentData(), before):
+        if not same_layer(self.labels_combo.currentData(), before):
             self._guess_frames()
         self._fill(self.image_combo, [la for la in layers if isinstance(la, Image)], True)
         self._fill(self.shapes_combo, [la for la in layers if isinstance(la, Shapes)], True)
@@ -273,7 +253,7 @@ class MeasureWidget(QWidget):
         for layer in layers:
             combo.addItem(layer.name, layer)
         for index, layer in enumerate(layers, start=int(optional)):
-            if _same_layer(layer, current):
+            if same_layer(layer, current):
                 combo.setCurrentIndex(index)
         combo.blockSignals(False)
 
@@ -293,8 +273,13 @@ class MeasureWidget(QWidget):
         return self.viewer.layers[name] if name and name != NONE and name in self.viewer.layers else None
 
     def _fail(self, message: str) -> None:
+        self._report(message, True)
+
+    def _report(self, message: str, notify: bool = False) -> None:
+        """Show ``message`` in the status line (and as a napari error notification)."""
         self.status.setText(message)
-        show_error(message)
+        if notify:
+            show_error(message)
 
     # ------------------------------------------------------------------------------- measure
     def _prepare(self) -> dict[str, Any] | None:
@@ -309,8 +294,8 @@ class MeasureWidget(QWidget):
             self._measure_shapes(self._shapes_layer)
         if labels_layer is None:
             return None
-        labels = _level0(labels_layer.data)
-        intensity = None if image_layer is None else _level0(image_layer.data)
+        labels = level0(labels_layer.data)
+        intensity = None if image_layer is None else level0(image_layer.data)
         if intensity is not None and tuple(intensity.shape) != tuple(labels.shape):
             self._fail(
                 f"Measure: intensity layer {image_layer.name!r} has shape "
@@ -353,16 +338,10 @@ class MeasureWidget(QWidget):
         nframes = job["labels"].shape[0] if job["time_series"] else 1
         self.measure_button.setEnabled(False)
         self.status.setText(f"Measuring {self._layer.name!r}…")
-        worker = start_job(
-            _measure_job(**job), total=nframes, desc="Measuring objects",
-            ignore_errors=True,  # _on_error shows one message instead of a traceback
-        )
-        worker.returned.connect(self._on_measured)
-        worker.errored.connect(self._on_error)
-        worker.finished.connect(self._enable_measure)
-        self._worker = worker
-        worker.start()
-        return worker
+        return self._runner.run(Task(
+            _measure_job(**job), self._on_measured, total=nframes, desc="Measure",
+            on_done=self._enable_measure, fail_prefix="Measure failed: ",
+        ))  # fmt: skip
 
     def run_measure(
         self, labels: Labels | None = None, image: Image | None = None,
@@ -380,27 +359,17 @@ class MeasureWidget(QWidget):
         job = self._prepare()
         if job is None:
             return None
-        steps = _measure_job(**job)
         try:
-            while True:
-                next(steps)
-        except StopIteration as done:
-            df = done.value
+            df = drain(_measure_job(**job))
         except ValueError as exc:
-            self._on_error(exc)
+            self._fail(f"Measure failed: {exc}")
             return None
         self._on_measured(df)
         return self.results
 
-    def _on_error(self, exc: Exception) -> None:
-        self._fail(f"Measure failed: {exc}")
-
     def _enable_measure(self) -> None:
-        """Re-enable Measure when the job ends, unless the dock was deleted meanwhile."""
-        try:
-            self.measure_button.setEnabled(True)
-        except RuntimeError:  # Qt object deleted: the viewer closed before the job finished
-            pass
+        """Re-enable Measure when the job ends (the runner skips a deleted dock)."""
+        self.measure_button.setEnabled(True)
 
     def _on_measured(self, df: pd.DataFrame) -> None:
         layer = self._layer
@@ -565,10 +534,11 @@ class MeasureWidget(QWidget):
             return
         values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
         values = values[np.isfinite(values)]
-        counts, edges = np.histogram(values, bins=self.bins_spin.value(), range=_bin_range(values))
+        span = bin_range(float(values.min()), float(values.max())) if values.size else None
+        counts, edges = np.histogram(values, bins=self.bins_spin.value(), range=span)
         self.histogram = (counts, edges)
-        unit = df.attrs.get("units", {}).get(column, "")
-        self.histogram_label.setPixmap(_histogram_pixmap(counts, edges, unit_label(column, unit)))
+        title = unit_label(column, df.attrs.get("units", {}).get(column, ""))
+        self.histogram_label.setPixmap(histogram_pixmap(counts, edges, _HIST_SIZE, title=title))
 
     # ------------------------------------------------------------------------------------ CSV
     def _ask_save_csv(self) -> None:
@@ -587,24 +557,6 @@ class MeasureWidget(QWidget):
             return
         to_csv(df, path)
         self.status.setText(f"Saved {len(df)} rows to {path}.")
-
-
-def _bin_range(values: np.ndarray) -> tuple[float, float] | None:
-    """A histogram range with room for its bins: numpy's default for one value (± 0.5) has
-    none at 7e18, nor has a range of a few ulps ("Too many bins for data range", issue 12)."""
-    if not values.size:
-        return None
-    low, high = float(values.min()), float(values.max())
-    ulp = float(np.spacing(max(abs(low), abs(high))))
-    span = max(high - low if high > low else 1.0, 4096 * ulp, 1e-300)  # numpy's ± 0.5
-    if high - low < span:  # centre the widened range on the values
-        low = low - (span - (high - low)) / 2
-    return low, low + span
-
-
-def _same_layer(a: Any, b: Any) -> bool:
-    """Whether two layer references are the same layer (== : plugins get proxies)."""
-    return a is not None and b is not None and bool(a == b)
 
 
 def _camera(viewer: napari.viewer.Viewer) -> Any:
@@ -684,30 +636,3 @@ def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
         return meas.reset_index(drop=True)
     merged = old.merge(meas, on="index", how="outer", sort=True)
     return merged.reset_index(drop=True)
-
-
-def _histogram_pixmap(counts: np.ndarray, edges: np.ndarray, title: str) -> QPixmap:
-    """A simple bar chart of ``counts`` over ``edges`` with min/max labels (no matplotlib)."""
-    (width, height), margin = _HIST_SIZE, 28
-    pixmap = QPixmap(width, height)
-    pixmap.fill(QColor("white"))
-    painter = QPainter(pixmap)
-    try:
-        painter.setPen(QColor("black"))
-        painter.drawText(margin, 16, f"{title}   (n = {int(counts.sum())})")
-        plot_w, plot_h = width - 2 * margin, height - 2 * margin - 8
-        top = max(int(counts.max()) if counts.size else 0, 1)
-        bar_w = plot_w / max(len(counts), 1)
-        painter.setBrush(QColor(70, 130, 180))
-        for k, count in enumerate(counts):
-            h = int(round(plot_h * count / top))
-            x = int(round(margin + k * bar_w))
-            painter.drawRect(x, height - margin - h, max(int(bar_w) - 1, 1), h)
-        painter.drawLine(margin, height - margin, width - margin, height - margin)
-        if edges.size:
-            painter.drawText(margin, height - 8, f"{edges[0]:.4g}")
-            painter.drawText(width - margin - 60, height - 8, f"{edges[-1]:.4g}")
-        painter.drawText(2, height - margin - plot_h + 4, str(top))
-    finally:
-        painter.end()
-    return pixmap

@@ -25,14 +25,18 @@ from magicgui.widgets import (
 from napari.layers import Image, Points
 from napari.utils.notifications import show_error
 
-from napari_coco_masks._layers import layer_geometry, time_axes, unit_text, upsert_labels
-from napari_coco_masks._widgets._common import (
-    DockWatcher,
+from napari_coco_masks._widgets._base import (
+    KeepsLayerChoices,
+    Runner,
     ScrollingNative,
-    keeping_choices,
+    Task,
+    axis_unit,
+    layer_geometry,
+    points_to_image,
+    time_axes,
+    upsert_labels,
     wrap_status,
 )
-from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.region_growing import Region, auto_bounds, grow_region, smooth
 
 if TYPE_CHECKING:
@@ -86,15 +90,6 @@ def _spatial_shape(image: Image) -> tuple[int, ...]:
     return tuple(image.data.shape[:-1] if image.rgb else image.data.shape)
 
 
-def _axis_aligned(layer: Any) -> bool:
-    """True when the layer's data-to-world transform is only scale and translate."""
-    return (
-        np.allclose(np.asarray(layer.rotate), np.eye(layer.ndim))
-        and np.allclose(np.asarray(layer.shear), 0)
-        and np.allclose(np.asarray(layer.affine.affine_matrix), np.eye(layer.ndim + 1))
-    )
-
-
 def _grow_in_thread(
     data: Any,
     rgb: bool,
@@ -134,7 +129,7 @@ def _otsu(frame: np.ndarray) -> float:
     return float(threshold_otsu(histogram_input(frame)))
 
 
-class RegionGrowingWidget(ScrollingNative, Container):
+class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
     """Grow one region per seed point, live.
 
     Parameters
@@ -142,6 +137,8 @@ class RegionGrowingWidget(ScrollingNative, Container):
     viewer : napari.viewer.Viewer
         The viewer whose Image and Points layers are offered.
     """
+
+    _layer_combos = ("_image", "_seeds")
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         self._viewer = viewer
@@ -209,14 +206,15 @@ class RegionGrowingWidget(ScrollingNative, Container):
         self._cache: dict[tuple, Region] = {}
         self._frames: dict[tuple[int, ...], np.ndarray] = {}
         self._frames_key: tuple | None = None
-        self._worker: Any = None
-        self._pending = False
         self._points: Points | None = None
         self._last_error: str | None = None
-
-        self._attached = False
-        self._attach()
-        self._dock_watcher = DockWatcher(self.native, self._detach, self._reattach)
+        self._runner = Runner(
+            self.native, report=self._report, preview=self._preview_task,
+            on_attach=self._catch_up, on_detach=self._disconnect_points,
+        )  # fmt: skip
+        for event in (viewer.layers.events.inserted, viewer.layers.events.removed):
+            self._runner.follow(event, self._on_layers_changed)
+        self._runner.start()
         self._new_seeds.changed.connect(self._add_seeds_layer)
         self._image.changed.connect(self._on_image_changed)
         self._seeds.changed.connect(self._connect_points)
@@ -234,36 +232,17 @@ class RegionGrowingWidget(ScrollingNative, Container):
     def _points_choices(self, _widget: Any = None) -> list[Points]:
         return [layer for layer in self._viewer.layers if isinstance(layer, Points)]
 
-    def _attach(self) -> None:
-        """Listen to the viewer's layer list."""
-        self._viewer.layers.events.inserted.connect(self._on_layers_changed)
-        self._viewer.layers.events.removed.connect(self._on_layers_changed)
-        self._attached = True
-
-    def _detach(self) -> None:
-        """The dock was closed (napari keeps the widget alive): stop growing and listening."""
-        if not self._attached:
-            return
-        self._attached = False
-        self._viewer.layers.events.inserted.disconnect(self._on_layers_changed)
-        self._viewer.layers.events.removed.disconnect(self._on_layers_changed)
+    def _disconnect_points(self) -> None:
+        """Stop following the seeds layer (the dock was closed, or other seeds were chosen)."""
         if self._points is not None:
             self._points.events.data.disconnect(self._on_points_data)
             self._points.events.features.disconnect(self._on_features)
             self._points = None
 
-    def _reattach(self) -> None:
-        """Docked (again): listen to the viewer and catch up with its layers and seeds."""
-        if self._attached:
-            return
-        self._attach()
+    def _catch_up(self) -> None:
+        """Docked again: catch up with the layers and the seeds."""
         self.reset_choices()
         self._connect_points()
-
-    def reset_choices(self, *_: Any) -> None:
-        """Re-read the layer choices, keeping each chosen layer when it was only renamed."""
-        with keeping_choices((self._image, self._seeds)):
-            super().reset_choices()
 
     def _on_layers_changed(self, _event: Any = None) -> None:
         self.reset_choices()
@@ -307,11 +286,9 @@ class RegionGrowingWidget(ScrollingNative, Container):
         self._seeds.value = points
 
     def _connect_points(self, _value: Any = None) -> None:
-        if not self._attached:
+        if not self._runner.attached:
             return
-        if self._points is not None:
-            self._points.events.data.disconnect(self._on_points_data)
-            self._points.events.features.disconnect(self._on_features)
+        self._disconnect_points()
         self._points = self._seeds.value
         if self._points is not None:
             self._points.events.data.connect(self._on_points_data)
@@ -346,7 +323,7 @@ class RegionGrowingWidget(ScrollingNative, Container):
         image = self._image.value
         ndim = 2 if image is None else len(_spatial_shape(image))
         grow_ndim = min(int(self._dims.value), max(ndim, 1))
-        unit = unit_text(image.units[-1]) if image is not None else "px"
+        unit = axis_unit(image)
         self._smoothing.label = f"pre-smoothing σ ({unit})"
         power = {1: "", 2: "²"}.get(grow_ndim, "³")
         self._max_size.label = f"max size ({unit}{power}, 0 = none)"
@@ -372,16 +349,6 @@ class RegionGrowingWidget(ScrollingNative, Container):
         else:
             options.update(auto=True)
         return options
-
-    def _seed_indices(self, points: Points, image: Image) -> np.ndarray:
-        """Point coordinates as (fractional) pixel indices of the image."""
-        data = np.asarray(points.data, dtype=float)
-        if data.size == 0:
-            return np.empty((0, image.ndim))
-        if _axis_aligned(points) and _axis_aligned(image):  # vectorised scale + translate
-            world = data * np.asarray(points.scale) + np.asarray(points.translate)
-            return (world - np.asarray(image.translate)) / np.asarray(image.scale)
-        return np.array([image.world_to_data(points.data_to_world(p)) for p in data])
 
     def _seed_labels(self, points: Points) -> np.ndarray:
         """The ``label`` feature where it holds positive integers, else 1..N."""
@@ -409,7 +376,7 @@ class RegionGrowingWidget(ScrollingNative, Container):
             )
         grow_ndim = min(int(self._dims.value), len(shape))
         lead = len(shape) - grow_ndim
-        coords = np.rint(self._seed_indices(points, image)).astype(np.int64)
+        coords = np.rint(points_to_image(points, image)).astype(np.int64)
         labels = self._seed_labels(points)
         inside = np.all((coords >= 0) & (coords < np.asarray(shape)), axis=1)
         groups: dict[tuple[tuple[int, ...], int], list[tuple[int, ...]]] = {}
@@ -430,57 +397,44 @@ class RegionGrowingWidget(ScrollingNative, Container):
     @property
     def busy(self) -> bool:
         """True while regions are being computed in the background."""
-        return self._worker is not None
+        return self._runner.busy
 
     def refresh(self) -> None:
         """Recompute (from the cache where possible) and show the regions of all seeds."""
-        if not self._attached:
-            return
-        if self._worker is not None:
-            self._pending = True
-            return
+        self._runner.preview_now()
+
+    def _preview_task(self) -> Task | None:
+        """Grow the regions not in the cache (in the background), or show the cached ones."""
         try:
             plan = self._plan()
         except ValueError as err:
             self._report(str(err))
-            return
+            return None
         if plan is None:
-            return
+            return None
         if plan.source != self._frames_key:
             self._frames = {}
             self._frames_key = plan.source
         missing = [obj for obj in plan.objects if plan.key(obj) not in self._cache]
         if not missing:
             self._show(plan)
-            return
+            return None
         steps = _grow_in_thread(
             plan.image.data, plan.image.rgb, missing, dict(plan.options), plan.smoothing,
             self._frames,
         )
-        worker = start_job(
-            steps, total=len(missing), desc="growing regions",
-            on_batch=lambda batch: self._store(batch, plan),
-            ignore_errors=True,  # _report shows one message instead of a traceback
-        )
-        worker.returned.connect(lambda _result: self._show(plan))
-        worker.errored.connect(lambda err: self._report(str(err)))
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        worker.start()
+        return Task(
+            steps, lambda _result: self._show(plan), total=len(missing),
+            desc="growing regions", on_batch=lambda batch: self._store(batch, plan),
+        )  # fmt: skip
 
     def _store(self, batch: list[tuple[_Seeds, Region]], plan: _Plan) -> None:
         for obj, region in batch:
             self._cache[plan.key(obj)] = region
 
-    def _on_finished(self) -> None:
-        self._worker = None
-        if self._pending:
-            self._pending = False
-            self.refresh()
-
     def _show(self, plan: _Plan) -> None:
         """Compose the cached regions of the plan into the output Labels layer."""
-        if self._pending or not self._attached:  # newer request waiting, or the dock was closed
+        if self._runner.pending or not self._runner.attached:  # newer request, or dock closed
             return
         keys = {plan.key(obj) for obj in plan.objects}
         self._cache = {k: v for k, v in self._cache.items() if k in keys}
@@ -515,8 +469,12 @@ class RegionGrowingWidget(ScrollingNative, Container):
         self._status.value = "; ".join(notes)
         self._last_error = None
 
-    def _report(self, message: str) -> None:
-        """Show one clear message (status label, and a notification once per new message)."""
+    def _report(self, message: str, notify: bool = True) -> None:
+        """Show one clear message (status label, and a notification once per new message).
+
+        Region growing has no button: every message comes from a live update, and each new
+        one is notified once (``notify`` is not needed).
+        """
         self._status.value = message
         if message != self._last_error:
             self._last_error = message

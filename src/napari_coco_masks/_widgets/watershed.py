@@ -9,7 +9,8 @@ Two modes:
 
 The result goes to a new Labels layer that keeps the input's scale, translate and units
 (re-running updates it). 2D inputs get a debounced live preview computed off the Qt thread
-(stale results are dropped); every run is a ``thread_worker`` with progress per frame.
+(stale results are dropped); every run is a ``thread_worker`` with progress per frame. Both
+go through the widgets' one runner (:class:`._base.Runner`).
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, PushButton
 from napari.layers import Image, Labels, Layer, Points
-from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error
-from superqt.utils import qdebounced
 
-from napari_coco_masks._layers import layer_spacing, upsert_labels
-from napari_coco_masks._widgets._common import (
-    DockWatcher,
+from napari_coco_masks._widgets._base import (
+    KeepsLayerChoices,
+    Runner,
     ScrollingNative,
-    keeping_choices,
+    Task,
+    axis_unit,
+    layer_choices,
+    layer_spacing,
+    level0,
+    points_to_image,
+    upsert_labels,
     wrap_status,
 )
-from napari_coco_masks._widgets._progress import start_job
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
 if TYPE_CHECKING:
@@ -56,35 +60,10 @@ class Job:
     n_frames: int
 
 
-@dataclass(frozen=True)
-class Failure:
-    """A bad-input message raised inside a worker, returned instead of a traceback."""
-
-    message: str
-
-
-def _level0(data: Any) -> Any:
-    """The full-resolution array of a (possibly multiscale) layer's data."""
-    if isinstance(data, list | tuple) or type(data).__name__ == "MultiScaleData":
-        return data[0]
-    return data
-
-
-def _run_steps(steps: Generator[tuple[int, int], None, np.ndarray]) -> Generator[int, None, Any]:
-    """Worker body: yield once per finished frame.
-
-    Returns ``(labels, number of objects)``, or a :class:`Failure` for bad input found while
-    reading the data, so that the user sees a message and no traceback.
-    """
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            labels = stop.value
-            return labels, int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
-        except ValueError as error:
-            return Failure(str(error))
-        yield 1
+def _run_steps(steps: Generator[Any, None, np.ndarray]) -> Generator[Any, None, Any]:
+    """Worker body: yield once per finished frame; return ``(labels, number of objects)``."""
+    labels = yield from steps
+    return labels, int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
 
 
 def image_as_mask(data: Any, name: str) -> Any:
@@ -137,13 +116,12 @@ def points_in_image(points: Points, image: Layer) -> np.ndarray:
             f"Points layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
             f"{image.ndim}D: use a Points layer with one coordinate per image axis."
         )
-    data = np.asarray(points.data, dtype=float)
-    if not len(data):
+    if not len(points.data):
         raise ValueError(f"Points layer {points.name!r} has no points: add at least one marker.")
-    return np.array([image.world_to_data(points.data_to_world(p)) for p in data], dtype=float)
+    return points_to_image(points, image)
 
 
-class WatershedWidget(ScrollingNative, Container):
+class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
     """Split touching objects, or grow objects from markers, by watershed.
 
     Parameters
@@ -151,6 +129,8 @@ class WatershedWidget(ScrollingNative, Container):
     viewer : napari.viewer.Viewer
         The viewer whose layers are segmented; the result is added to it.
     """
+
+    _layer_combos = ("mask_layer", "image_layer", "markers_layer", "seeded_mask")
 
     def __init__(self, viewer: napari.viewer.Viewer) -> None:
         super().__init__(labels=True, scrollable=True)  # docks stay small on small screens
@@ -174,19 +154,16 @@ class WatershedWidget(ScrollingNative, Container):
                 self.status,
             ]
         )
-        self._generation = 0  # bumped by every new request: older results are stale
-        self._preview_worker: Any = None
-        self._preview_pending = False
-        self._run_worker: Any = None
         #: True while this widget adds its output layer (never picked as a new input).
         self._writing = False
-        self._attached = False
-        self._debounced_preview = qdebounced(self._start_preview, timeout=PREVIEW_DELAY_MS)
+        self._runner = Runner(
+            self.native, report=self._report, preview=self._preview_task,
+            debounce_ms=PREVIEW_DELAY_MS, on_attach=self._catch_up, on_detach=self._unwatch_all,
+        )  # fmt: skip
         self._connect()
         self._on_layers()
         self._choose_active_layer()
         self._on_mode()
-        self._dock_watcher = DockWatcher(self.native, self._disconnect_viewer, self._reconnect)
 
     def _make_split_widgets(self) -> tuple[Any, ...]:
         """Widgets of the *split touching objects* mode."""
@@ -250,67 +227,37 @@ class WatershedWidget(ScrollingNative, Container):
             self.preview,
         ):
             widget.changed.connect(self._on_parameter)
-        self._connect_viewer()
-
-    def _connect_viewer(self) -> None:
-        events = self._viewer.layers.events
-        events.inserted.connect(self._on_layers)
-        events.removed.connect(self._on_layers)
-        events.inserted.connect(self._watch_layer)
-        events.inserted.connect(self._prefer_new_layer)
-        for layer in self._viewer.layers:
-            self._watch_layer(layer)
-        self._attached = True
-
-    def _disconnect_viewer(self) -> None:
-        """The dock was closed (napari keeps the widget alive): stop listening to the viewer
-        and drop results still computing, so that a closed widget never writes a layer."""
-        if not self._attached:
-            return
-        self._attached = False
-        self._generation += 1
-        self._debounced_preview.cancel()
-        self._preview_pending = False
         events = self._viewer.layers.events
         for callback in (self._on_layers, self._watch_layer, self._prefer_new_layer):
-            events.inserted.disconnect(callback)
-        events.removed.disconnect(self._on_layers)
-        for layer in self._viewer.layers:
-            self._unwatch_layer(layer)
+            self._runner.follow(events.inserted, callback)
+        self._runner.follow(events.removed, self._on_layers)
+        self._runner.start()
+        self._watch_all()
 
-    def _reconnect(self) -> None:
-        """Docked (again): listen to the viewer and catch up with its layers."""
-        if self._attached:
-            return
-        self._connect_viewer()
+    def _catch_up(self) -> None:
+        """Docked again: watch the layers and catch up with them."""
+        self._watch_all()
         self._on_layers()
         self._on_parameter()
 
+    def _watch_all(self) -> None:
+        for layer in self._viewer.layers:
+            self._watch_layer(layer)
+
+    def _unwatch_all(self) -> None:
+        for layer in self._viewer.layers:
+            self._unwatch_layer(layer)
+
     # ------------------------------------------------------------------ layer choices
 
-    def _layers(self, *types: type) -> list[tuple[str, Layer]]:
-        """Layers of the given types, grouped in the order of ``types`` (the first is default)."""
-        return [
-            (layer.name, layer)
-            for kind in types
-            for layer in self._viewer.layers
-            if isinstance(layer, kind)
-        ]
-
     def _mask_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
-        return self._layers(Labels, Image)
+        return layer_choices(self._viewer, Labels, Image)
 
     def _image_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
-        return self._layers(Image)
+        return layer_choices(self._viewer, Image)
 
     def _marker_choices(self, _widget: Any = None) -> list[tuple[str, Layer]]:
-        return self._layers(Points, Labels)
-
-    def reset_choices(self, *_: Any) -> None:
-        """Re-read the layer choices, keeping each chosen layer when it was only renamed."""
-        combos = (self.mask_layer, self.image_layer, self.markers_layer, self.seeded_mask)
-        with keeping_choices(combos):
-            super().reset_choices()
+        return layer_choices(self._viewer, Points, Labels)
 
     def _choose_active_layer(self) -> None:
         """Start from the layer the user is working on (napari's active layer), when it fits."""
@@ -367,15 +314,7 @@ class WatershedWidget(ScrollingNative, Container):
 
     def _on_mask_layer(self, layer: Layer | None = None) -> None:
         """Show the physical unit of the chosen mask next to *Min distance*."""
-        units = getattr(layer, "units", None) or ()
-        unit = units[-1] if len(units) else "pixel"
-        try:
-            text = f"{unit:~P}"  # pint: micrometer -> µm
-        except (TypeError, ValueError):
-            text = str(unit)
-        if text in ("", "pixel", "pixels"):
-            text = "px"  # as the threshold and measure widgets say
-        self.min_distance.label = f"Min distance ({text})"
+        self.min_distance.label = f"Min distance ({axis_unit(layer)})"
 
     def _on_mode(self, _value: Any = None) -> None:
         split = self.mode.value == SPLIT
@@ -398,15 +337,15 @@ class WatershedWidget(ScrollingNative, Container):
         return (
             layer is not None
             and not self.time_series.value
-            and np.ndim(_level0(layer.data)) == 2
+            and np.ndim(level0(layer.data)) == 2
             and not getattr(layer, "rgb", False)
         )
 
     def _on_parameter(self, _value: Any = None) -> None:
-        if self._attached and self.preview.value and self._can_preview():
-            self._debounced_preview()
+        if self.preview.value and self._can_preview():
+            self._runner.request()
 
-    def _report(self, message: str, *, notify: bool = True) -> None:
+    def _report(self, message: str, notify: bool = True) -> None:
         """Show a bad-input message once in the status line, and as a notification unless it
         comes from the live preview (which would repeat it on every change)."""
         self.status.value = message
@@ -442,7 +381,7 @@ class WatershedWidget(ScrollingNative, Container):
             raise ValueError("Choose a mask or Labels layer to split.")
         if getattr(layer, "rgb", False):
             raise ValueError(f"Layer {layer.name!r} is RGB: a mask or Labels layer is needed.")
-        data = _level0(layer.data)
+        data = level0(layer.data)
         if isinstance(layer, Image):
             data = image_as_mask(data, layer.name)
         axis = self._frame_axis(np.ndim(data))
@@ -469,11 +408,11 @@ class WatershedWidget(ScrollingNative, Container):
             raise ValueError(
                 f"Image {image.name!r} is RGB: convert it to one channel (grey) first."
             )
-        data = _level0(image.data)
+        data = level0(image.data)
         if isinstance(markers_layer, Points):
             markers = points_in_image(markers_layer, image)
         else:
-            markers = _level0(markers_layer.data)
+            markers = level0(markers_layer.data)
             if tuple(markers.shape) != tuple(data.shape):
                 raise ValueError(
                     f"Markers layer {markers_layer.name!r} (shape {tuple(markers.shape)}) must "
@@ -481,7 +420,7 @@ class WatershedWidget(ScrollingNative, Container):
                 )
         mask = None
         if self.seeded_mask.value is not None:
-            mask_data = _level0(self.seeded_mask.value.data)
+            mask_data = level0(self.seeded_mask.value.data)
             if tuple(mask_data.shape) != tuple(data.shape):
                 raise ValueError(
                     f"Mask layer {self.seeded_mask.value.name!r} (shape "
@@ -508,13 +447,8 @@ class WatershedWidget(ScrollingNative, Container):
             self._report(str(error), notify=notify)
             return None
 
-    def _show(self, job: Job, result: Any, generation: int, *, notify: bool = True) -> None:
-        """Put a finished result in the output layer unless a newer request superseded it."""
-        if generation != self._generation:
-            return  # stale
-        if isinstance(result, Failure):
-            self._report(result.message, notify=notify)
-            return
+    def _show(self, job: Job, result: tuple[np.ndarray, int]) -> None:
+        """Put a finished result in the output layer."""
         labels, count = result
         self._writing = True  # the new layer's `inserted` event must not pick it as an input
         try:
@@ -523,39 +457,22 @@ class WatershedWidget(ScrollingNative, Container):
             self._writing = False
         self.status.value = f"{count} object{'' if count == 1 else 's'} in {layer.name!r}"
 
-    # ------------------------------------------------------------------ preview
+    # ------------------------------------------------------------------ preview and run
 
-    def _start_preview(self) -> None:
-        """Start a preview worker, or mark one pending if a preview is already running."""
-        if not (self._attached and self.preview.value and self._can_preview()):
-            return
-        if self._preview_worker is not None:
-            self._preview_pending = True
-            return
+    def _preview_task(self) -> Task | None:
+        """The preview of the current choices (2D only), or None."""
+        if not (self.preview.value and self._can_preview()):
+            return None
         job = self._try_job(notify=False)
         if job is None:
-            return
-        self._generation += 1
-        generation = self._generation
-        worker = create_worker(_run_steps, job.steps, _start_thread=False)
-        worker.returned.connect(lambda result: self._show(job, result, generation, notify=False))
-        worker.finished.connect(self._preview_finished)
-        self._preview_worker = worker
+            return None
         self.status.value = "previewing..."
-        worker.start()
-
-    def _preview_finished(self) -> None:
-        self._preview_worker = None
-        if self._preview_pending:
-            self._preview_pending = False
-            self._start_preview()
-
-    # ------------------------------------------------------------------ run
+        return Task(_run_steps(job.steps), lambda result: self._show(job, result))
 
     @property
     def busy(self) -> bool:
-        """True while a run or a preview is computing."""
-        return self._run_worker is not None or self._preview_worker is not None
+        """True while a run or a preview is computing (or a preview waits to start)."""
+        return self._runner.busy
 
     def run(self, _value: Any = None) -> Any:
         """Validate and start the watershed in a ``thread_worker`` with progress.
@@ -565,20 +482,16 @@ class WatershedWidget(ScrollingNative, Container):
         job = self._try_job()
         if job is None:
             return None
-        self._generation += 1
-        generation = self._generation
-        total = job.n_frames if job.n_frames > 1 else 0
-        worker = start_job(_run_steps(job.steps), total=total, desc=self.mode.value)
-        worker.returned.connect(lambda result: self._show(job, result, generation))
-        worker.finished.connect(self._run_finished)
-        self._run_worker = worker
         self.run_button.enabled = False
         self.status.value = "running..."
-        worker.start()
-        return worker
+        task = Task(
+            _run_steps(job.steps), lambda result: self._show(job, result),
+            total=job.n_frames if job.n_frames > 1 else 0, desc=self.mode.value,
+            on_done=self._run_finished,
+        )  # fmt: skip
+        return self._runner.run(task, drop_stale=True)
 
     def _run_finished(self) -> None:
-        self._run_worker = None
         self.run_button.enabled = True
 
 
