@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Set everything up, then run the main job on the bundled sample data: open the coins with their
-# COCO annotations, segment them (threshold + watershed split), measure the objects and write
-# COCO, CSV and a screenshot into results/. Without a display it runs headless and says where
-# the results are.
+# Set everything up, then run the main job on the bundled sample data: write the coins recipe
+# (threshold + watershed split + measure) to results/recipe.yaml and run it the way
+# `napari-coco-masks run results/recipe.yaml results/coins.png -o results` does (dask), which
+# writes COCO, CSV, an overlay and a report; compare with the coins' COCO annotations and take
+# a napari screenshot. Without a display it runs headless and says where the results are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -32,7 +32,8 @@ def test_a_batch_of_real_images(tmp_path: Path, images, broken, client) -> None:
                             "../broken/truncated.jpg"}
     assert "image file is truncated" in reasons["../broken/truncated.jpg"]
     assert "cannot identify image file" in reasons["../broken/garbage.png"]
-    assert "expected a 2D or 3D image (grey or RGB), got 4D" in reasons["../broken/four_d.tif"]
+    assert reasons["../broken/four_d.tif"].startswith(
+        "expected a 2D or 3D image (grey or RGB), got 4D")  # the report names the file
     # one COCO file of every image: a 3D volume gives one record per plane
     coco = COCO(str(out / "annotations.json"))
     names = [im["file_name"] for im in coco.dataset["images"]]
@@ -171,3 +172,15 @@ def test_inputs_files_folders_and_globs(tmp_path: Path, images) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="the folder holds no TIFF, PNG or JPEG file"):
         expand_inputs([tmp_path / "empty"])
+
+
+def test_results_inside_the_input_folder_are_not_inputs(tmp_path: Path, images, client) -> None:
+    folder = tmp_path / "plates"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(images["coins"].read_bytes())
+    for out in (folder, folder / "results"):  # the folder itself, or a folder inside it
+        for resume in (False, True):
+            report = run_recipe(RECIPE, [folder], out, client=client, resume=resume,
+                                overwrite=not resume, progress=False)
+            assert (report.images, report.done) == (2, 2), (out, resume)

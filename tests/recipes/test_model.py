@@ -126,3 +126,21 @@ def test_a_refused_recipe_starts_no_work(tmp_path: Path) -> None:
     with pytest.raises(RecipeError, match=r"r\.yaml: steps\[0\] \(threshold\): `sigma` must"):
         run_recipe(bad, [tmp_path / "missing.png"], out)
     assert not out.exists()
+
+
+def test_from_widget_settings_drops_the_layer_arguments() -> None:
+    from napari_coco_masks.recipes import from_widget_settings
+
+    # the keyword arguments the Threshold widget passes to segment.threshold
+    options = {"method": "local_gaussian", "dark_objects": False, "sigma": 0.5, "offset": 0.0,
+               "classes": 3, "k": 0.2, "fill_holes": True, "min_size": 12.5,
+               "clear_border": False, "spacing": (0.5, 0.5), "output": "labels",
+               "block_size": 35}
+    recipe = from_widget_settings([("threshold", options), ("measure", {})],
+                                  scale=(0.5, 0.5), units="µm", category="cell")
+    assert recipe.spacing == (0.5, 0.5) and recipe.units == "µm" and recipe.category == "cell"
+    params = recipe.steps[0].params
+    assert {k: params[k] for k in options if k not in ("spacing", "output")} == {
+        k: v for k, v in options.items() if k not in ("spacing", "output")}
+    with pytest.raises(RecipeError, match=r"steps\[0\] \(threshold\): unknown key 'tolerance'"):
+        from_widget_settings([("threshold", {"method": "otsu", "tolerance": 3})])

@@ -9,7 +9,8 @@ A widget saves its settings with one call::
     Recipe.from_steps([("threshold", {"method": "otsu", "sigma": 1.0}), "measure"],
                       units="µm", spacing=layer.scale[-2:]).save("recipe.yaml")
 
-and :func:`apply_recipe` runs a recipe on one array, as a batch worker does.
+or :func:`from_widget_settings` with the keyword arguments it passes to the segment functions;
+:func:`apply_recipe` runs a recipe on one array (a layer's data), as a batch worker does.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "State",
     "Step",
     "apply_recipe",
+    "from_widget_settings",
     "expand_inputs",
     "process_image",
     "read_input",
@@ -64,3 +66,37 @@ def apply_recipe(
     if len(spacing) == 1:
         spacing = spacing * ndim
     return run_steps(recipe.steps, State(data, bool(rgb), spacing, units or recipe.units))
+
+
+#: Keyword arguments of the segment functions that describe the layer, not the recipe: the
+#: batch takes them from each image (pixel size, channels, frames).
+LAYER_KEYS = frozenset({"spacing", "output", "channel_axis", "time_axis", "per_frame",
+                        "frame_axis", "frames", "return_threshold", "progress", "units"})
+
+
+def from_widget_settings(
+    steps: Sequence[tuple[str, dict[str, Any]]],
+    *,
+    scale: Sequence[float] | None = None,
+    units: str | None = None,
+    category: str = "object",
+) -> Recipe:
+    """The recipe of a widget's settings: ``(step, kwargs of its segment call)`` pairs.
+
+    ``kwargs`` may hold the layer-level arguments a widget passes along (``spacing``,
+    ``output``, ``time_axis``, ... see :data:`LAYER_KEYS`): they are left out, the batch takes
+    them from each image. ``scale`` (the layer's spatial scale) becomes the recipe's
+    ``spacing`` and ``units`` its unit. Every other key must be a parameter of the step.
+
+    Examples
+    --------
+    >>> recipe = from_widget_settings(
+    ...     [("threshold", {"method": "otsu", "sigma": 1.0, "spacing": (0.5, 0.5),
+    ...                     "output": "labels"}), ("measure", {})],
+    ...     scale=(0.5, 0.5), units="µm")
+    >>> recipe.spacing, recipe.steps[0].params["sigma"]
+    ((0.5, 0.5), 1.0)
+    """
+    clean = [(name, {k: v for k, v in options.items() if k not in LAYER_KEYS})
+             for name, options in steps]
+    return Recipe.from_steps(clean, category=category, units=units, spacing=scale)

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
-from .images import expand_inputs, read_input, resolve_spacing
+from .images import RUN_OVERLAYS, RUN_STATE, expand_inputs, read_input, resolve_spacing
 from .model import Recipe, RecipeError
 from .steps import State, run_steps
 
@@ -46,8 +46,8 @@ OUTPUTS = {
     "report": "report.json",
     "report_text": "report.txt",
 }
-STATE_DIR = ".napari-coco-masks"
-OVERLAYS = "overlays"
+STATE_DIR = RUN_STATE
+OVERLAYS = RUN_OVERLAYS
 
 
 @dataclass
@@ -97,8 +97,10 @@ class Report:
 # --------------------------------------------------------------------------- the task
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, path: str = "") -> str:
+    """One line of why an image failed (the report names the file: its path is left out)."""
     text = " ".join(str(exc).split()).removesuffix("; the annotations still open")
+    text = text.replace(f"{path}: ", "") if path else text
     if isinstance(exc, MemoryError):
         return "not enough memory for this image"
     if isinstance(exc, ValueError | OSError) and text:
@@ -198,7 +200,7 @@ def process_image(
         png = overlay_png(image.data, image.rgb, labels) if overlay else b""
     except Exception as exc:  # one image's failure is reported, never raised (see docstring)
         return {"status": "failed", "file_name": file_name, "path": path,
-                "reason": _reason(exc), "seconds": time.perf_counter() - start}
+                "reason": _reason(exc, path), "seconds": time.perf_counter() - start}
     return {
         "status": "done", "file_name": file_name, "path": path, **part, "table": table,
         "units": {"file_name": "", **table.attrs.get("units", {})},
@@ -493,7 +495,7 @@ def run_recipe(
     log = sys.stderr if log is None else log
     recipe = _as_recipe(recipe)
     out = Path(out)
-    paths = expand_inputs(inputs, skip=out)
+    paths = expand_inputs(inputs, skip=(out, out / OVERLAYS))
     if not paths:
         raise RecipeError("no input images: give image files, folders or glob patterns")
     parts = _prepare(out, recipe, resume=resume, overwrite=overwrite)

@@ -22,6 +22,9 @@ __all__ = ["SUFFIXES", "InputImage", "convert_length", "expand_inputs", "read_in
 #: File name suffixes a folder or glob contributes (case-insensitive).
 SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
+#: The state folder and the overlay folder of a run's results (see :mod:`.batch`).
+RUN_STATE, RUN_OVERLAYS = ".napari-coco-masks", "overlays"
+
 #: Length units in metres, for converting an OME pixel size into the recipe's unit.
 _METRES = {"m": 1.0, "mm": 1e-3, "µm": 1e-6, "um": 1e-6, "μm": 1e-6, "micron": 1e-6,
            "nm": 1e-9, "pm": 1e-12, "cm": 1e-2, "Å": 1e-10}  # fmt: skip
@@ -49,30 +52,32 @@ def _is_glob(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def _images_in(folder: Path, skip: Path | None) -> list[Path]:
+def _images_in(folder: Path, skip: set[Path]) -> list[Path]:
     found = []
     for root, dirs, files in os.walk(folder):
+        in_a_run = RUN_STATE in dirs  # a run's overlays are never inputs
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and (skip is None or Path(root, d).resolve() != skip))
+                         and Path(root, d).resolve() not in skip
+                         and not (in_a_run and d == RUN_OVERLAYS))
         found += [Path(root, f) for f in sorted(files)
                   if f.lower().endswith(SUFFIXES) and not f.startswith(".")]
     return found
 
 
-def expand_inputs(inputs: Iterable[str | os.PathLike], *, skip: str | os.PathLike | None = None
-                  ) -> list[Path]:
+def expand_inputs(inputs: Iterable[str | os.PathLike], *,
+                  skip: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """The image files named by ``inputs`` (files, folders searched recursively, globs), in order.
 
     Folders and globs contribute files ending in :data:`SUFFIXES`; a file named directly is
-    taken whatever its suffix. ``skip`` (the output folder) is not searched. Duplicates (the
-    same file twice) are kept once.
+    taken whatever its suffix. Folders in ``skip`` (the output folder and its overlays) are not
+    searched. Duplicates (the same file twice) are kept once.
 
     Raises
     ------
     InputError
         Naming the input: a file that does not exist, a folder or glob with no image.
     """
-    skip_dir = None if skip is None else Path(skip).resolve()
+    skip_dirs = {Path(p).resolve() for p in skip}
     paths: list[Path] = []
     for item in inputs:
         text = os.fspath(item)
@@ -82,7 +87,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike], *, skip: str | os.PathLik
             if not found:
                 raise InputError(f"{text}: no TIFF, PNG or JPEG file matches this pattern")
         elif Path(text).is_dir():
-            found = _images_in(Path(text), skip_dir)
+            found = _images_in(Path(text), skip_dirs)
             if not found:
                 raise InputError(f"{text}: the folder holds no TIFF, PNG or JPEG file")
         else:
