@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ._cli_validate import add_validate
 from .pipeline import PipelineOptions
 
 SAMPLE_DIR = Path(__file__).parent / "data"
@@ -332,7 +333,7 @@ def _add_evaluate(sub) -> None:
 
 #: One function per subcommand, each adding its parser; a new subcommand is one more entry.
 SUBCOMMANDS = [_add_demo, _add_run, _add_segment, _add_measure, _add_export_masks,
-               _add_export_yolo, _add_evaluate]
+               _add_export_yolo, _add_evaluate, add_validate]
 
 
 def build_parser() -> argparse.ArgumentParser:
