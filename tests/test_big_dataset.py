@@ -267,6 +267,23 @@ def test_a_slider_step_draws_what_a_full_refresh_draws(make_napari_viewer, big):
     assert not np.array_equal(shots[0], shots[1])  # the images differ, so the check can fail
 
 
+def test_label_feature_edits_in_place_survive_the_slider(make_napari_viewer, big):
+    """A feature table edited in place (as napari's table widgets do) is kept per image."""
+    viewer = make_napari_viewer()
+    labels = _open(viewer, big)["labels"]
+    viewer.dims.set_current_step(0, 2)
+    before = labels.features["category_id"].tolist()
+    labels.features.loc[0, "category_id"] = 3 - before[0]  # 1 <-> 2, in place
+    viewer.dims.set_current_step(0, 5)
+    assert labels.features["image_id"].eq(105).all()
+    viewer.dims.set_current_step(0, 2)
+    assert labels.features["category_id"].tolist() == [3 - before[0], *before[1:]]
+    viewer.dims.set_current_step(0, 4)  # an image left as it was stays unedited
+    viewer.dims.set_current_step(0, 2)
+    session = labels.metadata["coco"]["session"]
+    assert session.edited_images() == [2]
+
+
 def test_label_planes_keep_few_whole_planes_and_every_edit(big):
     session = CocoSession(load_coco(big))
     dense = np.asarray(LabelPlanes(session))

@@ -90,6 +90,7 @@ class DatasetBrowser:
         self._swapping = False
         self._colors: dict[int, dict] = {}  # the colours each Labels layer's colormap has
         self._counts: dict[int, int] = {}  # shapes/points each layer had when last seen
+        self._shown_features: dict[int, Any] = {}  # each Labels layer's features as swapped in
         self.shown = session.current
         viewer.dims.events.current_step.connect(self._on_step)
 
@@ -211,6 +212,9 @@ class DatasetBrowser:
             if table is None:
                 import pandas as pd
 
+                shown = self._shown_features.get(id(layer))
+                if shown is not None and current.equals(shown):
+                    continue  # as the swap put it (the fast check; equals() is exact)
                 original = pd.DataFrame(session.label_table(i))
                 if not _same_table(current, original):
                     session.label_features[i] = current.copy()
@@ -254,6 +258,7 @@ class DatasetBrowser:
         for layer in self.labels if only is None else [ly for ly in only if ly in self.labels]:
             table = self.session.label_features.get(i)
             layer.features = table if table is not None else self.session.label_table(i)
+            self._shown_features[id(layer)] = layer.features.copy()
             colors = self.session.label_colors(i)
             if colors != self._colors.get(id(layer)):  # a new colormap redraws the layer
                 layer.colormap = labels_colormap(self.session, i)
@@ -273,8 +278,7 @@ class DatasetBrowser:
             layer.features = state.features
             self._counts[id(layer)] = len(data)
             if data:
-                layer.edge_color = state.edge or "#ffffffff"
-                layer.face_color = state.face or "#ffffff40"
+                _set_colors(layer, state)
 
     def _show_points(self, i: int, only: list | None = None) -> None:
         for layer in self.points if only is None else [ly for ly in only if ly in self.points]:
@@ -285,6 +289,24 @@ class DatasetBrowser:
             self._counts[id(layer)] = len(layer.data)
             if state.face:
                 layer.face_color = state.face
+
+
+_EDGE, _FACE = "#ffffffff", "#ffffff40"  # the colours of shapes read from a file
+
+
+def _set_colors(layer: Any, state: ShapesState) -> None:
+    """The shapes' edge and face colours of ``state`` (the file's when it has none); each
+    setter recolours and redraws every shape, so it is skipped when the colours are already so."""
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    for name, given, default in (("edge_color", state.edge, _EDGE), ("face_color", state.face, _FACE)):
+        value = given or default
+        if isinstance(value, str):
+            current = np.asarray(getattr(layer, name))
+            if current.size and np.array_equal(current, np.broadcast_to(
+                    transform_color(value)[0], current.shape)):
+                continue
+        setattr(layer, name, value)
 
 
 @contextmanager
