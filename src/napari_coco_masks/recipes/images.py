@@ -159,6 +159,9 @@ def _read_tiff(path: Path) -> InputImage:
         series = tif.series[0]
         axes = series.axes
         data = series.asarray()
+        if "S" in axes and not axes.endswith("S") and data.shape[axes.index("S")] in (3, 4):
+            data = np.moveaxis(data, axes.index("S"), -1)  # planar RGB: channels last
+            axes = axes.replace("S", "") + "S"
         rgb = axes.endswith("S") and data.shape[-1] in (3, 4)
         keep = [i for i, n in enumerate(data.shape) if n != 1 or i >= data.ndim - 2 - rgb]
         data = data.reshape([data.shape[i] for i in keep])
