@@ -174,3 +174,94 @@ def test_evaluate_command(tmp_path):
     res.write_text("[1, 2]")
     bad = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "a detection must be an object" in bad.stderr
+
+
+def _rle_file(tmp_path: Path) -> Path:
+    """Three RLE instances on one 60x80 image: a plain blob, a ring (a hole), a crowd."""
+
+    def rle(mask):
+        out = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+        out["counts"] = out["counts"].decode()
+        return out
+
+    blob = np.zeros((60, 80), bool)
+    blob[5:20, 5:30] = True
+    blob[20:25, 10:15] = True
+    ring = np.zeros((60, 80), bool)
+    ring[30:55, 40:75] = True
+    ring[38:47, 50:65] = False  # a hole
+    crowd = np.zeros((60, 80), bool)
+    crowd[30:50, 5:25] = True
+    anns = []
+    for k, (m, crowd_flag) in enumerate(((blob, 0), (ring, 0), (crowd, 1))):
+        seg = rle(m)
+        anns.append({"id": k + 1, "image_id": 7, "category_id": 1, "segmentation": seg,
+                     "area": float(m.sum()), "bbox": [float(v) for v in mask_utils.toBbox(seg)],
+                     "iscrowd": crowd_flag, "attributes": {"k": k}})
+    anns.append({"id": 9, "image_id": 7, "category_id": 1, "bbox": [1, 1, 3, 3],
+                 "segmentation": [], "area": 9.0, "iscrowd": 0})
+    obj = {"info": {"x": 1}, "images": [{"id": 7, "file_name": "a.png", "height": 60,
+                                         "width": 80}],
+           "categories": [{"id": 1, "name": "thing", "supercategory": ""}], "annotations": anns}
+    path = tmp_path / "rle.json"
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def test_polygons_only_export_reports_the_iou_lost_to_holes(tmp_path):
+    from napari_coco_masks.coco.exports import export_polygons
+
+    path = _rle_file(tmp_path)
+    report = export_polygons(path, tmp_path / "poly.json")
+    assert report["converted"] == 3
+    assert [(e["annotation_id"], e["holes"]) for e in report["lossy"]] == [(2, True)]
+    ring = np.zeros((60, 80), bool)
+    ring[30:55, 40:75] = True
+    expected_iou = (ring.sum() - 9 * 15) / ring.sum()  # the hole fills in
+    assert report["lossy"][0]["iou"] == pytest.approx(expected_iou)
+    out = json.loads((tmp_path / "poly.json").read_text())
+    before = json.loads(path.read_text())
+    coco_before, coco_after = _coco(path), _coco(tmp_path / "poly.json")
+    for a, b in zip(before["annotations"][:3], out["annotations"][:3], strict=True):
+        assert isinstance(b["segmentation"], list) and b["segmentation"]
+        assert {k: v for k, v in b.items() if k not in ("segmentation", "area")} == {
+            k: v for k, v in a.items() if k not in ("segmentation", "area")}
+        m0, m1 = coco_before.annToMask(a), coco_after.annToMask(b)
+        if a["id"] != 2:  # without holes: pixel-identical under pycocotools
+            assert np.array_equal(m0, m1) and b["area"] == a["area"]
+        else:
+            assert (m1 >= m0).all() and b["area"] == ring.sum()
+    assert out["annotations"][3] == before["annotations"][3]  # bbox-only kept
+    assert out["info"] == {"x": 1}
+
+
+def test_split_by_images_is_seeded_and_partitions_the_file(tmp_path):
+    from napari_coco_masks.coco.exports import export_split, split_images
+
+    obj = json.loads(ROBOFLOW.read_text())
+    files = export_split(ROBOFLOW, tmp_path / "split", ratios={"train": 0.7, "val": 0.2,
+                                                                "test": 0.1}, seed=3)
+    assert sorted(files) == ["test", "train", "val"]
+    parts = {k: json.loads(p.read_text()) for k, p in files.items()}
+    n = len(obj["images"])
+    sizes = {k: len(v["images"]) for k, v in parts.items()}
+    assert sum(sizes.values()) == n and sizes["train"] == round(0.7 * n)
+    ids = [im["id"] for v in parts.values() for im in v["images"]]
+    assert sorted(ids) == sorted(im["id"] for im in obj["images"])  # a partition
+    for v in parts.values():
+        assert v["categories"] == obj["categories"]
+        mine = {im["id"] for im in v["images"]}
+        assert all(a["image_id"] in mine for a in v["annotations"])
+        _coco_obj = COCO()
+        _coco_obj.dataset = v
+        with contextlib.redirect_stdout(io.StringIO()):
+            _coco_obj.createIndex()
+    assert sum(len(v["annotations"]) for v in parts.values()) == len(obj["annotations"])
+    # same seed, same split; another seed, another
+    again = export_split(ROBOFLOW, tmp_path / "again", ratios={"train": 0.7, "val": 0.2,
+                                                               "test": 0.1}, seed=3)
+    assert again["train"].read_bytes() == files["train"].read_bytes()
+    assert not np.array_equal(split_images(n, {"a": 1, "b": 1}, 0)["a"],
+                              split_images(n, {"a": 1, "b": 1}, 1)["a"])
+    with pytest.raises(Exception, match="plain file name"):
+        export_split(ROBOFLOW, tmp_path / "bad", ratios={"../x": 1})

@@ -274,7 +274,7 @@ def test_exports_include_the_edits(make_napari_viewer, qtbot, dataset, tmp_path)
     viewer.layers.selection.active = layers["labels"]
     dock.set_active(18)
     dock.rename_category("hound")
-    for kind in ("semantic", "yolo", "masks"):
+    for kind in ("semantic", "yolo", "masks", "polygons", "split"):
         assert dock.export(kind, tmp_path / kind) is not None
         qtbot.waitUntil(lambda: dock.worker is None, timeout=120_000)
         assert dock.status.text().startswith("Exported"), dock.status.text()
@@ -284,6 +284,12 @@ def test_exports_include_the_edits(make_napari_viewer, qtbot, dataset, tmp_path)
     sem = sorted((tmp_path / "semantic" / "semantic").glob("*.png"))
     assert len(sem) == 4 and iio.imread(sem[0]).max() > 0
     assert len(json.loads((tmp_path / "masks" / "index.json").read_text())) == 4
+    polygons = json.loads((tmp_path / "polygons" / "annotations.polygons.json").read_text())
+    assert all(isinstance(a["segmentation"], list) for a in polygons["annotations"])
+    assert "hound" in [c["name"] for c in polygons["categories"]]
+    train = json.loads((tmp_path / "split" / "train.json").read_text())
+    val = json.loads((tmp_path / "split" / "val.json").read_text())
+    assert len(train["images"]) + len(val["images"]) == 4 and len(val["images"]) == 1
     assert dataset.read_bytes() == (COCO_DIR / "annotations.json").read_bytes()  # not saved
 
 

@@ -49,6 +49,18 @@ def _threaded(fn: Callable[[Callable[[int], None]], Any]) -> Generator[int, None
     return out.get("value")
 
 
+def _exported(kind: str, result: Any, folder: Any) -> str:
+    """The status line of a finished export."""
+    if kind == "polygons":
+        lossy = result["lossy"]
+        holes = (f"; {len(lossy)} masks with holes lost them (lowest IoU "
+                 f"{result['min_iou']:.3f})" if lossy else "; every mask kept exactly")
+        return f"Exported {result['path']}: {result['converted']} RLE masks as polygons{holes}"
+    if kind == "split":
+        return "Exported " + ", ".join(f"{k}.json" for k in result) + f" into {folder} (seed 0)"
+    return f"Exported {len(result)} files into {folder}"
+
+
 class FilesAndJobs:
     """Save, Make COCO dataset, exports and evaluation (needs the dock's ``viewer``,
     ``session``, ``status``, ``results`` and ``worker``)."""
@@ -172,8 +184,14 @@ class FilesAndJobs:
         return json.loads(session.to_bytes())
 
     def export(self, kind: str, folder: str | Path | None = None) -> Any:
-        """Export the current file (with its edits): ``semantic``, ``yolo`` or ``masks``."""
-        from napari_coco_masks.coco.exports import export_semantic, export_yolo
+        """Export the current file (with its edits): ``semantic``, ``yolo``, ``masks``,
+        ``polygons`` (COCO with polygons only, IoU loss reported) or ``split`` (train/val)."""
+        from napari_coco_masks.coco.exports import (
+            export_polygons,
+            export_semantic,
+            export_split,
+            export_yolo,
+        )
         from napari_coco_masks.coco.masks import export_masks
 
         if self.session is None:
@@ -188,12 +206,20 @@ class FilesAndJobs:
         except CocoError as exc:
             self._say(f"Not exported: {exc}")
             return None
+        polygons = Path(folder) / f"{Path(str(self.session.dataset.path)).stem}.polygons.json"
+
+        def polygons_only(step: Callable[[int], None]) -> dict:
+            polygons.parent.mkdir(parents=True, exist_ok=True)
+            return export_polygons(data, polygons, on_image=step)
+
         fns = {"semantic": lambda cb: export_semantic(data, folder, on_image=cb),
                "yolo": lambda cb: export_yolo(data, folder, on_image=cb),
-               "masks": lambda cb: export_masks(data, folder)}
-        total = 0 if kind == "masks" else self.session.n_images
+               "masks": lambda cb: export_masks(data, folder),
+               "polygons": polygons_only,
+               "split": lambda cb: export_split(data, folder, seed=0)}
+        total = self.session.n_images if kind in ("semantic", "yolo", "polygons") else 0
         return self._run(_threaded(fns[kind]), total, f"Export {kind}",
-                         lambda files: self._say(f"Exported {len(files)} files into {folder}"))
+                         lambda result: self._say(_exported(kind, result, folder)))
 
     def evaluate(self) -> Any:
         """COCOeval per category of the predictions against the ground truth open beside."""

@@ -118,7 +118,9 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.export_buttons = {
             kind: self._button(text, lambda _=False, k=kind: self.export(k))
             for kind, text in (("semantic", "Export semantic PNG…"), ("yolo", "Export YOLO…"),
-                               ("masks", "Export instance masks…"))
+                               ("masks", "Export instance masks…"),
+                               ("polygons", "Export COCO polygons only…"),
+                               ("split", "Split train/val (80/20)…"))
         }
         self.evaluate_button = self._button("Evaluate predictions", self.evaluate)
         self.make_button = self._button("Make COCO dataset…", self.make_dataset)

@@ -24,7 +24,10 @@ from .masks import _dataset, _stem, _write, staged_export
 from .model import CocoDataset
 from .raster import annotation_window, rasterize_image
 
-__all__ = ["export_classes", "export_semantic", "export_yolo", "semantic_mask", "yolo_lines"]
+__all__ = [
+    "export_classes", "export_polygons", "export_semantic", "export_split", "export_yolo",
+    "polygon_record", "semantic_mask", "split_images", "yolo_lines",
+]
 
 
 def export_classes(dataset: CocoDataset) -> list[Any]:
@@ -188,3 +191,140 @@ def export_yolo(
         return [*written, data]
 
     return staged_export(out_dir, fill, ("labels", "data.yaml"))
+
+
+# ------------------------------------------------------------------- COCO rewrites
+
+
+def _file_object(dataset: CocoDataset) -> dict[str, Any]:
+    """The dataset's JSON object with every annotation record (file order)."""
+    obj = dict(dataset.raw)
+    obj["annotations"] = list(obj.get("annotations") or [])
+    return obj
+
+
+def polygon_record(ann: Any, height: int, width: int) -> tuple[dict[str, Any], float, bool]:
+    """An RLE annotation rewritten with polygons: (record, IoU of the polygons' mask with the
+    original under pycocotools, whether the mask has holes). Polygon records come back as
+    they are (IoU 1)."""
+    from pycocotools import mask as mask_utils
+
+    from .encode import has_holes, polygons_to_rle
+
+    record = dict(ann.record)
+    if ann.kind != "rle":
+        return record, 1.0, False
+    window = annotation_window(ann, height, width)
+    if window is None:
+        return record, 1.0, False
+    r0, c0, mask = window
+    polygons = mask_to_polygons(mask, offset=(r0, c0))
+    new = polygons_to_rle(polygons, height, width)
+    full = np.zeros((height, width), np.uint8)
+    full[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]] = mask
+    old = mask_utils.encode(np.asfortranarray(full))
+    iou = float(mask_utils.iou([new], [old], [0])[0][0])
+    record["segmentation"] = polygons
+    record["area"] = float(mask_utils.area(new))
+    return record, iou, has_holes(mask)
+
+
+def export_polygons(
+    dataset_or_path: Any,
+    out_path: str | os.PathLike,
+    *,
+    on_image: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Write a copy of a COCO file whose masks are all polygons (``--polygons-only``).
+
+    RLE masks become their exact outlines (:func:`~.encode.mask_to_polygons`: IoU 1.0 under
+    pycocotools for masks without holes); a mask with holes loses them (a polygon cannot
+    hold a hole) and is reported with its IoU. Every other key of every record is kept;
+    bbox-only annotations stay as they are.
+
+    Returns
+    -------
+    dict
+        ``{"path", "converted", "lossy": [{"annotation_id", "where", "iou", "holes"}...],
+        "min_iou"}``.
+    """
+    from .write import write_coco
+
+    dataset = _dataset(dataset_or_path)
+    obj = _file_object(dataset)
+    records = obj["annotations"]
+    converted, lossy = 0, []
+    for image in dataset.images:
+        for ann in dataset.image_annotations(image.position):
+            if ann.kind != "rle":
+                continue
+            record, iou, holes = polygon_record(ann, image.height, image.width)
+            records[ann.position] = record
+            converted += 1
+            if iou < 1.0:
+                lossy.append({"annotation_id": ann.id, "where": f"annotations[{ann.position}]",
+                              "iou": iou, "holes": holes})
+        if on_image is not None:
+            on_image(image.position)
+    path = write_coco(obj, out_path)
+    return {"path": path, "converted": converted, "lossy": lossy,
+            "min_iou": min((e["iou"] for e in lossy), default=1.0)}
+
+
+def split_images(n: int, ratios: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
+    """Image positions of each subset: a seeded shuffle cut by ``ratios`` (largest remainders
+    get the leftover images, so the counts add up to ``n``)."""
+    if not ratios or any(not isinstance(r, (int, float)) or r < 0 for r in ratios.values()):
+        raise CocoError(f"`ratios` must map subset names to non-negative numbers, got {ratios}")
+    total = float(sum(ratios.values()))
+    if total <= 0:
+        raise CocoError(f"`ratios` must not all be 0, got {ratios}")
+    exact = {k: n * r / total for k, r in ratios.items()}
+    counts = {k: int(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - counts[k], reverse=True)[: n - sum(
+            counts.values())]:
+        counts[k] += 1
+    order = np.random.default_rng(seed).permutation(n)
+    out, at = {}, 0
+    for k in ratios:
+        out[k] = np.sort(order[at : at + counts[k]])
+        at += counts[k]
+    return out
+
+
+def export_split(
+    dataset_or_path: Any,
+    out_dir: str | os.PathLike,
+    *,
+    ratios: dict[str, float] | None = None,
+    seed: int = 0,
+) -> dict[str, Path]:
+    """Split a COCO file by images into ``<name>.json`` per subset (default train 0.8 / val
+    0.2), seeded: the same seed gives the same split. Each subset keeps every category (ids
+    unchanged), the file's other top-level keys, and the annotations of its images.
+    """
+    ratios = {"train": 0.8, "val": 0.2} if ratios is None else dict(ratios)
+    for name in ratios:
+        if not name or Path(name).name != name or name.startswith("."):
+            raise CocoError(f"subset name {name!r} must be a plain file name")
+    dataset = _dataset(dataset_or_path)
+    obj = _file_object(dataset)
+    subsets = split_images(len(dataset.images), ratios, seed)
+    image_of = np.asarray(dataset._image_of)
+    images = obj["images"]
+
+    def fill(tmp: Path) -> list[Path]:
+        from .write import write_coco
+
+        written = []
+        for name, positions in subsets.items():
+            part = dict(obj)
+            part["images"] = [images[p] for p in positions.tolist()]
+            keep = np.isin(image_of, positions)  # file order kept
+            part["annotations"] = [rec for rec, k in zip(obj["annotations"], keep, strict=True)
+                                   if k]
+            written.append(write_coco(part, tmp / f"{name}.json"))
+        return written
+
+    files = staged_export(out_dir, fill, tuple(f"{name}.json" for name in ratios))
+    return {p.stem: p for p in files}
