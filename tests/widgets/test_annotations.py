@@ -341,3 +341,24 @@ def test_saving_says_why_not(make_napari_viewer, qtbot, dataset, tmp_path):
     labels.features = labels.features.assign(category_id=12345)  # no such category
     assert not dock.save_as(tmp_path / "out.json")
     assert "12345" in dock.status.text() and not (tmp_path / "out.json").exists()
+
+
+def test_a_closed_dock_is_never_called_again(make_napari_viewer, qtbot, dataset, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    layers = _open(viewer, dataset)
+    dock = AnnotationsWidget(viewer)
+    qt_dock = viewer.window.add_dock_widget(dock, name="COCO annotations")
+    viewer.layers.selection.active = layers["labels"]
+    dock.export("semantic", tmp_path / "sem")  # a job still running when the dock goes
+    with qtbot.waitSignal(dock.destroyed, timeout=10_000):
+        viewer.window.remove_dock_widget(qt_dock)
+        dock.deleteLater()
+    qtbot.wait(50)
+    viewer.dims.set_current_step(0, 2)  # would call the dock's step handler
+    layers["shapes"].add_polygons([np.array([[2, 5, 5], [2, 5, 40], [2, 30, 20]], float)])
+    layers["labels"].selected_label = 77
+    layers["labels"].paint((2, 300, 300), 77)
+    viewer.open(str(dataset), plugin=PLUGIN)  # inserted layers
+    qtbot.wait(2000)  # the export finishes with no dock to report to
+    assert (tmp_path / "sem" / "classes.json").exists()
+    assert "category_id" in layers["shapes"].features  # the browser still works alone

@@ -164,9 +164,11 @@ class FilesAndJobs:
             self._say("Busy: wait for the running job to finish")
             return None
         worker = start_job(steps, total=total, desc=desc, ignore_errors=True)
-        worker.returned.connect(done)
-        worker.errored.connect(lambda exc: self._say(f"{desc} failed: {exc}"))
-        worker.finished.connect(lambda: setattr(self, "worker", None))
+        alive = self._alive  # the dock may be deleted while the job runs
+        worker.returned.connect(lambda result: done(result) if alive[0] else None)
+        worker.errored.connect(lambda exc: self._say(f"{desc} failed: {exc}") if alive[0]
+                               else None)
+        worker.finished.connect(lambda: setattr(self, "worker", None) if alive[0] else None)
         self.worker = worker
         self._say(f"{desc}…")
         worker.start()

@@ -66,14 +66,28 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.worker = None
         self.evaluation: list[dict] = []
         self._counts: dict[int, int] = {}  # id(shapes) -> shapes seen
-        self._watched: dict[int, Any] = {}
+        self._watched: dict[int, list] = {}  # id(layer) -> its (emitter, callback) links
         self._guard = False
         self._build()
         v = self.viewer
-        v.layers.events.inserted.connect(self._on_inserted)
-        v.layers.events.removed.connect(lambda e: self._later(self._pick_session))
-        v.layers.selection.events.active.connect(lambda e: self._pick_session())
-        v.dims.events.current_step.connect(lambda e: self._later(self._after_step))
+        # every link to napari is undone when the dock is deleted (no call into a dead widget)
+        links = self._links = [
+            (v.layers.events.inserted, self._on_inserted),
+            (v.layers.events.removed, self._on_removed),
+            (v.layers.selection.events.active, lambda e: self._pick_session()),
+            (v.dims.events.current_step, lambda e: self._later(self._after_step)),
+        ]
+        alive = self._alive = [True]
+        watched = self._watched
+        for emitter, cb in links:
+            emitter.connect(cb)
+
+        def _unlink(*_: Any) -> None:
+            alive[0] = False
+            for emitter, cb in [*links, *(x for ls in watched.values() for x in ls)]:
+                emitter.disconnect(cb)
+
+        self.destroyed.connect(_unlink)
         for layer in v.layers:
             self._watch(layer)
         self._pick_session()
@@ -153,7 +167,8 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
 
     def _later(self, fn: Callable[[], None]) -> None:
         """After napari's other handlers (the browser swaps the image first)."""
-        QTimer.singleShot(0, fn)
+        alive = self._alive
+        QTimer.singleShot(0, lambda: fn() if alive[0] else None)
 
     def _say(self, text: str) -> None:
         self.status.setText(text)
@@ -218,17 +233,23 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
     def _watch(self, layer: Any) -> None:
         if session_of(layer) is None or id(layer) in self._watched:
             return
+        links = []
         if isinstance(layer, Shapes):
             self._counts[id(layer)] = len(layer.data)
-            cb = lambda e, ly=layer: self._on_shapes_data(ly, e)  # noqa: E731
-            layer.events.data.connect(cb)
+            links.append((layer.events.data, lambda e, ly=layer: self._on_shapes_data(ly, e)))
         elif isinstance(layer, Labels):
-            cb = lambda e, ly=layer: self._on_selected_label(ly)  # noqa: E731
-            layer.events.selected_label.connect(cb)
-            layer.events.paint.connect(lambda e: self._later(self.refresh_counts))
-        else:
-            cb = None
-        self._watched[id(layer)] = cb
+            links.append((layer.events.selected_label,
+                          lambda e, ly=layer: self._on_selected_label(ly)))
+            links.append((layer.events.paint, lambda e: self._later(self.refresh_counts)))
+        for emitter, cb in links:
+            emitter.connect(cb)
+        self._watched[id(layer)] = links
+
+    def _on_removed(self, event: Any) -> None:
+        for emitter, cb in self._watched.pop(id(event.value), []):
+            emitter.disconnect(cb)
+        self._counts.pop(id(event.value), None)
+        self._later(self._pick_session)
 
     def _swapping(self, session: CocoSession) -> bool:
         browser = browser_of(self.viewer, session)
