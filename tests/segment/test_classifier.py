@@ -17,11 +17,11 @@ from napari_coco_masks.segment import classifier as cl
 from napari_coco_masks.segment.classifier import (
     FeatureSettings,
     coco_training_labels,
-    instances,
     load_classifier,
     pixel_features,
-    predict,
+    predict_pixels,
     save_classifier,
+    semantic_to_instances,
     train_classifier,
 )
 
@@ -136,17 +136,17 @@ def test_held_out_texture_task_iou() -> None:
     clf = train_classifier(image, texture_strokes(truth), settings, n_estimators=30)
     for seed in (2, 3):  # other blobs, orientations, phases and noise
         held_out, held_truth = texture_task(seed)
-        assert iou(predict(clf, held_out) == 2, held_truth) >= 0.9
+        assert iou(predict_pixels(clf, held_out) == 2, held_truth) >= 0.9
     # intensity alone cannot do it: the task really needs texture
     flat = train_classifier(image, texture_strokes(truth), FeatureSettings(edges=False, texture=False,
                             sigma_min=0.5, sigma_max=0.5), n_estimators=30)  # fmt: skip
-    assert iou(predict(flat, held_out) == 2, held_truth) < 0.6
+    assert iou(predict_pixels(flat, held_out) == 2, held_truth) < 0.6
 
 
 def test_coins_strokes_on_three_coins_iou(coins, coins_classifier) -> None:
     image, truth, strokes = coins
     assert np.unique(ndi.label(strokes == 2)[0]).size - 1 == 3
-    assert iou(predict(coins_classifier, image) == 2, truth) >= 0.9
+    assert iou(predict_pixels(coins_classifier, image) == 2, truth) >= 0.9
 
 
 def test_train_from_coco_masks_of_several_images(coins) -> None:
@@ -157,7 +157,7 @@ def test_train_from_coco_masks_of_several_images(coins) -> None:
     clf = train_classifier([left, right[:150]], [labels[0][:, :192], labels[0][:150, 192:]],
                            SMALL, n_estimators=20, class_names=names)  # fmt: skip
     assert clf.class_names[2] == "object"
-    assert iou(predict(clf, right[150:]) == 2, truth[150:, 192:]) >= 0.9
+    assert iou(predict_pixels(clf, right[150:]) == 2, truth[150:, 192:]) >= 0.9
 
 
 def test_coco_labels_by_category_are_the_masks() -> None:
@@ -180,7 +180,7 @@ def test_prediction_equals_bare_predict_segmenter(coins, coins_classifier) -> No
     image = coins[0]
     features = multiscale_basic_features(image)
     ref = predict_segmenter(features, coins_classifier.forest)
-    labels, proba = predict(coins_classifier, image, probabilities=True)
+    labels, proba = predict_pixels(coins_classifier, image, probabilities=True)
     np.testing.assert_array_equal(labels, ref)
     assert labels.dtype == np.uint8
     assert proba.shape == (*image.shape, 2)
@@ -191,21 +191,37 @@ def test_prediction_equals_bare_predict_segmenter(coins, coins_classifier) -> No
 def test_stack_is_predicted_frame_by_frame(coins_classifier, coins) -> None:
     image = coins[0][:100, :120]
     stack = np.stack([image, image[::-1]], axis=1)  # frames on axis 1
-    labels, proba = predict(coins_classifier, stack, frame_axis=1, probabilities=True)
+    labels, proba = predict_pixels(coins_classifier, stack, frame_axis=1, probabilities=True)
     assert labels.shape == (2, 100, 120) and proba.shape == (2, 100, 120, 2)
-    np.testing.assert_array_equal(labels[1], predict(coins_classifier, image[::-1]))
+    np.testing.assert_array_equal(labels[1], predict_pixels(coins_classifier, image[::-1]))
 
 
 def test_instances_are_connected_components_or_the_split_hook() -> None:
     semantic = np.array([[1, 2, 2, 1, 3], [1, 1, 1, 2, 3], [2, 2, 1, 2, 1]])
     np.testing.assert_array_equal(
-        instances(semantic, 2), measure.label(semantic == 2, connectivity=1)
+        semantic_to_instances(semantic, 2), measure.label(semantic == 2, connectivity=1)
     )
-    np.testing.assert_array_equal(instances(semantic, [2, 3], connectivity=2),
+    np.testing.assert_array_equal(semantic_to_instances(semantic, [2, 3], connectivity=2),
                                   measure.label(np.isin(semantic, [2, 3]), connectivity=2))  # fmt: skip
     seen = []
-    out = instances(semantic, 3, split=lambda m: seen.append(m.copy()) or m.astype(int) * 7)
+    out = semantic_to_instances(
+        semantic, 3, split=lambda m: seen.append(m.copy()) or m.astype(int) * 7
+    )
     assert seen and np.array_equal(seen[0], semantic == 3) and out.max() == 7
+
+
+def test_instances_split_hook_takes_the_watershed_split() -> None:
+    from functools import partial
+
+    from napari_coco_masks.segment.watershed import split_touching
+
+    yy, xx = np.mgrid[:40, :60]
+    semantic = np.ones((40, 60), np.uint8)
+    semantic[(np.hypot(yy - 20, xx - 18) < 12) | (np.hypot(yy - 20, xx - 40) < 12)] = 2
+    assert semantic_to_instances(semantic, 2).max() == 1  # touching: one connected component
+    split = semantic_to_instances(semantic, 2, split=partial(split_touching, min_distance=8))
+    np.testing.assert_array_equal(split, split_touching(semantic == 2, min_distance=8))
+    assert split.max() == 2
 
 
 # --------------------------------------------------------------------------- bad input
@@ -238,13 +254,13 @@ def test_classifier_is_refused_on_other_images_or_settings() -> None:
     with pytest.raises(
         ValueError, match=r"trained on images of 3 channel\(s\) but the image .* has 1"
     ):
-        predict(clf, rgb[..., 0])
+        predict_pixels(clf, rgb[..., 0])
     with pytest.raises(
         ValueError, match=r"trained on other feature settings: sigma_max=16.0 \(trained with 8"
     ):
-        predict(clf, rgb, channel_axis=-1, settings=FeatureSettings(sigma_min=1))
+        predict_pixels(clf, rgb, channel_axis=-1, settings=FeatureSettings(sigma_min=1))
     with pytest.raises(ValueError, match="trained on uint8 images but the image is uint16"):
-        predict(clf, rgb.astype(np.uint16), channel_axis=-1)
+        predict_pixels(clf, rgb.astype(np.uint16), channel_axis=-1)
     with pytest.raises(
         ValueError, match=r"`labels\[0\]` \(shape \(3, 3\)\) must have the spatial shape"
     ):
@@ -265,7 +281,9 @@ def test_save_load_round_trip_keeps_settings_and_versions(
     assert loaded.settings == coins_classifier.settings and loaded.dtype == "uint8"
     assert loaded.versions["scikit-learn"] == sklearn.__version__
     assert "napari-coco-masks" in loaded.versions
-    np.testing.assert_array_equal(predict(loaded, image), predict(coins_classifier, image))
+    np.testing.assert_array_equal(
+        predict_pixels(loaded, image), predict_pixels(coins_classifier, image)
+    )
     assert not list(tmp_path.glob(".*tmp"))
 
 

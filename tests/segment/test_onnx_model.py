@@ -131,6 +131,7 @@ def test_fixed_size_model_is_tiled_and_padded() -> None:
     assert fixed.tile_shape == (32, 32)
     out = predict_onnx(fixed, image, overlap=8, output="probabilities")[..., 0]
     np.testing.assert_allclose(out, ndi.correlate(image, KERNEL, mode="constant"), atol=1e-3)
+    np.testing.assert_array_equal(predict_onnx(fixed, image, overlap=8, threshold=300), out > 300)
     small = image[:20, :10]  # smaller than the tile: zero padding, as the model's own
     np.testing.assert_array_equal(predict_onnx(fixed, small, output="probabilities")[..., 0],
                                   ndi.correlate(small, KERNEL, mode="constant"))  # fmt: skip

@@ -10,8 +10,8 @@ Pure numpy / scikit-image / scikit-learn: no napari or Qt import lives here.
 * The classifier is a scikit-learn :class:`~sklearn.ensemble.RandomForestClassifier`, trained on
   the labelled pixels of one or several images (``0`` = unlabelled; any other value is a class).
   :func:`coco_training_labels` turns COCO annotations into such label images.
-* :func:`predict` segments a 2D/3D image or a stack (``frame_axis``), returning the class of each
-  pixel and optionally the class probabilities; :func:`instances` turns classes into objects.
+* :func:`predict_pixels` segments a 2D/3D image or a stack (``frame_axis``), returning the class of each
+  pixel and optionally the class probabilities; :func:`semantic_to_instances` turns classes into objects.
 * :func:`save_classifier` / :func:`load_classifier` use skops (no pickle): the file carries the
   feature settings, the training image dtype and channel count, and the versions of
   scikit-learn, scikit-image and this plugin. A classifier is refused (with the reason) on an
@@ -36,11 +36,11 @@ __all__ = [
     "FeatureSettings",
     "PixelClassifier",
     "coco_training_labels",
-    "instances",
     "load_classifier",
     "pixel_features",
-    "predict",
+    "predict_pixels",
     "save_classifier",
+    "semantic_to_instances",
     "train_classifier",
 ]
 
@@ -590,7 +590,7 @@ def _predict_frame(
     return out, None if proba is None else proba.reshape(*shape, len(classes))
 
 
-def predict(
+def predict_pixels(
     classifier: PixelClassifier,
     image: ArrayLike,
     *,
@@ -638,7 +638,7 @@ def predict(
     >>> image = np.zeros((20, 20), np.uint8); image[:, 10:] = 200
     >>> strokes = np.zeros((20, 20), np.uint8); strokes[:, 2] = 1; strokes[:, 17] = 2
     >>> clf = train_classifier(image, strokes, min_pixels=10, n_estimators=5)
-    >>> predict(clf, image)[0, [0, 5, 14, 19]].tolist()
+    >>> predict_pixels(clf, image)[0, [0, 5, 14, 19]].tolist()
     [1, 1, 2, 2]
     """
     array = _as_image(image)
@@ -673,7 +673,7 @@ def predict(
     return labels, np.stack([r[1] for r in results])
 
 
-def instances(
+def semantic_to_instances(
     semantic: ArrayLike,
     classes: int | Sequence[int],
     *,
@@ -685,7 +685,7 @@ def instances(
     Parameters
     ----------
     semantic : (M, N[, P]) array_like of int
-        Class of each pixel (from :func:`predict`).
+        Class of each pixel (from :func:`predict_pixels`).
     classes : int or sequence of int
         The object class(es); other classes are background.
     connectivity : int
@@ -702,7 +702,7 @@ def instances(
     Examples
     --------
     >>> import numpy as np
-    >>> instances(np.array([[1, 2, 1, 2, 2]]), 2).tolist()
+    >>> semantic_to_instances(np.array([[1, 2, 1, 2, 2]]), 2).tolist()
     [[0, 1, 0, 2, 2]]
     """
     from scipy import ndimage as ndi
