@@ -11,6 +11,7 @@ of an evaluation (predictions beside their ground truth).
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,24 +93,29 @@ def _position(session: CocoSession, category_id: Any) -> int | None:
         return None
 
 
-def _visible(session: CocoSession, row: Any, hidden: set[int], threshold: float | None) -> bool:
-    p = _position(session, row.get("category_id"))
-    if p is not None and p in hidden:
-        return False
-    score = row.get("score")
-    if threshold is not None and score is not None and score == score and score < threshold:
-        return False
-    return True
-
-
 def _rows(df: pd.DataFrame) -> list[dict]:
     obj = df.astype(object)
     return obj.where(pd.notna(obj), None).to_dict("records")
 
 
-def _color(session: CocoSession, category_id: Any) -> str:
-    p = _position(session, category_id)
-    return GREY if p is None else session.colors[p]
+class _Palette:
+    """Colour and visibility of a feature row: its category's colour, transparent when the
+    category is hidden or its score is under the threshold."""
+
+    def __init__(self, session: CocoSession, hidden: set[int], threshold: float | None):
+        from napari_coco_masks.coco.write import _match_id
+
+        self._match = _match_id
+        self.position = {_match_id(c.id): c.position for c in session.dataset.categories}
+        self.colors, self.hidden, self.threshold = session.colors, set(hidden), threshold
+
+    def __call__(self, row: dict) -> tuple[str, bool]:
+        p = self.position.get(self._match(row.get("category_id")))
+        score = row.get("score")
+        shown = (p is None or p not in self.hidden) and not (
+            self.threshold is not None and score is not None and score == score
+            and score < self.threshold)
+        return (GREY if p is None else self.colors[p]), shown
 
 
 def label_colormap(session: CocoSession, features: pd.DataFrame, hidden: set[int],
@@ -117,31 +123,44 @@ def label_colormap(session: CocoSession, features: pd.DataFrame, hidden: set[int
     """Label value -> colour of its row's category (transparent when hidden)."""
     from napari.utils.colormaps import DirectLabelColormap
 
+    return DirectLabelColormap(color_dict=_label_colors(
+        features, _Palette(session, hidden, threshold)))
+
+
+def _label_colors(features: pd.DataFrame, palette: _Palette) -> dict[Any, str]:
     colors: dict[Any, str] = {None: GREY + "ff", 0: "#00000000"}
     if "index" in features.columns:
         for row in _rows(features):
             value = row.get("index")
-            if value is None:
-                continue
-            alpha = "ff" if _visible(session, row, hidden, threshold) else "00"
-            colors[int(value)] = _color(session, row.get("category_id")) + alpha
-    return DirectLabelColormap(color_dict=colors)
+            if value is not None:
+                color, shown = palette(row)
+                colors[int(value)] = color + ("ff" if shown else "00")
+    return colors
+
+
+_APPLIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # layer -> colours set
 
 
 def apply_colors(layers: SessionLayers, hidden: set[int] = frozenset(),
                  threshold: float | None = None) -> None:
     """Colour every layer of a session by category; hidden ones (category hidden, or score
-    under ``threshold``) transparent."""
-    session = layers.session
+    under ``threshold``) transparent. A layer whose colours would not change is left alone
+    (a new colormap redraws the whole layer)."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    palette = _Palette(layers.session, hidden, threshold)
     for labels in layers.labels:
-        labels.colormap = label_colormap(session, labels.features, set(hidden), threshold)
+        colors = _label_colors(labels.features, palette)
+        last = _APPLIED.get(labels)
+        if last is None or last[0] is not labels.colormap or last[1] != colors:
+            labels.colormap = DirectLabelColormap(color_dict=colors)
+            _APPLIED[labels] = (labels.colormap, colors)
     for shapes in layers.shapes:
         if not len(shapes.data):
             continue
         edge, face = [], []
         for row in _rows(shapes.features):
-            color = _color(session, row.get("category_id"))
-            shown = _visible(session, row, set(hidden), threshold)
+            color, shown = palette(row)
             edge.append(color + ("ff" if shown else "00"))
             face.append(color + (FACE_ALPHA if shown else "00"))
         if len(edge) == len(shapes.data):
@@ -149,8 +168,7 @@ def apply_colors(layers: SessionLayers, hidden: set[int] = frozenset(),
             shapes.face_color = face
     for points in layers.points:
         if len(points.data):
-            points.shown = [_visible(session, row, set(hidden), threshold)
-                            for row in _rows(points.features)]
+            points.shown = [palette(row)[1] for row in _rows(points.features)]
 
 
 def _image_id(session: CocoSession) -> Any:
@@ -269,7 +287,14 @@ def category_counts(layers: SessionLayers) -> tuple[np.ndarray, np.ndarray]:
     here = np.zeros(n, np.int64)
     seen_ids: set[Any] = set()
     for labels in layers.labels[:1]:
-        here += table_counts(session, labels.features, plane=layers.plane(labels))
+        table = labels.features
+        if session.stacked and i not in session.planes.edited:
+            # nothing painted on this image: its instances are the file's rows (no scan)
+            if "annotation_id" in table:
+                table = table[table["annotation_id"].notna()]
+            here += table_counts(session, table)
+        else:
+            here += table_counts(session, table, plane=layers.plane(labels))
         if "annotation_id" in labels.features:
             seen_ids.update(v for v in labels.features["annotation_id"] if pd.notna(v))
     for shapes in layers.shapes[:1]:
@@ -278,13 +303,16 @@ def category_counts(layers: SessionLayers) -> tuple[np.ndarray, np.ndarray]:
             continue
         ann = df["annotation_id"] if "annotation_id" in df else pd.Series([None] * len(df))
         counted: set[Any] = set()
+        position = _Palette(session, set(), None).position
+        from napari_coco_masks.coco.write import _match_id
+
         for cid, a in zip(df["category_id"], ann, strict=True):
             if pd.notna(a) and (a in seen_ids or a in counted):
                 continue
             if pd.notna(a) and layers.labels:
                 continue  # an instance the labels show (or could not show): counted there
             counted.add(a)
-            p = _position(session, cid)
+            p = position.get(_match_id(cid))
             if p is not None:
                 here[p] += 1
     total = instance_counts(session)

@@ -289,10 +289,13 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
             self._apply(session)
 
     def _after_step(self) -> None:
+        """The browser showed another image in category colours: only hidden categories and
+        the score threshold are the dock's to apply again."""
         for s in self.sessions():
             for shapes in self.layers(s).shapes:
                 self._counts[id(shapes)] = len(shapes.data)
-        self._apply_all()
+            if self.hidden.get(id(s)) or (self.threshold > 0 and ann.is_predictions(s)):
+                self._apply(s)
         self.refresh_counts()
 
     def _apply(self, session: CocoSession) -> None:
