@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 from pycocotools.coco import COCO
 
-from conftest import per_image_labels
+from coco_testing import per_image_labels
 from napari_coco_masks.coco import load_coco
 from napari_coco_masks.coco.session import CocoSession, LabelPlanes
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import per_image_labels
+from coco_testing import per_image_labels
 from napari_coco_masks import _reader
 from napari_coco_masks._reader import coco_layer_data, get_reader, read_coco
 from napari_coco_masks.coco import CocoError, load_coco

@@ -22,7 +22,7 @@ from napari_coco_masks.coco.session import (
 sys.path.insert(0, str(Path(__file__).parent))
 from test_raster import _random_dataset
 
-from conftest import per_image_labels
+from coco_testing import per_image_labels
 
 
 @pytest.fixture
