@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import os
 from importlib.resources import files
 
 import numpy as np
@@ -12,6 +13,7 @@ from scipy import ndimage as ndi
 from skimage import data, measure
 from skimage.feature import multiscale_basic_features
 from skimage.future import predict_segmenter
+from sklearn.preprocessing import FunctionTransformer
 
 from napari_coco_masks.segment import classifier as cl
 from napari_coco_masks.segment.classifier import (
@@ -292,6 +294,15 @@ def test_load_refuses_foreign_files_and_warns_on_versions(tmp_path, coins_classi
     sio.dump({"weights": [1, 2]}, other)
     with pytest.raises(ValueError, match="not a napari-coco-masks pixel classifier"):
         load_classifier(other)
+    smuggled = tmp_path / "smuggled.skops"
+    sio.dump({"format": cl.FORMAT[0], "forest": FunctionTransformer(func=os.getcwd)}, smuggled)
+    with pytest.raises(
+        ValueError, match=r"refusing to load types a pixel classifier does not hold: \['posix"
+    ):
+        load_classifier(smuggled)
+    sio.dump({"format": cl.FORMAT[0], "format_version": 1}, smuggled)
+    with pytest.raises(ValueError, match=r"lacks 'forest', 'settings'"):
+        load_classifier(smuggled)
     junk = tmp_path / "junk.skops"
     junk.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="not a skops classifier file"):

@@ -33,6 +33,7 @@ from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "FORMAT",
+    "TRUSTED_TYPES",
     "FeatureSettings",
     "PixelClassifier",
     "coco_training_labels",
@@ -53,8 +54,9 @@ MIN_PIXELS_PER_CLASS = 20
 #: Pixels predicted per call of the forest (bounds the probability buffers, not the result).
 _CHUNK = 1 << 18
 
-#: Types a classifier file may contain beyond skops' defaults (checked before loading).
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.")
+#: Types a classifier file may contain beyond skops' defaults (checked before loading): the
+#: trees of the forest. Anything else is refused, so a file cannot smuggle in other objects.
+TRUSTED_TYPES = frozenset({"sklearn.tree._tree.Tree"})
 
 
 @dataclass(frozen=True)
@@ -755,7 +757,8 @@ def save_classifier(classifier: PixelClassifier, path: str | os.PathLike) -> Pat
 def load_classifier(path: str | os.PathLike) -> PixelClassifier:
     """Read a classifier written by :func:`save_classifier`.
 
-    Only scikit-learn and numpy types are loaded (skops refuses anything else; no pickle).
+    Nothing but skops' default types and the forest's trees (:data:`TRUSTED_TYPES`) is loaded;
+    no pickle.
     A file written with another version of scikit-learn or scikit-image warns that
     predictions may differ.
 
@@ -772,10 +775,11 @@ def load_classifier(path: str | os.PathLike) -> PixelClassifier:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # skops raises several kinds on a file that is not its own
         raise ValueError(f"{path}: not a skops classifier file ({exc})") from None
-    refused = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
+    refused = sorted(set(untrusted) - TRUSTED_TYPES)
     if refused:
         raise ValueError(
-            f"{path}: refusing to load types that are not scikit-learn or numpy: {refused}"
+            f"{path}: refusing to load types a pixel classifier does not hold: {refused}; "
+            "load only classifiers saved with save_classifier"
         )
     payload = sio.loads(data, trusted=untrusted)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT[0]:
@@ -786,6 +790,16 @@ def load_classifier(path: str | os.PathLike) -> PixelClassifier:
         raise ValueError(
             f"{path}: classifier format {payload['format_version']} is newer than this plugin's "
             f"({FORMAT[1]}): update napari-coco-masks"
+        )
+    missing = [k for k in ("forest", "settings", "n_channels", "ndim", "dtype") if k not in payload]
+    if missing:
+        raise ValueError(
+            f"{path}: the classifier file lacks {', '.join(map(repr, missing))}: it is damaged; "
+            "save the classifier again"
+        )
+    if not (hasattr(payload["forest"], "predict_proba") and hasattr(payload["forest"], "classes_")):
+        raise ValueError(
+            f"{path}: the file's 'forest' is not a fitted classifier; train and save again"
         )
     versions = dict(payload.get("versions", {}))
     for name, now in _versions().items():
