@@ -1,5 +1,5 @@
 """Helpers shared by test modules (import them from here: ``conftest`` is a name that several
-folders of tests have, so ``from conftest import`` finds whichever pytest loaded last)."""
+folders of tests have, so importing from it finds whichever one pytest loaded last)."""
 
 from __future__ import annotations
 

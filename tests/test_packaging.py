@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +65,17 @@ def test_wheel_installs_and_napari_lists_the_plugin(wheel: Path, tmp_path: Path)
         "import napari_coco_masks, pathlib; print(pathlib.Path(napari_coco_masks.__file__).parent)",
     )
     counts, location = listed.strip().splitlines()[-2:]
-    assert counts.split() == ["1", "1", "4", "1"]
+    manifest = yaml.safe_load((ROOT / "napari.yaml").read_text())["contributions"]
+    expected = [len(manifest[k]) for k in ("readers", "writers", "widgets", "sample_data")]
+    assert counts.split() == [str(n) for n in expected]
     assert str(venv) in location, "the plugin must be imported from the installed wheel"
     _run(venv / "bin" / "napari-coco-masks", "--help")
+
+
+def test_test_module_basenames_are_unique() -> None:
+    """pytest imports test modules by basename (no packages under tests/): two alike collide."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    for path in (ROOT / "tests").rglob("*.py"):
+        if path != Path(__file__).resolve():
+            assert "from conftest import" not in path.read_text(), f"{path}: use coco_testing"
