@@ -216,7 +216,7 @@ def test_empty_labels_give_empty_frame():
         ({"labels": np.zeros((4, 4), float)}, "`labels` must be an integer"),
         ({"labels": np.zeros((4, 4), int), "intensity": np.zeros((4, 5))}, r"`intensity` \(shape"),
         ({"labels": np.zeros((4, 4), int), "spacing": (1, 2, 3)}, "`spacing`"),
-        ({"labels": np.zeros((4, 4), int), "spacing": (1, -2)}, "must be finite and > 0"),
+        ({"labels": np.zeros((4, 4), int), "spacing": (1, -2)}, "positive finite pixel size"),
         ({"labels": np.zeros((4, 4), int), "properties": ["volume"]}, "unknown names"),
         ({"labels": np.zeros((4, 4, 4), int), "properties": ["perimeter"]}, "2D objects only"),
         ({"labels": np.zeros((4, 4), int), "properties": ["intensity_mean"]}, "need an `intensity`"),

@@ -11,7 +11,9 @@ from scipy import ndimage as ndi
 from skimage import data, io
 from skimage.segmentation import flood
 
+from napari_coco_masks.segment._grow_criteria import _cast_bounds
 from napari_coco_masks.segment.region_growing import (
+    GrowOptions,
     RegionSizeWarning,
     grow_region,
     grow_regions,
@@ -258,7 +260,9 @@ def test_fractional_seeds_round_to_the_nearest_pixel_and_1d_works():
 def test_smoothing_is_a_gaussian_prefilter():
     image = data.coins()
     seeds = _seeds(image, 3, 9)
-    got = grow_regions(image, seeds, tolerance=6, smoothing=1.5)
+    got = grow_regions(image, seeds, GrowOptions(tolerance=6, sigma=1.5))
+    with pytest.warns(DeprecationWarning, match="use sigma"):
+        np.testing.assert_array_equal(grow_regions(image, seeds, tolerance=6, smoothing=1.5), got)
     prefiltered = ndi.gaussian_filter(image.astype(np.float32), 1.5)
     np.testing.assert_array_equal(got, grow_regions(prefiltered, seeds, tolerance=6))
     assert not np.array_equal(got, grow_regions(image, seeds, tolerance=6))
@@ -285,7 +289,7 @@ def _geodesic_steps(mask: np.ndarray, seed: tuple[int, ...], connectivity: int) 
 @pytest.mark.parametrize("connectivity", [1, 2])
 @pytest.mark.parametrize("fraction", [0.05, 0.6])  # inside the first window / after growing it
 def test_max_size_keeps_the_pixels_nearest_the_seed_and_warns(connectivity, fraction, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)  # a first window to grow out of
     image = data.camera()[:200, :200]
@@ -357,11 +361,13 @@ def test_colour_image_is_rejected_with_advice():
 @pytest.mark.parametrize("sparse", [0.0, 2.0])  # always runs / breadth-first after window 1
 @pytest.mark.parametrize("small_graph", [0, 10**9])  # SciPy's graph pass / union-find only
 def test_both_window_fill_methods_equal_sitk(sparse, small_graph, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     monkeypatch.setattr(region_growing, "_SPARSE", sparse)
     monkeypatch.setattr(region_growing, "_SPARSE_PIXELS", 10**9)
-    monkeypatch.setattr(region_growing, "_SMALL_GRAPH", small_graph)
+    from napari_coco_masks.segment import _runs
+
+    monkeypatch.setattr(_runs, "_SMALL_GRAPH", small_graph)
     monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 32)  # several windows per region
     image = data.camera()
     for connectivity in (1, 2):
@@ -378,7 +384,7 @@ def test_union_find_components_equal_scipy():
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from napari_coco_masks.segment.region_growing import _roots
+    from napari_coco_masks.segment._runs import _roots
 
     rng = np.random.default_rng(5)
     for n, m in [(1, 0), (10, 0), (50, 40), (500, 450), (3000, 2990)]:
@@ -420,7 +426,7 @@ def test_no_seeds_give_an_empty_label_image():
 @pytest.mark.parametrize("kernel", [True, False])  # scikit-image's kernel / public ``flood``
 @pytest.mark.parametrize("connectivity", [1, 2, 3])
 def test_breadth_first_fill_equals_flood_in_3d(kernel, connectivity, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     if not kernel:
         monkeypatch.setattr(region_growing, "_flood_fill_equal", None)
@@ -439,7 +445,7 @@ def test_breadth_first_fill_equals_flood_in_3d(kernel, connectivity, monkeypatch
 
 
 def test_without_the_scikit_image_kernel_regions_still_equal_sitk(monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     monkeypatch.setattr(region_growing, "_flood_fill_equal", None)  # public ``flood`` instead
     monkeypatch.setattr(region_growing, "_flood_fill_tolerance", None)
@@ -452,7 +458,7 @@ def test_without_the_scikit_image_kernel_regions_still_equal_sitk(monkeypatch):
 
 
 def test_without_the_tolerance_kernel_the_flag_buffer_fill_still_equals_sitk(monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     monkeypatch.setattr(region_growing, "_flood_fill_tolerance", None)  # in-range flag buffer
     monkeypatch.setattr(region_growing, "_SPARSE", 2.0)  # breadth-first in every window
@@ -485,7 +491,7 @@ def _spiral(size: int) -> np.ndarray:
 
 @pytest.mark.parametrize("connectivity", [1, 2])
 def test_carried_over_fill_follows_a_spiral_out_and_back_in(connectivity, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     image = _spiral(121)
     seed = np.array([60, 60])  # the centre: the corridor leaves every window it is grown in
@@ -510,7 +516,7 @@ def test_carried_over_fill_follows_a_spiral_out_and_back_in(connectivity, monkey
 @pytest.mark.parametrize("connectivity", [1, 2, 3])
 @pytest.mark.parametrize("dtype", [np.int16, np.float32])
 def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     monkeypatch.setattr(region_growing, "_SPARSE", 2.0)  # breadth-first in every window
     monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 2)
@@ -523,7 +529,7 @@ def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
         value = float(image[tuple(seed)])
         if value == -30_000:
             continue
-        lo, hi = region_growing._cast_bounds(value - 8, value + 8, image.dtype)
+        lo, hi = _cast_bounds(value - 8, value + 8, image.dtype)
         expected = flood((image >= lo) & (image <= hi), tuple(seed), footprint=footprint)
         got = grow_regions(image, [seed], tolerance=8, connectivity=connectivity) == 1
         np.testing.assert_array_equal(got, expected)
@@ -531,7 +537,7 @@ def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
 
 @pytest.mark.parametrize("connectivity", [1, 2])
 def test_fill_carried_over_from_a_runs_window_equals_sitk(connectivity, monkeypatch):
-    from napari_coco_masks.segment import region_growing
+    from napari_coco_masks.segment import _window_flood as region_growing
 
     order = []
     fill_window, runs_of = region_growing._fill_window, region_growing._Runs.of
@@ -590,3 +596,19 @@ def test_auto_bounds_grow_the_seeds_component_of_the_otsu_mask():
         assert got.sum() > 1000
     assert image[dark] <= t < image[120, 45]
     assert auto_bounds(np.full((4, 4), 7.0), [[1, 1]]) == (7.0, 7.0)
+
+
+def test_options_object_and_keywords_are_one_signature():
+    image = data.coins()
+    seeds = _seeds(image, 3, 9)
+    options = GrowOptions(mode="confidence", multiplier=2.0, iterations=2)
+    np.testing.assert_array_equal(
+        grow_regions(image, seeds, options),
+        grow_regions(image, seeds, mode="confidence", multiplier=2.0, iterations=2),
+    )
+    region = grow_region(image, seeds[:1], options, max_size=50)  # a keyword changes one field
+    assert region.truncated and region.size == 50
+    with pytest.raises(TypeError, match="unknown region growing option\\(s\\): toleranse"):
+        grow_regions(image, seeds, toleranse=3)
+    with pytest.raises(AttributeError):
+        options.mode = "range"  # type: ignore[misc]

@@ -10,6 +10,7 @@ import pytest
 from scipy import ndimage as ndi
 from skimage import color, data, filters, io, measure, segmentation, util
 
+from napari_coco_masks.segment.cleanup import LabelOptions
 from napari_coco_masks.segment.colour import (
     colour_labels,
     colour_mask,
@@ -18,11 +19,14 @@ from napari_coco_masks.segment.colour import (
 )
 from napari_coco_masks.segment.threshold import (
     GLOBAL_METHODS,
+    ThresholdOptions,
+    foreground,
     iter_threshold_frames,
     luminance,
     mask_to_labels,
     normalize_method,
     threshold,
+    threshold_labels,
     threshold_value,
 )
 
@@ -68,7 +72,7 @@ def test_global_methods_match_skimage(image: np.ndarray, method: str) -> None:
     np.testing.assert_array_equal(labels > 0, reference)
     np.testing.assert_array_equal(labels, measure.label(reference))
     assert threshold_value(image, method) == reference_value
-    _, used = threshold(image, method=method, return_threshold=True)
+    _, used = threshold_labels(image, method=method)
     assert used == reference_value
 
 
@@ -184,7 +188,7 @@ def test_volume_is_thresholded_as_a_volume() -> None:
 def test_time_series_per_frame_and_global() -> None:
     coins = data.coins()[:100, :100]
     series = np.stack([coins, coins // 2 + 60, np.zeros_like(coins)])
-    per_frame = threshold(series, time_axis=0)
+    per_frame = threshold(series, frame_axis=0)
     first = measure.label(coins > filters.threshold_otsu(coins))
     second = measure.label(series[1] > filters.threshold_otsu(series[1]))
     np.testing.assert_array_equal(per_frame[0], first)
@@ -193,9 +197,9 @@ def test_time_series_per_frame_and_global() -> None:
     assert per_frame[1][per_frame[1] > 0].min() == first.max() + 1
     assert per_frame[2].max() == 0
     global_t = filters.threshold_otsu(series)
-    one = threshold(series, time_axis=0, per_frame=False)
+    one = threshold(series, frame_axis=0, per_frame=False)
     np.testing.assert_array_equal(one > 0, series > global_t)
-    frames = list(iter_threshold_frames(series, time_axis=0, per_frame=False))
+    frames = list(iter_threshold_frames(series, frame_axis=0, per_frame=False))
     assert [i for i, _, _ in frames] == [0, 1, 2]
     assert all(t == global_t for _, _, t in frames)
     np.testing.assert_array_equal(np.stack([f for _, f, _ in frames]), one)
@@ -203,17 +207,17 @@ def test_time_series_per_frame_and_global() -> None:
     [(index, only, used)] = iter_threshold_frames(series, per_frame=False, frames=[1])
     assert index == 1 and used == global_t
     np.testing.assert_array_equal(only > 0, one[1] > 0)
-    _, values = threshold(series, time_axis=0, return_threshold=True)
+    _, values = threshold_labels(series, frame_axis=0)
     assert values[:2] == [filters.threshold_otsu(coins), filters.threshold_otsu(series[1])]
     assert values[2] is None
     # components never cross frames
     assert not np.intersect1d(np.unique(one[0]), np.unique(one[1]))[1:].size
 
 
-def test_time_axis_not_first() -> None:
+def test_frame_axis_not_first() -> None:
     coins = data.coins()[:60, :80]
     series = np.stack([coins, 255 - coins], axis=-1)
-    labels = threshold(series, time_axis=-1)
+    labels = threshold(series, frame_axis=-1)
     assert labels.shape == series.shape
     np.testing.assert_array_equal(labels[..., 1] > 0, threshold(255 - coins) > 0)
 
@@ -239,7 +243,7 @@ def test_rgb_channel_and_luminance() -> None:
 def test_dask_input() -> None:
     coins = data.coins()
     lazy = da.from_array(np.stack([coins, coins]), chunks=(1, 100, 100))
-    np.testing.assert_array_equal(threshold(lazy, time_axis=0)[0], threshold(coins))
+    np.testing.assert_array_equal(threshold(lazy, frame_axis=0)[0], threshold(coins))
 
 
 def test_all_zero_result_is_an_empty_label_image() -> None:
@@ -264,7 +268,7 @@ def test_all_zero_result_is_an_empty_label_image() -> None:
         (data.coins(), {"sigma": (1, 2, 3)}, "one per spatial axis \\(2\\)"),
         (data.coins(), {"min_size": -1}, "`min_size` must be >= 0"),
         (data.coins(), {"output": "classes"}, "needs method='multiotsu'"),
-        (data.coins(), {"time_axis": 4}, "`time_axis`=4 is out of range"),
+        (data.coins(), {"frame_axis": 4}, "`frame_axis`=4 is out of range"),
     ],
 )
 def test_bad_input_messages(image: np.ndarray, kwargs: dict, message: str) -> None:
@@ -325,13 +329,13 @@ def test_colour_labels_volume_and_series() -> None:
     [(index, volume)] = colour_labels(rgb, hue, sat, val)
     assert index is None
     np.testing.assert_array_equal(volume, measure.label(colour_mask(rgb, hue, sat, val)))
-    frames = list(colour_labels(rgb, hue, sat, val, time_axis=0, min_size=20))
+    frames = list(colour_labels(rgb, hue, sat, val, frame_axis=0, min_size=20))
     assert [i for i, _ in frames] == [0, 1, 2]
     # the 16-pixel squares are removed, the 25-pixel ones kept; labels continue over frames
     assert [int(f.max()) for _, f in frames] == [0, 1, 2]
     assert [len(np.unique(f)) - 1 for _, f in frames] == [0, 1, 1]
-    assert len(np.unique(next(colour_labels(rgb, hue, sat, val, time_axis=0))[1])) == 2
-    small = list(colour_labels(rgb, hue, sat, val, time_axis=0, min_size=17, frames=[2]))
+    assert len(np.unique(next(colour_labels(rgb, hue, sat, val, frame_axis=0))[1])) == 2
+    small = list(colour_labels(rgb, hue, sat, val, frame_axis=0, min_size=17, frames=[2]))
     assert [i for i, _ in small] == [2] and small[0][1].max() == 1
 
 
@@ -390,3 +394,48 @@ def test_auto_bounds_on_a_huge_integer_range():
     image[2:8, 2:8] = 2**63
     low, high = auto_bounds(image, [[5, 5]])
     assert low > 0 and high == float(2**63)
+
+
+# --------------------------------------------------------------------------- options API
+
+
+def test_value_foreground_labels_as_scikit_image() -> None:
+    """threshold_value -> foreground -> mask_to_labels is skimage's threshold_x -> > -> label."""
+    coins = data.coins()
+    options = ThresholdOptions("yen", sigma=1.0)
+    smoothed = filters.gaussian(coins, 1.0, preserve_range=True, mode="nearest")
+    value = threshold_value(coins, options)
+    assert value == pytest.approx(filters.threshold_yen(smoothed))
+    mask = foreground(coins, options)
+    np.testing.assert_array_equal(mask, smoothed > value)
+    labels = mask_to_labels(mask, LabelOptions(min_size=20))
+    expected = measure.label(mask)
+    expected = measure.label(np.isin(expected, np.flatnonzero(np.bincount(expected.ravel()) >= 20)[1:]))
+    np.testing.assert_array_equal(labels, expected)
+    np.testing.assert_array_equal(threshold(coins, options, LabelOptions(min_size=20)), labels)
+    np.testing.assert_array_equal(threshold(coins, "yen", sigma=1.0, min_size=20), labels)
+
+
+def test_options_are_frozen_and_checked() -> None:
+    options = ThresholdOptions("Multi-Otsu")
+    assert options.method == "multiotsu"
+    with pytest.raises(AttributeError):
+        options.method = "li"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="`classes` must be an integer from 2 to 8"):
+        ThresholdOptions("multiotsu", classes=9)
+    with pytest.raises(ValueError, match="`output` 'rgb' is not one of"):
+        LabelOptions(output="rgb")
+    with pytest.raises(TypeError, match="unknown threshold option\\(s\\): bogus"):
+        threshold(data.coins(), bogus=1)
+
+
+def test_deprecated_return_threshold_and_time_axis() -> None:
+    coins = data.coins()
+    with pytest.warns(DeprecationWarning, match="threshold_labels"):
+        labels, used = threshold(coins, return_threshold=True)
+    assert used == filters.threshold_otsu(coins)
+    np.testing.assert_array_equal(labels, threshold(coins))
+    series = np.stack([coins, coins])
+    with pytest.warns(DeprecationWarning, match="use frame_axis"):
+        old = threshold(series, time_axis=0)
+    np.testing.assert_array_equal(old, threshold(series, frame_axis=0))

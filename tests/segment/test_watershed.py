@@ -137,7 +137,7 @@ def test_h_maxima_stops_shallow_splits():
 def test_fast_h_maxima_equals_skimage(h):
     from skimage.morphology import h_maxima
 
-    from napari_coco_masks.segment.watershed import _h_maxima
+    from napari_coco_masks.segment._split import _h_maxima
 
     truth = np.concatenate([touching_disks(0), touching_disks(1)], axis=1)
     distance = ndi.distance_transform_edt(truth > 0)
@@ -236,8 +236,8 @@ def test_iter_split_touching_reports_progress():
         ({"mask": np.ones((4, 4, 4, 4), bool)}, "pass `frame_axis`"),
         ({"mask": np.ones(5, bool)}, "must be 2D or 3D, got 1D"),
         ({"mask": np.ones((4, 4), float)}, "threshold an intensity image"),
-        ({"mask": np.ones((4, 4), bool), "spacing": (1.0,)}, "one value per spatial axis"),
-        ({"mask": np.ones((4, 4), bool), "spacing": (1.0, -2)}, "positive and finite"),
+        ({"mask": np.ones((4, 4), bool), "spacing": (1.0, 2, 3)}, "one per spatial axis"),
+        ({"mask": np.ones((4, 4), bool), "spacing": (1.0, -2)}, "positive finite"),
         ({"mask": np.ones((4, 4), bool), "min_distance": 0}, "`min_distance` must be a positive"),
         ({"mask": np.ones((4, 4), bool), "h": -1}, "`h` must be a positive"),
         ({"mask": -np.ones((4, 4), int)}, "non-negative"),

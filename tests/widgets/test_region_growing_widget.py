@@ -337,9 +337,9 @@ def test_sigma_and_max_size_are_in_physical_units(make_napari_viewer, qtbot):
     widget._max_size.value = 0
     widget._smoothing.value = 1.0  # µm: 2 pixels
     _wait(qtbot, widget)
-    expected = rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=2.0)
+    expected = rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=2.0)
     np.testing.assert_array_equal(viewer.layers["img regions"].data, expected)
-    assert not np.array_equal(expected, rg.grow_regions(image, [[35, 50]], tolerance=5, smoothing=1.0))
+    assert not np.array_equal(expected, rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=1.0))
 
 
 def test_nan_image_gives_one_clear_message(make_napari_viewer, qtbot, monkeypatch):

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from napari.qt.threading import GeneratorWorker, create_worker
 from napari.utils import progress
 
+from napari_coco_masks.segment._frames import drain  # the one drain(), re-exported
+
 __all__ = ["INTERVAL", "drain", "start_job", "throttle"]
 
 #: Shortest time between two progress updates, in seconds (at most 10 updates a second).
@@ -74,15 +76,6 @@ def throttle(
         if now - last >= interval:
             yield batch
             batch, last = [], now
-
-
-def drain(steps: Generator[Any, None, R]) -> R:
-    """Run a job generator to its end in the calling thread and return its result."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def _advance(bar: progress, count: int) -> None:

@@ -20,7 +20,7 @@ from napari_coco_masks.segment.colour import colour_labels
 from napari_coco_masks.segment.threshold import (
     iter_threshold_frames,
     luminance,
-    threshold,
+    threshold_labels,
 )
 
 __all__ = ["Job", "Result", "ValueRange", "compact_labels", "describe", "run_job",
@@ -73,19 +73,18 @@ def _iter_job(job: Job) -> Iterator[tuple[int | None, np.ndarray, Any]]:
     """Yield ``(frame or None, labels, threshold)`` for a job, frame by frame for a series."""
     if job.mode == "colour":
         for index, labels in colour_labels(
-            job.data, time_axis=job.time_axis, frames=job.frames, **job.options
+            job.data, frame_axis=job.time_axis, frames=job.frames, **job.options
         ):
             yield index, labels, None
         return
     if job.time_axis is None:
-        labels, used = threshold(
-            job.data, channel_axis=-1 if job.rgb else None, channel=job.channel,
-            return_threshold=True, **job.options,
-        )  # fmt: skip
+        labels, used = threshold_labels(
+            job.data, channel_axis=-1 if job.rgb else None, channel=job.channel, **job.options
+        )
         yield None, labels, used
         return
     yield from iter_threshold_frames(
-        _grey_series(job), time_axis=job.time_axis, per_frame=job.per_frame,
+        _grey_series(job), frame_axis=job.time_axis, per_frame=job.per_frame,
         frames=job.frames, **job.options,
     )  # fmt: skip
 

@@ -1,5 +1,6 @@
 """Segmentation and measurement on numpy and dask arrays. No napari or Qt import lives here."""
 
+from .cleanup import LabelOptions, mask_to_labels
 from .colour import colour_labels, colour_mask, hsv_range_around, rgb_to_hsv
 from .measure import (
     PROPERTIES,
@@ -13,20 +14,38 @@ from .measure import (
     unit_label,
     with_unit_headers,
 )
-from .region_growing import Region, RegionSizeWarning, grow_region, grow_regions
+from .region_growing import GrowOptions, Region, RegionSizeWarning, grow_region, grow_regions
 from .threshold import (
     GLOBAL_METHODS,
     LOCAL_METHODS,
     METHODS,
+    Thresholded,
+    ThresholdOptions,
+    foreground,
     iter_threshold_frames,
     luminance,
-    mask_to_labels,
     threshold,
+    threshold_labels,
     threshold_value,
 )
-from .watershed import iter_split_touching, iter_watershed, split_touching, watershed
+from .watershed import (
+    SplitOptions,
+    WatershedOptions,
+    iter_split_touching,
+    iter_watershed,
+    split_touching,
+    watershed,
+)
 
 __all__ = [
+    "GrowOptions",
+    "LabelOptions",
+    "SplitOptions",
+    "ThresholdOptions",
+    "Thresholded",
+    "WatershedOptions",
+    "foreground",
+    "threshold_labels",
     "Region",
     "RegionSizeWarning",
     "grow_region",

@@ -12,6 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from ._frames import UniqueIds, map_frames
+from ._validate import check_axis, check_spacing, renamed_axis
+from .cleanup import LabelOptions, mask_to_labels, options_from
+
 __all__ = ["colour_labels", "colour_mask", "hsv_range_around", "rgb_to_hsv"]
 
 Range = tuple[float, float]
@@ -155,46 +159,60 @@ def colour_labels(
     value: Sequence[float] = (0.0, 1.0),
     *,
     channel_axis: int = -1,
-    time_axis: int | None = None,
+    frame_axis: int | None = None,
     frames: Sequence[int] | None = None,
-    fill_holes: bool = False,
-    min_size: float = 0.0,
-    clear_border: bool = False,
     spacing: float | Sequence[float] | None = None,
-    connectivity: int | None = None,
-    output: str = "labels",
+    labels: LabelOptions | None = None,
+    time_axis: int | None = None,
+    **kwargs: Any,
 ) -> Iterator[tuple[int | None, np.ndarray]]:
     """Colour-mask ``rgb`` and label the result, yielding ``(frame_index, labels)`` (int32).
 
-    Without ``time_axis`` (counted without the channel axis) the whole image is one nD image and
-    a single ``(None, labels)`` is yielded. With it, frames are masked and labelled one at a time
-    (only ``frames`` when given), label values continuing from frame to frame. The cleaning
-    options are those of :func:`napari_coco_masks.segment.threshold.mask_to_labels`.
-    """
-    from .threshold import _spatial_spacing, mask_to_labels
+    Parameters
+    ----------
+    rgb, hue, saturation, value, channel_axis
+        As for :func:`colour_mask`.
+    frame_axis : int, optional
+        Axis of the frames of a series (counted without the channel axis): frames are masked
+        and labelled one at a time (only ``frames`` when given), label values continuing from
+        frame to frame. None: the whole image is one nD image and one ``(None, labels)`` is
+        yielded.
+    frames : sequence of int, optional
+        The frames to compute.
+    spacing : float or sequence of float, optional
+        Pixel size per spatial axis, for ``min_size``.
+    labels : LabelOptions, optional
+        The clean-up (:func:`~napari_coco_masks.segment.cleanup.mask_to_labels`); keyword
+        arguments (``fill_holes=``, ``min_size=``, ...) set its fields instead.
+    time_axis : int, optional
+        Deprecated name of ``frame_axis``.
 
+    Examples
+    --------
+    >>> rgb = np.zeros((4, 6, 3), np.uint8)
+    >>> rgb[1:3, 1:3] = (255, 0, 0)
+    >>> rgb[1:3, 4:] = (0, 0, 255)
+    >>> [(i, int(lab.max())) for i, lab in colour_labels(rgb, (340, 20), (0.5, 1))]
+    [(None, 1)]
+    """
+    clean = options_from(labels, LabelOptions, kwargs)
+    if kwargs:
+        raise TypeError(f"unknown colour_labels option(s): {', '.join(sorted(kwargs))}")
+    frame_axis = renamed_axis(frame_axis, time_axis, "colour_labels")
     array = np.moveaxis(np.asarray(rgb), channel_axis, -1)
-    clean = dict(
-        fill_holes=fill_holes, min_size=min_size, clear_border=clear_border,
-        connectivity=connectivity, output=output,
-    )  # fmt: skip
     grey_ndim = array.ndim - 1
-    if time_axis is None:
-        space = _spatial_spacing(spacing, grey_ndim, None)
+    axis = check_axis(frame_axis, grey_ndim)
+    space = check_spacing(spacing, grey_ndim, axis)
+    if axis is None:
         mask = colour_mask(array, hue, saturation, value)
-        yield None, mask_to_labels(mask, spacing=space, **clean)
+        yield None, mask_to_labels(mask, clean, spacing=space)
         return
-    if not -grey_ndim <= time_axis < grey_ndim:
-        raise ValueError(f"`time_axis`={time_axis} is out of range for a {grey_ndim}D image")
-    time_axis %= grey_ndim
-    space = _spatial_spacing(spacing, grey_ndim, time_axis)
-    stack = np.moveaxis(array, time_axis, 0)
-    next_label = 0
-    for index in range(len(stack)) if frames is None else frames:
+    stack = np.moveaxis(array, axis, 0)
+    ids = UniqueIds()
+
+    def segment(index: int) -> np.ndarray:
         mask = colour_mask(stack[index], hue, saturation, value)
-        labels = mask_to_labels(mask, spacing=space, **clean)
-        if output == "labels" and next_label:
-            labels[labels > 0] += next_label
-        if output == "labels":
-            next_label = max(next_label, int(labels.max(initial=0)))
-        yield int(index), labels
+        return mask_to_labels(mask, clean, spacing=space)
+
+    for index, frame_labels in map_frames(len(stack), segment, frames):
+        yield index, ids(frame_labels) if clean.output == "labels" else frame_labels
