@@ -227,3 +227,21 @@ def test_keypoints_file_rename(tmp_path):
     a, b = json.loads(path.read_text()), json.loads((tmp_path / "out.json").read_text())
     assert b["categories"][0] == {**a["categories"][0], "name": "human"}
     assert a["annotations"] == b["annotations"]
+
+
+def test_false_positives_and_misses_at_iou_50():
+    obj = json.loads(COCO2017.read_text())
+    anns = [a for a in obj["annotations"] if not a.get("iscrowd")]
+    dropped = {anns[0]["id"], anns[5]["id"]}
+    dets = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"],
+             "score": 0.9} for a in anns if a["id"] not in dropped]
+    spurious = {"image_id": anns[3]["image_id"], "category_id": anns[3]["category_id"],
+                "bbox": [1.0, 1.0, 4.0, 4.0], "score": 0.5}
+    dets.insert(2, spurious)
+    rows = evaluate_categories(obj, dets, iou_type="bbox")
+    assert rows[0]["false_positives"] == [2] and set(rows[0]["misses"]) == dropped
+    cat = next(r for r in rows if r["category_id"] == anns[3]["category_id"])
+    assert cat["false_positives"] == [2]
+    missed = {r["category_id"]: r["misses"] for r in rows[1:] if r["misses"]}
+    assert {g for ms in missed.values() for g in ms} == dropped
+    assert set(missed) == {anns[0]["category_id"], anns[5]["category_id"]}

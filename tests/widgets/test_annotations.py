@@ -264,6 +264,23 @@ def test_predictions_threshold_and_evaluation(make_napari_viewer, qtbot, dataset
     assert dock.results.rowCount() == len(rows) and dock.results.item(0, 0).text() == "all"
     assert dock.status.text().startswith("Evaluated: AP")
 
+    # a row of the table: only its false positives and misses are shown (IoU 0.5)
+    kept = {(d["image_id"], d["bbox"][0], d["bbox"][1]) for d in json.loads(results.read_text())}
+    gt_json = json.loads(dataset.read_text())
+    dropped = {a["id"] for a in gt_json["annotations"] if not a.get("iscrowd")
+               and (a["image_id"], a["bbox"][0], a["bbox"][1]) not in kept}
+    assert set(rows[0]["misses"]) == dropped and rows[0]["false_positives"] == []
+    dock.results.cellClicked.emit(0, 0)
+    qtbot.wait(50)
+    assert "miss(es)" in dock.status.text()
+    table = gt_labels.features
+    alpha = gt_labels.colormap.map(table["index"].to_numpy())[:, 3]
+    assert alpha.max() == 1  # the slider went to an image with a miss
+    assert set(table.loc[alpha == 1, "annotation_id"]) == set(table["annotation_id"]) & dropped
+    assert (plabels.colormap.map(plabels.features["index"].to_numpy())[:, 3] == 0).all()
+    dock.results.cellClicked.emit(0, 0)  # again: everything back
+    assert (gt_labels.colormap.map(table["index"].to_numpy())[:, 3] == 1).all()
+
 
 def test_exports_include_the_edits(make_napari_viewer, qtbot, dataset, tmp_path):
     import imageio.v3 as iio

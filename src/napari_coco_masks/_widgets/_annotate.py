@@ -102,12 +102,14 @@ class _Palette:
     """Colour and visibility of a feature row: its category's colour, transparent when the
     category is hidden or its score is under the threshold."""
 
-    def __init__(self, session: CocoSession, hidden: set[int], threshold: float | None):
+    def __init__(self, session: CocoSession, hidden: set[int], threshold: float | None,
+                 only: set | None = None):
         from napari_coco_masks.coco.write import _match_id
 
         self._match = _match_id
         self.position = {_match_id(c.id): c.position for c in session.dataset.categories}
         self.colors, self.hidden, self.threshold = session.colors, set(hidden), threshold
+        self.only = None if only is None else {_match_id(v) for v in only}
 
     def __call__(self, row: dict) -> tuple[str, bool]:
         p = self.position.get(self._match(row.get("category_id")))
@@ -115,6 +117,9 @@ class _Palette:
         shown = (p is None or p not in self.hidden) and not (
             self.threshold is not None and score is not None and score == score
             and score < self.threshold)
+        if self.only is not None:
+            a = row.get("annotation_id")
+            shown = shown and a is not None and self._match(a) in self.only
         return (GREY if p is None else self.colors[p]), shown
 
 
@@ -142,13 +147,13 @@ _APPLIED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # layer -> co
 
 
 def apply_colors(layers: SessionLayers, hidden: set[int] = frozenset(),
-                 threshold: float | None = None) -> None:
-    """Colour every layer of a session by category; hidden ones (category hidden, or score
-    under ``threshold``) transparent. A layer whose colours would not change is left alone
-    (a new colormap redraws the whole layer)."""
+                 threshold: float | None = None, only: set | None = None) -> None:
+    """Colour every layer of a session by category; hidden ones (category hidden, score under
+    ``threshold``, or an annotation id not in ``only``) transparent. A layer whose colours
+    would not change is left alone (a new colormap redraws the whole layer)."""
     from napari.utils.colormaps import DirectLabelColormap
 
-    palette = _Palette(layers.session, hidden, threshold)
+    palette = _Palette(layers.session, hidden, threshold, only)
     for labels in layers.labels:
         colors = _label_colors(labels.features, palette)
         last = _APPLIED.get(labels)
@@ -374,18 +379,19 @@ def _clean_detection(rec: dict) -> dict:
 
 
 def evaluation_inputs(predictions: CocoSession, ground_truth: CocoSession) -> tuple[
-        dict, list[dict], str]:
-    """(ground-truth dict with its edits, detections, IoU type) for
-    :func:`~..coco.categories.evaluate_categories` (read on the Qt thread, evaluated in a
-    worker)."""
+        dict, list[dict], str, list]:
+    """(ground-truth dict with its edits, detections, IoU type, the predictions' annotation
+    id of each detection) for :func:`~..coco.categories.evaluate_categories` (read on the Qt
+    thread, evaluated in a worker)."""
     import json
 
     gt = json.loads(ground_truth.to_bytes())
-    dets = [_clean_detection(r) for r in predictions.to_dict()["annotations"]]
+    records = predictions.to_dict()["annotations"]
+    dets = [_clean_detection(r) for r in records]
     if not dets:
         raise CocoError("the predictions hold no detections to evaluate")
     segm = all("segmentation" in d for d in dets)
-    return gt, dets, "segm" if segm else "bbox"
+    return gt, dets, "segm" if segm else "bbox", [r.get("id") for r in records]
 
 
 def ground_truth_of(predictions: CocoSession, sessions: Iterable[CocoSession]) -> CocoSession | None:

@@ -235,12 +235,42 @@ class FilesAndJobs:
         try:
             self._flush(preds)
             self._flush(gt)
-            gt_obj, dets, iou = ann.evaluation_inputs(preds, gt)
+            gt_obj, dets, iou, pred_ids = ann.evaluation_inputs(preds, gt)
         except CocoError as exc:
             self._say(f"Not evaluated: {exc}")
             return None
+        image_of = {a.get("id"): a.get("image_id") for a in gt_obj.get("annotations", [])}
+        self._eval_context = (preds, gt, pred_ids, [d["image_id"] for d in dets], image_of)
         return self._run(_threaded(lambda cb: evaluate_categories(gt_obj, dets, iou_type=iou)),
                          0, f"Evaluate ({iou})", self._show_evaluation)
+
+    def show_errors(self, row: int) -> None:
+        """Show only the false positives and misses (IoU 0.5) of an evaluation row; the same
+        row again shows everything."""
+        preds, gt, pred_ids, det_images, image_of = self._eval_context
+        if self.focus.get("row") == row:
+            self.focus = {}
+            self._apply(preds)
+            self._apply(gt)
+            self._say("Showing every prediction and ground-truth instance")
+            return
+        found = self.evaluation[row]
+        fps = [pred_ids[k] for k in found["false_positives"]]
+        misses = list(found["misses"])
+        self.focus = {"row": row, id(preds): set(fps), id(gt): set(misses)}
+        self._apply(preds)
+        self._apply(gt)
+        images = [det_images[k] for k in found["false_positives"]] + [
+            image_of.get(g) for g in misses]
+        where = ""
+        if images:
+            first = next(im for im in gt.dataset.images if im.id == images[0])
+            where = f"; first on image {first.position} ({first.file_name})"
+            if gt.stacked:
+                self.viewer.dims.set_current_step(0, first.position)
+        self._say(f"{found['name']}: {len(fps)} false positive(s) among the predictions, "
+                  f"{len(misses)} miss(es) in the ground truth at IoU 0.5{where}. Only they "
+                  "are shown: click the row again to show all")
 
     def _show_evaluation(self, rows: list[dict]) -> None:
         self.evaluation = rows

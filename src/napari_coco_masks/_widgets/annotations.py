@@ -65,6 +65,7 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.threshold = 0.0
         self.worker = None
         self.evaluation: list[dict] = []
+        self.focus: dict = {}  # id(session) -> annotation ids shown alone (an evaluation row)
         self._counts: dict[int, int] = {}  # id(shapes) -> shapes seen
         self._watched: dict[int, list] = {}  # id(layer) -> its (emitter, callback) links
         self._guard = False
@@ -149,6 +150,8 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.results.verticalHeader().setVisible(False)
         self.results.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.results.setVisible(False)
+        self.results.setToolTip("click a row: only its false positives and misses are shown")
+        self.results.cellClicked.connect(lambda r, c: self.show_errors(r))
         box.addWidget(self.results)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -294,13 +297,15 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         for s in self.sessions():
             for shapes in self.layers(s).shapes:
                 self._counts[id(shapes)] = len(shapes.data)
-            if self.hidden.get(id(s)) or (self.threshold > 0 and ann.is_predictions(s)):
+            if self.hidden.get(id(s)) or id(s) in self.focus or (
+                    self.threshold > 0 and ann.is_predictions(s)):
                 self._apply(s)
         self.refresh_counts()
 
     def _apply(self, session: CocoSession) -> None:
         threshold = self.threshold if ann.is_predictions(session) else None
-        ann.apply_colors(self.layers(session), self.hidden.get(id(session), set()), threshold)
+        ann.apply_colors(self.layers(session), self.hidden.get(id(session), set()), threshold,
+                         self.focus.get(id(session)))
 
     def _apply_all(self) -> None:
         for s in self.sessions():

@@ -264,9 +264,13 @@ def evaluate_categories(
     ground_truth: Mapping[str, Any], detections: list[dict], *, iou_type: str = "segm"
 ) -> list[dict[str, Any]]:
     """COCOeval per category: ``{"category_id", "name", "AP", "AP50", "AP75", "recall",
-    "n_gt", "n_det"}`` for each category with ground truth or detections (-1: nothing to
-    average), plus an ``"all"`` row first (pycocotools' summarize numbers).
+    "n_gt", "n_det", "false_positives", "misses"}`` for each category with ground truth or
+    detections (-1: nothing to average), plus an ``"all"`` row first (pycocotools' summarize
+    numbers).
 
+    ``false_positives`` are the positions in ``detections`` of the detections that match no
+    ground truth at IoU 0.5 (all areas, up to the last ``maxDets``), ``misses`` the ids of the
+    ground-truth annotations no detection matches; crowd and ignored ones are left out.
     ``detections`` are checked as :func:`~.evaluate.evaluate` checks them.
     """
     import contextlib
@@ -297,9 +301,12 @@ def evaluate_categories(
         a = a[a > -1]
         return float(a.mean()) if a.size else -1.0
 
+    errors = _errors_at_50(ev)
     rows = [{"category_id": None, "name": "all", "AP": float(ev.stats[0]),
              "AP50": float(ev.stats[1]), "AP75": float(ev.stats[2]), "recall": float(ev.stats[8]),
-             "n_gt": len(gt.getAnnIds()), "n_det": len(dets)}]
+             "n_gt": len(gt.getAnnIds()), "n_det": len(dets),
+             "false_positives": sorted(d for fp, _ in errors.values() for d in fp),
+             "misses": sorted(g for _, ms in errors.values() for g in ms)}]
     for k, cid in enumerate(ev.params.catIds):
         n_gt, n_det = len(gt.getAnnIds(catIds=[cid])), len(dt.getAnnIds(catIds=[cid]))
         if not n_gt and not n_det:
@@ -313,5 +320,28 @@ def evaluate_categories(
             "recall": mean(recall[:, k, 0, -1]),
             "n_gt": n_gt,
             "n_det": n_det,
+            "false_positives": sorted(errors.get(cid, ((), ()))[0]),
+            "misses": sorted(errors.get(cid, ((), ()))[1]),
         })
     return rows
+
+
+def _errors_at_50(ev: Any) -> dict[Any, tuple[list[int], list[Any]]]:
+    """Category id -> (positions of unmatched detections, ids of unmatched ground truth) at
+    IoU 0.5, from COCOeval's per-image matches (loadRes numbers detections 1..N in order)."""
+    t = int(np.argmin(np.abs(np.asarray(ev.params.iouThrs) - 0.5)))
+    all_areas = ev.params.areaRng[0]
+    out: dict[Any, tuple[list[int], list[Any]]] = {}
+    for e in ev.evalImgs:
+        if e is None or list(e["aRng"]) != list(all_areas):
+            continue
+        fp, miss = out.setdefault(e["category_id"], ([], []))
+        for d, matched, ignored in zip(e["dtIds"], e["dtMatches"][t], e["dtIgnore"][t],
+                                       strict=True):
+            if not matched and not ignored:
+                fp.append(int(d) - 1)
+        for g, matched, ignored in zip(e["gtIds"], e["gtMatches"][t], e["gtIgnore"],
+                                       strict=True):
+            if not matched and not ignored:
+                miss.append(g)
+    return out
