@@ -132,8 +132,11 @@ def test_draw_paint_reassign_rename_add_browse_save(make_napari_viewer, qtbot, d
     cat_value = int(lab["index"].iloc[0])
     assert labels.colormap.map(np.array([cat_value]))[0][3] == 0
     assert shapes.edge_color[0][3] == 0
-    dock.set_visible(17, True)
+    dock.set_active(17)  # drawing a hidden category: it is shown again
+    assert not dock.hidden[id(session)] and dock.table.item(_row(dock, 17), 0).checkState() == (
+        Qt.CheckState.Checked)
     assert labels.colormap.map(np.array([cat_value]))[0][3] == 1
+    dock.set_active(91)
 
     # browse to image 1, paint a unicorn there, and back
     viewer.dims.set_current_step(0, 1)

@@ -108,7 +108,7 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.itemSelectionChanged.connect(self._on_row)
         self.table.itemChanged.connect(self._on_toggled)
-        self.table.setMinimumSize(340, 240)
+        self.table.setMinimumSize(340, 260)
         box.addWidget(self.table)
         grid = QGridLayout()
         self.name = QLineEdit(placeholderText="category name")
@@ -381,6 +381,8 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
             if not shapes.selected_data:  # napari recolours the selected shapes otherwise
                 shapes.current_edge_color = color
                 shapes.current_face_color = color + ann.FACE_ALPHA
+        if cat.position in self.hidden.get(id(session), set()):
+            self.set_visible(cat.id, True)  # what is drawn next must be seen
         self._say(f"Active category: {cat.name} (id {cat.id})")
 
     def set_visible(self, category_id: Any, visible: bool) -> None:
