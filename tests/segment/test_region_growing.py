@@ -11,7 +11,7 @@ from scipy import ndimage as ndi
 from skimage import data, io
 from skimage.segmentation import flood
 
-from napari_coco_masks.segment._grow_criteria import _cast_bounds
+from napari_coco_masks.segment._grow_criteria import cast_bounds
 from napari_coco_masks.segment.region_growing import (
     GrowOptions,
     RegionSizeWarning,
@@ -384,7 +384,7 @@ def test_union_find_components_equal_scipy():
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from napari_coco_masks.segment._runs import _roots
+    from napari_coco_masks.segment._runs import roots
 
     rng = np.random.default_rng(5)
     for n, m in [(1, 0), (10, 0), (50, 40), (500, 450), (3000, 2990)]:
@@ -392,7 +392,7 @@ def test_union_find_components_equal_scipy():
         chain = rng.permutation(n)  # a long path too, the worst case for hooking
         first = np.concatenate([first, chain[:-1]])[: m + n // 2]
         second = np.concatenate([second, chain[1:]])[: m + n // 2]
-        roots = _roots(n, first, second)
+        roots = roots(n, first, second)
         graph = coo_matrix((np.ones(first.size), (first, second)), shape=(n, n))
         _, expected = connected_components(graph, directed=False)
         # same partition, each node labelled with the smallest node of its component
@@ -529,7 +529,7 @@ def test_carried_over_fill_equals_flood_in_3d(connectivity, dtype, monkeypatch):
         value = float(image[tuple(seed)])
         if value == -30_000:
             continue
-        lo, hi = _cast_bounds(value - 8, value + 8, image.dtype)
+        lo, hi = cast_bounds(value - 8, value + 8, image.dtype)
         expected = flood((image >= lo) & (image <= hi), tuple(seed), footprint=footprint)
         got = grow_regions(image, [seed], tolerance=8, connectivity=connectivity) == 1
         np.testing.assert_array_equal(got, expected)
@@ -540,7 +540,7 @@ def test_fill_carried_over_from_a_runs_window_equals_sitk(connectivity, monkeypa
     from napari_coco_masks.segment import _window_flood as region_growing
 
     order = []
-    fill_window, runs_of = region_growing._fill_window, region_growing._Runs.of
+    fill_window, runs_of = region_growing._fill_window, region_growing.Runs.of
 
     def fill_counting(view, lo, seeds, lower, upper, footprint, carry):
         order.append("carried" if carry is not None else "fresh")
@@ -551,7 +551,7 @@ def test_fill_carried_over_from_a_runs_window_equals_sitk(connectivity, monkeypa
         return runs_of(mask)
 
     monkeypatch.setattr(region_growing, "_fill_window", fill_counting)
-    monkeypatch.setattr(region_growing._Runs, "of", staticmethod(runs_counting))
+    monkeypatch.setattr(region_growing.Runs, "of", staticmethod(runs_counting))
     monkeypatch.setattr(region_growing, "_FIRST_MARGIN", 8)
     monkeypatch.setattr(region_growing, "_SPARSE", 0.5)  # dense windows -> runs, sparse -> fill
     camera = data.camera()

@@ -36,7 +36,6 @@ __all__ = [
     "set_pixel_budget",
     "annotation_window",
     "paint_order",
-    "polygon_runs",
     "rasterize_image",
 ]
 
@@ -304,43 +303,6 @@ def _runs_by_part(part: np.ndarray, toggles: np.ndarray, n_parts: int, n_pixels:
         order = np.lexsort((pos, part))
         part, pos = part[order], pos[order]
     return part[0::2], pos[0::2], pos[1::2]
-
-
-def _toggles_from_polygon(xy: np.ndarray, h: int, w: int) -> np.ndarray:
-    """Toggle positions of one polygon part (see :func:`_polygon_toggles`)."""
-    return _polygon_toggles([xy], h, w)[1]
-
-
-def _runs_from_toggles(toggles: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Foreground runs of a mask given as toggle positions (parity of toggles at or before)."""
-    toggles = toggles[toggles < n_pixels]
-    if toggles.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    values, counts = np.unique(toggles, return_counts=True)
-    points = values[(counts & 1) == 1]
-    if points.size & 1:
-        points = np.append(points, n_pixels)
-    return points[0::2], points[1::2]
-
-
-def polygon_runs(flat: Sequence[float] | np.ndarray, height: int, width: int):
-    """Foreground runs of one COCO polygon part, exactly as pycocotools rasterises it.
-
-    Parameters
-    ----------
-    flat : sequence of float
-        ``[x0, y0, x1, y1, ...]`` with at least 3 points (checked by the model).
-    height, width : int
-        Size of the image.
-
-    Returns
-    -------
-    starts, ends : (R,) ndarray of int64
-        Half-open column-major index intervals ``[start, end)`` of foreground pixels.
-    """
-    xy = np.asarray(flat, dtype=np.float64).reshape(-1)
-    return _runs_from_toggles(_toggles_from_polygon(xy, height, width), height * width)
 
 
 def _bbox_polygon(bbox: Sequence[float]) -> np.ndarray:

@@ -26,7 +26,6 @@ __all__ = [
     "MAX_SIDE",
     "check_rle",
     "decode_counts_string",
-    "rle_counts",
     "rle_runs",
 ]
 
@@ -86,14 +85,6 @@ def decode_counts_string(counts: str | bytes) -> np.ndarray:
     if out.size > 4:
         out[4::2] = np.cumsum(values[2::2])[1:]
     return out
-
-
-def rle_counts(segmentation: Mapping[str, Any]) -> np.ndarray:
-    """Return the run lengths of an uncompressed or compressed RLE as int64."""
-    counts = segmentation["counts"]
-    if isinstance(counts, (str, bytes)):
-        return decode_counts_string(counts)
-    return np.asarray(counts, dtype=np.int64).reshape(-1)
 
 
 def check_rle(

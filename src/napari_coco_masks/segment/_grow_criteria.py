@@ -25,7 +25,7 @@ from ._validate import check_finite
 __all__ = ["auto_bounds", "smooth"]
 
 
-def _check_image(image: np.ndarray) -> np.ndarray:
+def check_image(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a numeric numpy array (bool becomes uint8); refuse NaN and inf."""
     arr = np.asarray(image)
     if arr.ndim < 1 or arr.size == 0:
@@ -43,7 +43,7 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
-def _check_seeds(seeds: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def check_seeds(seeds: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Return the seeds as an (N, ndim) int array of pixel indices inside ``shape``."""
     pts = np.asarray(seeds, dtype=float)
     if pts.ndim == 1 and pts.size == len(shape):
@@ -71,7 +71,7 @@ def smooth(image: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
 
     ``sigma`` is in pixels: one value, or one per axis (a physical σ divided by the spacing).
     """
-    image = _check_image(image)
+    image = check_image(image)
     sigmas = np.broadcast_to(np.asarray(sigma, dtype=float), (image.ndim,))
     if not np.any(sigmas > 0):
         return image
@@ -111,8 +111,8 @@ def auto_bounds(
     """
     from skimage.filters import threshold_otsu
 
-    image = _check_image(image)
-    pts = _check_seeds(np.asarray(seeds), image.shape)
+    image = check_image(image)
+    pts = check_seeds(np.asarray(seeds), image.shape)
     low, high = float(image.min()), float(image.max())
     if low == high:
         return low, high
@@ -133,7 +133,7 @@ def _value_range(dtype: np.dtype) -> tuple[float, float]:
     return float(info.min), float(info.max)
 
 
-def _cast_bounds(lower: float, upper: float, dtype: np.dtype) -> tuple[np.generic, np.generic]:
+def cast_bounds(lower: float, upper: float, dtype: np.dtype) -> tuple[np.generic, np.generic]:
     """Clamp the bounds to the pixel type's range and cast them as C++ ``static_cast`` does."""
     lo_min, hi_max = _value_range(dtype)
     lower = min(max(lower, lo_min), hi_max)
@@ -143,7 +143,7 @@ def _cast_bounds(lower: float, upper: float, dtype: np.dtype) -> tuple[np.generi
     return dtype.type(lower), dtype.type(upper)
 
 
-def _range_bounds(
+def range_bounds(
     seed_value: float, tolerance: float | None, lower: float | None, upper: float | None
 ) -> tuple[float, float]:
     """The range-mode bounds before the cast: seed value -/+ tolerance, or the fixed bounds."""
@@ -152,7 +152,7 @@ def _range_bounds(
     return (-math.inf if lower is None else lower), (math.inf if upper is None else upper)
 
 
-def _neighbourhood_stats(image: np.ndarray, seeds: np.ndarray, radius: int) -> tuple[float, float]:
+def neighbourhood_stats(image: np.ndarray, seeds: np.ndarray, radius: int) -> tuple[float, float]:
     """ITK's initial statistics: mean of the seeds' box means and the pooled sample variance.
 
     Pixels outside the image are replaced by the nearest border pixel (zero-flux Neumann).
@@ -170,11 +170,11 @@ def _neighbourhood_stats(image: np.ndarray, seeds: np.ndarray, radius: int) -> t
     return mean, (sum_squares - mean * mean * count) / (count - 1.0)
 
 
-def _confidence_bounds(
+def confidence_bounds(
     mean: float, variance: float, multiplier: float, seed_values: np.ndarray, dtype: np.dtype
 ) -> tuple[np.generic, np.generic]:
     """``mean -/+ multiplier * std``, widened to the seeds' values, cast to the pixel type."""
     std = math.sqrt(max(variance, 0.0))
     lower = min(mean - multiplier * std, float(seed_values.min()))
     upper = max(mean + multiplier * std, float(seed_values.max()))
-    return _cast_bounds(lower, upper, dtype)
+    return cast_bounds(lower, upper, dtype)

@@ -1,6 +1,6 @@
 """Runs of a mask along its last axis, and the runs connected to some seeds.
 
-A mask is scanned line by line into runs of True (:class:`_Runs`); runs on neighbouring lines
+A mask is scanned line by line into runs of True (:class:`Runs`); runs on neighbouring lines
 that touch are joined into components (a vectorised union-find for small run graphs, SciPy's
 sparse-graph pass for large ones). Cost ~ window size, fast for compact regions. Used by the
 window flood of :mod:`._window_flood`. No napari or Qt import lives here.
@@ -19,7 +19,7 @@ _SMALL_GRAPH = 4000  # runs up to which components are found without SciPy's gra
 
 
 @dataclass(frozen=True)
-class _Runs:
+class Runs:
     """Runs of True along the last axis of a mask: line (ravelled leading index), [start, stop)."""
 
     line: np.ndarray
@@ -28,7 +28,7 @@ class _Runs:
     shape: tuple[int, ...]
 
     @classmethod
-    def of(cls, mask: np.ndarray) -> _Runs:
+    def of(cls, mask: np.ndarray) -> Runs:
         """Scan ``mask`` line by line (O(mask.size) vectorised work)."""
         width = mask.shape[-1]
         lines = mask.reshape(-1, width)
@@ -113,7 +113,7 @@ class _Runs:
             )
         else:
             inner = np.zeros(line.size, dtype=np.intp)
-        tight = _Runs(inner, start - lo[-1], stop - lo[-1], box)
+        tight = Runs(inner, start - lo[-1], stop - lo[-1], box)
         return np.asarray(lo), tight.paint(np.ones(line.size, dtype=bool))
 
     def paint(self, selected: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ def _positive_steps(ndim: int, connectivity: int) -> list[tuple[int, ...]]:
     return steps
 
 
-def _connected(runs: _Runs, seeds: np.ndarray, connectivity: int) -> np.ndarray:
+def connected_runs(runs: Runs, seeds: np.ndarray, connectivity: int) -> np.ndarray:
     """Boolean selection of the runs connected to the runs holding ``seeds``."""
     selected = np.zeros(runs.line.size, dtype=bool)
     found = runs.find(seeds)
@@ -153,7 +153,7 @@ def _connected(runs: _Runs, seeds: np.ndarray, connectivity: int) -> np.ndarray:
     first, second = runs.neighbour_pairs(connectivity)
     n = runs.line.size
     if n <= _SMALL_GRAPH:
-        component = _roots(n, first, second)
+        component = roots(n, first, second)
         keep = np.zeros(n, dtype=bool)
     else:
         graph = coo_matrix((np.ones(first.size, dtype=np.int8), (first, second)), shape=(n, n))
@@ -163,7 +163,7 @@ def _connected(runs: _Runs, seeds: np.ndarray, connectivity: int) -> np.ndarray:
     return keep[component]
 
 
-def _roots(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+def roots(n: int, first: np.ndarray, second: np.ndarray) -> np.ndarray:
     """Connected components of ``n`` nodes joined by the edges ``first[k]``-``second[k]``.
 
     Returns each node's root (the smallest node of its component): vectorised hooking of

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.segmentation import flood
 
-from ._runs import _connected, _Runs
+from ._runs import Runs, connected_runs
 
 try:  # scikit-image's breadth-first kernels, used directly to skip its copies of the window
     from skimage.morphology._flood_fill_cy import _flood_fill_equal, _flood_fill_tolerance
@@ -143,7 +143,7 @@ def _bfs_limited(
     return region, layers
 
 
-def _flood(
+def flood_window(
     image: np.ndarray,
     seeds: np.ndarray,
     lower: np.generic,
@@ -193,8 +193,8 @@ def _flood(
         else:  # runs: cost ~ window size, a few vectorised passes
             carry = None
             mask = _in_range(view, lower, upper)
-            runs = _Runs.of(mask)
-            chosen = _connected(runs, local, connectivity)
+            runs = Runs.of(mask)
+            chosen = connected_runs(runs, local, connectivity)
             size = int(np.sum(runs.stop[chosen] - runs.start[chosen]))
             lows, highs = runs.touched(chosen)
             region = None
@@ -423,7 +423,7 @@ def _widen(
     return grow
 
 
-def _merge(a: Region, b: Region) -> Region:
+def merge_regions(a: Region, b: Region) -> Region:
     """Union of two regions over the window that covers both."""
     lo = [min(s.start, t.start) for s, t in zip(a.slices, b.slices, strict=True)]
     hi = [max(s.stop, t.stop) for s, t in zip(a.slices, b.slices, strict=True)]

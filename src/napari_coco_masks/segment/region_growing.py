@@ -24,17 +24,17 @@ from typing import Any, Literal
 import numpy as np
 
 from ._grow_criteria import (
-    _cast_bounds,
-    _check_image,
-    _check_seeds,
-    _confidence_bounds,
-    _neighbourhood_stats,
-    _range_bounds,
     auto_bounds,
+    cast_bounds,
+    check_image,
+    check_seeds,
+    confidence_bounds,
+    neighbourhood_stats,
+    range_bounds,
     smooth,
 )
 from ._validate import check_connectivity
-from ._window_flood import Region, _flood, _merge
+from ._window_flood import Region, flood_window, merge_regions
 from .cleanup import options_from
 
 __all__ = [
@@ -191,12 +191,12 @@ def _grow_confidence(
     """ITK's ConfidenceConnected algorithm for one object grown from ``seeds``."""
     seed_values = image[tuple(seeds.T)].astype(np.float64)
     if radius > 0:
-        mean, variance = _neighbourhood_stats(image, seeds, radius)
+        mean, variance = neighbourhood_stats(image, seeds, radius)
     else:
         mean = float(seed_values.mean())
         variance = float(seed_values.var(ddof=1)) if len(seed_values) > 1 else 0.0
-    bounds = _confidence_bounds(mean, variance, multiplier, seed_values, image.dtype)
-    region = _flood(image, seeds, *bounds, footprint, max_size)
+    bounds = confidence_bounds(mean, variance, multiplier, seed_values, image.dtype)
+    region = flood_window(image, seeds, *bounds, footprint, max_size)
     tiny = 0.1 * np.finfo(np.float64).eps  # itk::Math::AlmostEquals(variance, 0.0)
     for _ in range(int(iterations)):
         values = image[region.slices][region.mask].astype(np.float64)
@@ -207,8 +207,8 @@ def _grow_confidence(
         variance = (float(np.dot(values, values)) - total * total / n) / (n - 1.0)
         if abs(variance) <= tiny:
             break
-        bounds = _confidence_bounds(total / n, variance, multiplier, seed_values, image.dtype)
-        region = _flood(image, seeds, *bounds, footprint, max_size, region.slices)
+        bounds = confidence_bounds(total / n, variance, multiplier, seed_values, image.dtype)
+        region = flood_window(image, seeds, *bounds, footprint, max_size, region.slices)
     return region
 
 
@@ -243,8 +243,8 @@ def grow_region(
     (4, False)
     """
     options = _grow_options(options, kwargs, "grow_region")
-    image = smooth(_check_image(image), options.sigma)
-    pts = _check_seeds(seeds, image.shape)
+    image = smooth(check_image(image), options.sigma)
+    pts = check_seeds(seeds, image.shape)
     footprint = check_connectivity(options.connectivity, image.ndim)
     if pts.shape[0] == 0:
         raise ValueError("`seeds` is empty: give at least one (N, ndim) seed")
@@ -253,15 +253,15 @@ def grow_region(
         return _grow_confidence(image, pts, options.multiplier, options.iterations,
                                 options.radius, footprint, max_size)  # fmt: skip
     if options.tolerance is None:
-        bounds = _cast_bounds(*_range_bounds(0.0, None, options.lower, options.upper),
+        bounds = cast_bounds(*range_bounds(0.0, None, options.lower, options.upper),
                               image.dtype)  # fmt: skip
-        return _flood(image, pts, *bounds, footprint, max_size)
+        return flood_window(image, pts, *bounds, footprint, max_size)
     result: Region | None = None
     for seed in pts:
         value = float(image[tuple(seed)])
-        bounds = _cast_bounds(*_range_bounds(value, options.tolerance, None, None), image.dtype)
-        region = _flood(image, seed[np.newaxis], *bounds, footprint, max_size)
-        result = region if result is None else _merge(result, region)
+        bounds = cast_bounds(*range_bounds(value, options.tolerance, None, None), image.dtype)
+        region = flood_window(image, seed[np.newaxis], *bounds, footprint, max_size)
+        result = region if result is None else merge_regions(result, region)
     assert result is not None
     return result
 
@@ -324,8 +324,8 @@ def grow_regions(
            [1, 1, 2]], dtype=uint8)
     """
     options = _grow_options(options, kwargs, "grow_regions")
-    image = smooth(_check_image(image), options.sigma)
-    pts = _check_seeds(seeds, image.shape)
+    image = smooth(check_image(image), options.sigma)
+    pts = check_seeds(seeds, image.shape)
     values = _check_labels(labels, pts.shape[0])
     dtype = np.min_scalar_type(int(values.max()) if values.size else 1)
     unsmoothed = replace(options, sigma=0.0)

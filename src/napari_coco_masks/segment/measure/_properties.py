@@ -39,13 +39,13 @@ PROPERTIES: tuple[str, ...] = (
 )
 
 
-_ONLY_2D = {"perimeter", "eccentricity", "circularity"}
+ONLY_2D = {"perimeter", "eccentricity", "circularity"}
 
 
-_ONLY_3D = {"surface_area"}
+ONLY_3D = {"surface_area"}
 
 
-_INTENSITY = {"intensity_mean", "intensity_min", "intensity_max", "intensity_std"}
+INTENSITY = {"intensity_mean", "intensity_min", "intensity_max", "intensity_std"}
 
 
 _MOMENTS = {"axis_major_length", "axis_minor_length", "eccentricity"}
@@ -226,7 +226,7 @@ def _sums_from_image(
         first, second = _coordinate_sums(flat, lab.shape, nbins, full_origin)
         sums.first = [f[present] for f in first]
         sums.second = {k: v[present] for k, v in second.items()}
-    if intensity is not None and any(p in wanted for p in _INTENSITY):
+    if intensity is not None and any(p in wanted for p in INTENSITY):
         stats = _intensity_properties(flat, np.asarray(intensity).ravel(), count_all, nbins, wanted)
         sums.intensity = {k: v[present] for k, v in stats.items()}
     return sums
@@ -246,14 +246,14 @@ def _sums_from_crops(
     the crops anyway, so moments and intensity statistics come from the same small arrays."""
     n, ndim = present.size, lab.ndim
     need_moments = any(p in wanted for p in _MOMENTS)
-    need_intensity = intensity is not None and any(p in wanted for p in _INTENSITY)
+    need_intensity = intensity is not None and any(p in wanted for p in INTENSITY)
     want_perimeter = "perimeter" in wanted or "circularity" in wanted
     sums = _Sums(count=np.empty(n), origin=origin,
                  first=[np.empty(n) for _ in range(ndim)])
     if need_moments:
         sums.second = {(i, j): np.empty(n) for i in range(ndim) for j in range(i, ndim)}
     if need_intensity:
-        sums.intensity = {p: np.empty(n) for p in _INTENSITY if p in wanted}
+        sums.intensity = {p: np.empty(n) for p in INTENSITY if p in wanted}
     crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area")}
     for k, value in enumerate(present):
         slc = slices[value - 1]
@@ -313,7 +313,7 @@ def _intensity_properties(
     return out
 
 
-def _measure_frame(
+def frame_properties(
     labels: np.ndarray,
     intensity: np.ndarray | None,
     spacing: tuple[float, ...],

@@ -18,14 +18,14 @@ import pandas as pd
 from .._frames import frame_of, map_frames
 from .._validate import check_spacing
 from ._properties import (
-    _INTENSITY,
-    _ONLY_2D,
-    _ONLY_3D,
+    INTENSITY,
+    ONLY_2D,
+    ONLY_3D,
     PROPERTIES,
     ProgressCallback,
-    _measure_frame,
+    frame_properties,
 )
-from .tables import _check_units, _with_units
+from .tables import check_units, with_units
 
 __all__ = ["PROPERTIES", "concat_frames", "iter_frames", "measure"]
 
@@ -35,9 +35,9 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
     if properties is None:
         wanted = [
             p for p in PROPERTIES
-            if not (p in _ONLY_2D and ndim != 2)
-            and not (p in _ONLY_3D and ndim != 3)
-            and not (p in _INTENSITY and not has_intensity)
+            if not (p in ONLY_2D and ndim != 2)
+            and not (p in ONLY_3D and ndim != 3)
+            and not (p in INTENSITY and not has_intensity)
             and not (p in ("axis_major_length", "axis_minor_length") and ndim not in (2, 3))
         ]
         return wanted
@@ -45,14 +45,14 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
     unknown = [p for p in wanted if p not in PROPERTIES]
     if unknown:
         raise ValueError(f"`properties` has unknown names {unknown}; choose from {list(PROPERTIES)}")
-    if ndim != 2 and (bad := [p for p in wanted if p in _ONLY_2D]):
+    if ndim != 2 and (bad := [p for p in wanted if p in ONLY_2D]):
         raise ValueError(f"`properties` {bad} exist for 2D objects only (objects here are {ndim}D)")
     axes = ("axis_major_length", "axis_minor_length")
     if ndim not in (2, 3) and (bad := [p for p in wanted if p in axes]):
         raise ValueError(f"`properties` {bad} exist for 2D and 3D objects only, not {ndim}D")
-    if ndim != 3 and (bad := [p for p in wanted if p in _ONLY_3D]):
+    if ndim != 3 and (bad := [p for p in wanted if p in ONLY_3D]):
         raise ValueError(f"`properties` {bad} exist for 3D objects only (objects here are {ndim}D)")
-    if not has_intensity and (bad := [p for p in wanted if p in _INTENSITY]):
+    if not has_intensity and (bad := [p for p in wanted if p in INTENSITY]):
         raise ValueError(f"`properties` {bad} need an `intensity` image; pass one or drop them")
     return wanted
 
@@ -143,10 +143,10 @@ def measure(
         return concat_frames(parts)
     labels, intensity, ndim = _check_inputs(labels, intensity, frame_axis)
     spacing_t = check_spacing(spacing, ndim)
-    units_t = _check_units(units, ndim)
+    units_t = check_units(units, ndim)
     wanted = _check_properties(properties, ndim, intensity is not None)
-    cols = _measure_frame(_load(labels), _load(intensity), spacing_t, wanted, progress)
-    return _with_units(pd.DataFrame(cols), units_t, spacing_t)
+    cols = frame_properties(_load(labels), _load(intensity), spacing_t, wanted, progress)
+    return with_units(pd.DataFrame(cols), units_t, spacing_t)
 
 
 def iter_frames(
@@ -178,15 +178,15 @@ def iter_frames(
     if units is not None and not isinstance(units, str) and len(units) == full_ndim:
         units = [u for i, u in enumerate(units) if i != frame_axis]
     spacing_t = check_spacing(spacing, full_ndim, frame_axis)
-    units_t = _check_units(units, ndim)
+    units_t = check_units(units, ndim)
     wanted = _check_properties(properties, ndim, intensity is not None)
 
     def measure_frame(t: int) -> pd.DataFrame:
         lab_t = _load(frame_of(labels, frame_axis, t))
         img_t = None if intensity is None else _load(frame_of(intensity, frame_axis, t))
-        cols = _measure_frame(lab_t, img_t, spacing_t, wanted)
+        cols = frame_properties(lab_t, img_t, spacing_t, wanted)
         frame = np.full(len(cols["label"]), t, dtype=np.intp)
-        return _with_units(pd.DataFrame({"frame": frame, **cols}), units_t, spacing_t)
+        return with_units(pd.DataFrame({"frame": frame, **cols}), units_t, spacing_t)
 
     for _, table in map_frames(labels.shape[frame_axis], measure_frame):
         yield table

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .._validate import check_spacing
-from .tables import _check_units, _column_units
+from .tables import check_units, column_units
 
 __all__ = ["measure_shapes"]
 
@@ -91,7 +91,7 @@ def measure_shapes(
     if units is not None and not isinstance(units, str) and len(units) > 2:
         units = list(units)[-2:]
     spacing_t = check_spacing(spacing, 2)
-    units_t = _check_units(units, 2)
+    units_t = check_units(units, 2)
     scale = np.asarray(spacing_t)
     rows = []
     for k, (verts, kind) in enumerate(zip(shapes, types, strict=True)):
@@ -104,7 +104,7 @@ def measure_shapes(
     df = pd.DataFrame(
         rows, columns=["shape", "shape_type", "area", "perimeter", "centroid-0", "centroid-1"]
     )
-    df.attrs["units"] = _column_units(df.columns, units_t)
+    df.attrs["units"] = column_units(df.columns, units_t)
     df.attrs["units"]["shape"] = ""
     df.attrs["spacing"] = spacing_t
     return df

@@ -17,7 +17,7 @@ import pandas as pd
 __all__ = ["join_features", "summarize", "to_csv", "unit_label", "with_unit_headers"]
 
 
-def _check_units(units: str | Sequence[str | None] | None, ndim: int) -> tuple[str, ...]:
+def check_units(units: str | Sequence[str | None] | None, ndim: int) -> tuple[str, ...]:
     """Return one unit string per spatial axis; ``None``/``"pixel"`` become ``"px"``."""
     if units is None or isinstance(units, str):
         values: list[Any] = [units] * ndim
@@ -46,7 +46,7 @@ def _power(units: Sequence[str], power: int) -> str:
     return "·".join(units)
 
 
-def _column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, str]:
+def column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, str]:
     """Map each output column to its unit string (``""`` for dimensionless values)."""
     ndim = len(units)
     length = units[0] if len(set(units)) == 1 else "·".join(units) + f"^(1/{ndim})"
@@ -92,9 +92,9 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _with_units(df: pd.DataFrame, units: tuple[str, ...], spacing: tuple[float, ...]) -> pd.DataFrame:
+def with_units(df: pd.DataFrame, units: tuple[str, ...], spacing: tuple[float, ...]) -> pd.DataFrame:
     """Attach ``attrs["units"]`` (per column) and ``attrs["spacing"]`` to a measurement table."""
-    df.attrs["units"] = _column_units(df.columns, units)
+    df.attrs["units"] = column_units(df.columns, units)
     df.attrs["spacing"] = spacing
     return df
 
