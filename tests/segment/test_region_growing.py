@@ -384,7 +384,7 @@ def test_union_find_components_equal_scipy():
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    from napari_coco_masks.segment._runs import roots
+    from napari_coco_masks.segment._runs import roots as union_find
 
     rng = np.random.default_rng(5)
     for n, m in [(1, 0), (10, 0), (50, 40), (500, 450), (3000, 2990)]:
@@ -392,7 +392,7 @@ def test_union_find_components_equal_scipy():
         chain = rng.permutation(n)  # a long path too, the worst case for hooking
         first = np.concatenate([first, chain[:-1]])[: m + n // 2]
         second = np.concatenate([second, chain[1:]])[: m + n // 2]
-        roots = roots(n, first, second)
+        roots = union_find(n, first, second)
         graph = coo_matrix((np.ones(first.size), (first, second)), shape=(n, n))
         _, expected = connected_components(graph, directed=False)
         # same partition, each node labelled with the smallest node of its component
