@@ -265,3 +265,59 @@ def test_split_by_images_is_seeded_and_partitions_the_file(tmp_path):
                               split_images(n, {"a": 1, "b": 1}, 1)["a"])
     with pytest.raises(Exception, match="plain file name"):
         export_split(ROBOFLOW, tmp_path / "bad", ratios={"../x": 1})
+
+
+@pytest.mark.parametrize("task", ["segment", "detect"])
+def test_yolo_export_reads_back_with_supervision(tmp_path, task):
+    """supervision's own YOLO reader gives back the classes, boxes and (segment) masks."""
+    import shutil
+
+    import supervision as sv
+    from scipy.ndimage import binary_dilation
+
+    from napari_coco_masks.coco.exports import export_yolo
+
+    src = COCO2017.parent
+    shutil.copytree(src / "images", tmp_path / "images")
+    export_yolo(COCO2017, tmp_path / "yolo", task=task)
+    ds = sv.DetectionDataset.from_yolo(
+        images_directory_path=str(tmp_path / "images"),
+        annotations_directory_path=str(tmp_path / "yolo" / "labels"),
+        data_yaml_path=str(tmp_path / "yolo" / "data.yaml"),
+        force_masks=task == "segment",
+    )
+    dataset = load_coco(COCO2017)
+    classes = export_classes(dataset)
+    assert ds.classes == [c.name for c in classes]
+    coco = _coco(COCO2017)
+    for image in dataset.images:
+        _, _, det = next(t for t in ds if Path(t[0]).name == image.file_name)
+        anns = dataset.image_annotations(image.position)
+        h, w = image.height, image.width
+        if task == "detect":
+            assert len(det) == len(anns)
+            for k, ann in enumerate(anns):
+                mask = coco.annToMask(ann.record).astype(bool)
+                rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+                box = [cols[0], rows[0], cols[-1] + 1, rows[-1] + 1]
+                assert np.allclose(det.xyxy[k], box, atol=1e-3 * max(h, w))
+                assert ds.classes[det.class_id[k]] == dataset.categories[
+                    ann.category_position].name
+            continue
+        # one YOLO line per polygon part: a part's mask lies within its annotation's
+        parts = [(ann, j) for ann in anns for j in range(len(ann.segmentation))
+                 if ann.kind == "polygon"]
+        assert len(det) == len(parts)
+        for k, (ann, j) in enumerate(parts):
+            part = {**ann.record, "segmentation": [ann.segmentation[j]]}
+            ours = coco.annToMask(part).astype(bool)
+            theirs = det.mask[k]
+            # supervision (its NumPy fill without OpenCV) and pycocotools rasterise the same
+            # polygon differently along its outline (and where it crosses itself): every
+            # pycocotools pixel is within a pixel of supervision's mask, and they overlap
+            assert (ours <= binary_dilation(theirs)).all()
+            # and supervision's box of each part is the part's vertex extent (6 decimals)
+            xy = np.clip(np.asarray(ann.segmentation[j], float).reshape(-1, 2), 0, [w, h])
+            assert np.allclose(det.xyxy[k], [*xy.min(axis=0), *xy.max(axis=0)],
+                               atol=1e-6 * max(h, w) + 1e-3)
+            assert ds.classes[det.class_id[k]] == dataset.categories[ann.category_position].name
