@@ -58,6 +58,7 @@ def test_a_batch_of_real_images(tmp_path: Path, images, broken, client) -> None:
                                *(f"images__{p.stem}.png" for p in (images["jpg0"],
                                                                    images["jpg1"]))])
     assert iio.imread(out / "overlays" / "images__coins.png").shape == (303, 384, 3)
+    assert report.outputs["measurements_3d"] == str(out / "measurements_3d.csv")
     saved = json.loads((out / "report.json").read_text())
     assert saved["done"] == 5 and len(saved["failed"]) == 3 and saved["objects"] == report.objects
     text = (out / "report.txt").read_text()

@@ -154,7 +154,7 @@ def run_recipe(
     resumed = len(parts)
     todo = [j for j in jobs if j.key not in parts]
     failed: list[dict[str, str]] = []
-    seconds = {key: part.get("seconds", 0.0) for key, part in parts.items()}
+    seconds: dict[str, float] = {}  # this run's work per image
     address = dashboard = ""
     if todo:
         from tqdm import tqdm
@@ -174,13 +174,23 @@ def run_recipe(
         images=len(jobs), done=len(parts), failed=failed, resumed=resumed,
         objects=sum(p["objects"] for p in parts.values()),
         seconds=time.perf_counter() - started, work_seconds=float(sum(seconds.values())),
-        outputs={k: str(out / v) for k, v in OUTPUTS.items()} | {"overlays": str(out / OVERLAYS)},
+        outputs=_outputs(out),
         recipe=digest, scheduler=address, dashboard=dashboard,
         warnings=[{"file": j.file_name, "warning": w} for j in jobs if j.key in parts
                   for w in parts[j.key].get("warnings", [])],
     )  # fmt: skip
     write_report(out, report)
     return report
+
+
+def _outputs(out: Path) -> dict[str, str]:
+    """The files of the run by kind (the tables of volumes only when there were some)."""
+    written = {k: str(out / v) for k, v in OUTPUTS.items()} | {"overlays": str(out / OVERLAYS)}
+    for kind in ("measurements", "summary"):
+        path = out / f"{Path(OUTPUTS[kind]).stem}_3d.csv"
+        if path.exists():
+            written[f"{kind}_3d"] = str(path)
+    return written
 
 
 def _stream(client: Any, todo: Sequence[Job], recipe: Recipe, spacing: Any, out: Path,

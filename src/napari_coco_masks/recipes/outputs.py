@@ -41,7 +41,27 @@ OVERLAYS = RUN_OVERLAYS
 
 @dataclass
 class Report:
-    """What a run did (also written as ``report.json`` and ``report.txt``)."""
+    """What a run did (also written as ``report.json`` and ``report.txt``).
+
+    Attributes
+    ----------
+    images, done, resumed : int
+        Images of the inputs; done (this run or an earlier one); of those, done earlier.
+    failed : list of dict
+        ``{"file": file_name, "reason": ...}`` of every image that failed, in input order.
+    objects : int
+        Objects of the images done.
+    seconds, work_seconds : float
+        Wall time of the run; time the workers spent on this run's images.
+    outputs : dict
+        Written files by kind (``coco``, ``measurements``, ``summary``, ``report``, ...).
+    recipe : str
+        The recipe's digest (:meth:`Recipe.digest`).
+    scheduler, dashboard : str
+        The dask scheduler's address and dashboard link ("" when none was needed).
+    warnings : list of dict
+        ``{"file": file_name, "warning": ...}``: what the steps warned about.
+    """
 
     images: int
     done: int
