@@ -382,3 +382,31 @@ def test_a_closed_dock_is_never_called_again(make_napari_viewer, qtbot, dataset,
     qtbot.wait(2000)  # the export finishes with no dock to report to
     assert (tmp_path / "sem" / "classes.json").exists()
     assert "category_id" in layers["shapes"].features  # the browser still works alone
+
+
+def test_make_a_dataset_from_a_measured_label_stack(make_napari_viewer, qtbot, tmp_path):
+    """A widget's output: a stack of frames with a features table naming categories."""
+    import pandas as pd
+
+    viewer = make_napari_viewer()
+    stack = np.zeros((3, 40, 50), np.int32)
+    stack[0, 2:10, 2:10] = 1
+    stack[1, 20:30, 5:45] = 2
+    stack[2, 5:15, 30:40] = 3
+    stack[2, 25:35, 30:40] = 4
+    features = pd.DataFrame({"index": [1, 2, 3, 4], "area": [64.0, 400.0, 100.0, 100.0],
+                             "category": ["round", "long", "round", "round"]})
+    plain = viewer.add_labels(stack, name="segmented", features=features, scale=(1, 2, 2))
+    dock = _dock(viewer, qtbot)
+    new = dock.make_dataset(tmp_path / "frames.json", labels=plain)
+    labels = next(ly for ly in new if ly._type_string == "labels")
+    assert tuple(labels.scale) == (1, 2, 2)
+    saved = json.loads((tmp_path / "frames.json").read_text())
+    assert [c["name"] for c in saved["categories"]] == ["round", "long"]
+    assert [im["file_name"] for im in saved["images"]] == [
+        "segmented_0000.png", "segmented_0001.png", "segmented_0002.png"]
+    assert [(a["image_id"], a["category_id"]) for a in saved["annotations"]] == [
+        (1, 1), (2, 2), (3, 1), (3, 1)]
+    assert dock.table.rowCount() == 2 and dock.table.item(0, 2).text() == "3"
+    coco = _coco(tmp_path / "frames.json")
+    assert np.array_equal(coco.annToMask(saved["annotations"][1]).astype(bool), stack[1] == 2)
