@@ -86,13 +86,6 @@ def is_predictions(session: CocoSession) -> bool:
         isinstance(a, dict) and "score" in a for a in anns[:100])
 
 
-def _position(session: CocoSession, category_id: Any) -> int | None:
-    try:
-        return session.category(category_id).position
-    except CocoError:
-        return None
-
-
 def _rows(df: pd.DataFrame) -> list[dict]:
     obj = df.astype(object)
     return obj.where(pd.notna(obj), None).to_dict("records")
@@ -121,15 +114,6 @@ class _Palette:
             a = row.get("annotation_id")
             shown = shown and a is not None and self._match(a) in self.only
         return (GREY if p is None else self.colors[p]), shown
-
-
-def label_colormap(session: CocoSession, features: pd.DataFrame, hidden: set[int],
-                   threshold: float | None):
-    """Label value -> colour of its row's category (transparent when hidden)."""
-    from napari.utils.colormaps import DirectLabelColormap
-
-    return DirectLabelColormap(color_dict=_label_colors(
-        features, _Palette(session, hidden, threshold)))
 
 
 def _label_colors(features: pd.DataFrame, palette: _Palette) -> dict[Any, str]:
