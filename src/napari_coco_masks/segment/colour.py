@@ -61,7 +61,23 @@ def _hsv_unit(rgb: Any, channel_axis: int) -> np.ndarray:
 def rgb_to_hsv(rgb: Any, *, channel_axis: int = -1) -> np.ndarray:
     """Hue (degrees), saturation and value ([0, 1]) of every pixel, on a last axis of 3.
 
-    Integer images are scaled by their dtype's maximum as in :func:`skimage.color.rgb2hsv`.
+    Parameters
+    ----------
+    rgb : (..., 3 or 4) array_like
+        RGB or RGBA image; integers are scaled by their dtype's maximum as in
+        :func:`skimage.color.rgb2hsv`.
+    channel_axis : int
+        Axis of the colour channels.
+
+    Returns
+    -------
+    (..., 3) ndarray of float
+        Hue in [0, 360), saturation and value in [0, 1].
+
+    Examples
+    --------
+    >>> rgb_to_hsv(np.array([[[255, 0, 0], [0, 0, 128]]], np.uint8)).round(2).tolist()
+    [[[0.0, 1.0, 1.0], [240.0, 1.0, 0.5]]]
     """
     hsv = _hsv_unit(rgb, channel_axis)
     hsv[..., 0] *= 360.0
@@ -109,6 +125,12 @@ def colour_mask(
     -------
     ndarray of bool
         The input's shape without the channel axis.
+
+    Examples
+    --------
+    >>> rgb = np.array([[[255, 0, 0], [0, 255, 0], [250, 10, 10]]], np.uint8)
+    >>> colour_mask(rgb, hue=(340, 20), saturation=(0.5, 1)).tolist()
+    [[True, False, True]]
     """
     h_lo, h_hi = _check_range("hue", hue, 0.0, 360.0)
     s_lo, s_hi = _check_range("saturation", saturation, 0.0, 1.0)
@@ -138,8 +160,27 @@ def hsv_range_around(
 ) -> tuple[Range, Range, Range]:
     """Return the (hue, saturation, value) ranges around one RGB(A) colour, for a colour pick.
 
-    ``pixel`` is in the range of ``dtype`` (e.g. 0-255 for uint8). The hue range wraps through
-    0 when the colour is near red; saturation and value are clipped to [0, 1].
+    Parameters
+    ----------
+    pixel : (3,) or (4,) array_like
+        The colour, in the range of ``dtype`` (e.g. 0-255 for uint8).
+    hue_tolerance : float
+        Half-width of the hue range, in degrees (180 or more: every hue).
+    saturation_tolerance, value_tolerance : float
+        Half-widths of the saturation and value ranges.
+    dtype : dtype
+        The image's dtype, whose range scales ``pixel``.
+
+    Returns
+    -------
+    hue, saturation, value : (float, float)
+        Ranges for :func:`colour_mask`. The hue range wraps through 0 when the colour is near
+        red; saturation and value are clipped to [0, 1].
+
+    Examples
+    --------
+    >>> hsv_range_around([255, 0, 0], hue_tolerance=10)
+    ((350.0, 10.0), (0.75, 1.0), (0.75, 1.0))
     """
     rgb = np.asarray(pixel, dtype=dtype).reshape(1, 1, -1)
     h, s, v = rgb_to_hsv(rgb)[0, 0]
@@ -186,6 +227,13 @@ def colour_labels(
         arguments (``fill_holes=``, ``min_size=``, ...) set its fields instead.
     time_axis : int, optional
         Deprecated name of ``frame_axis``.
+
+    Yields
+    ------
+    frame_index : int or None
+        The frame (None without ``frame_axis``).
+    labels : ndarray of int32
+        Its objects (values continue from frame to frame), or its 0/1 mask.
 
     Examples
     --------

@@ -242,12 +242,29 @@ def iter_threshold_frames(
     """Threshold a series frame by frame, yielding ``(frame_index, labels, threshold)``.
 
     Frames are independent: smoothing, local windows, holes, borders and connected components
-    never cross ``frame_axis``. With ``per_frame=False`` the threshold of a global method is
-    computed once over the whole series (smoothed frame by frame) and applied to every frame.
-    Label values are unique over the series. A constant frame has no object and threshold
-    None. ``frames`` restricts the work to some frame indices (e.g. the frame a preview
-    shows); a series-wide threshold is still computed over every frame. Options are those of
-    :func:`threshold`; pass a grey series.
+    never cross ``frame_axis``. Label values are unique over the series.
+
+    Parameters
+    ----------
+    image : (T, M, N[, ...]) array_like
+        Grey series (numpy or dask).
+    options, labels, spacing
+        As for :func:`threshold` (keyword fields too).
+    frame_axis : int
+        Axis of the frames.
+    per_frame : bool
+        A threshold per frame (True), or one of a global method computed once over the whole
+        series (smoothed frame by frame) and applied to every frame (False).
+    frames : sequence of int, optional
+        Only these frames (e.g. the one a preview shows); a series-wide threshold is still
+        computed over every frame.
+
+    Yields
+    ------
+    frame_index : int
+    labels : ndarray of int32
+    threshold : float, ndarray or None
+        None for a constant frame (no object).
 
     Examples
     --------
@@ -290,9 +307,20 @@ def threshold_labels(
 ) -> Thresholded:
     """Threshold ``image`` and return its objects and the threshold used.
 
-    Parameters and labels are those of :func:`threshold`; the threshold is a float (global
-    and manual methods), the ``classes - 1`` thresholds (``multiotsu``) or an array of the
-    image's shape (local methods); with ``frame_axis``, a list of those per frame.
+    Parameters
+    ----------
+    image, options, labels, spacing, channel_axis, channel, frame_axis, per_frame
+        As for :func:`threshold` (keyword fields of the options too).
+    time_axis : int, optional
+        Deprecated name of ``frame_axis``.
+
+    Returns
+    -------
+    Thresholded
+        ``(labels, threshold)``: the labels of :func:`threshold` and the threshold used, a
+        float (global and manual methods), the ``classes - 1`` thresholds (``multiotsu``) or
+        an array of the image's shape (local methods); with ``frame_axis``, a list of those
+        per frame.
 
     Examples
     --------

@@ -26,15 +26,21 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._frames import Progress, UniqueIds, drain, frame_of, map_frames, stack_frames
-from ._markers import (
+from ._split import split_frame
+from ._validate import check_finite, check_spacing
+from ._watershed_input import (
+    as_array,
+    check_frame_axis,
+    check_image,
     check_label_markers,
+    check_mask_dtype,
     check_points_in_mask,
+    check_positive,
+    check_same_shape,
     marker_kind,
     point_labels,
     points_to_pixels,
 )
-from ._split import split_frame
-from ._validate import check_finite, check_spacing
 from .cleanup import options_from
 
 __all__ = [
@@ -45,81 +51,6 @@ __all__ = [
     "split_touching",
     "watershed",
 ]
-
-#: Spatial dimensionalities the functions segment (series add a frame axis).
-SPATIAL_NDIMS = (2, 3)
-
-
-def _as_array(data: Any) -> Any:
-    """Return ``data`` unchanged if it is array-like with a shape (numpy, dask), else an ndarray."""
-    return data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
-
-
-def _check_frame_axis(ndim: int, frame_axis: int | None, name: str) -> int | None:
-    """Validate ``frame_axis`` and the dimensionality of the array called ``name``.
-
-    Returns the non-negative frame axis (or None).
-    """
-    if frame_axis is None:
-        if ndim not in SPATIAL_NDIMS:
-            hint = (
-                " For a time series pass `frame_axis` (the time axis)."
-                if ndim == max(SPATIAL_NDIMS) + 1
-                else ""
-            )
-            raise ValueError(f"`{name}` must be 2D or 3D, got {ndim}D.{hint}")
-        return None
-    if not isinstance(frame_axis, (int, np.integer)) or isinstance(frame_axis, bool):
-        raise ValueError(f"`frame_axis` must be an int or None, got {frame_axis!r}.")
-    if not -ndim <= frame_axis < ndim:
-        raise ValueError(
-            f"`frame_axis` ({frame_axis}) is out of range for `{name}` with {ndim} dimensions."
-        )
-    if ndim - 1 not in SPATIAL_NDIMS:
-        raise ValueError(
-            f"`{name}` must be 3D or 4D with `frame_axis` (2D or 3D frames), got {ndim}D."
-        )
-    return int(frame_axis) % ndim
-
-
-def _check_positive(value: float, name: str, *, allow_none: bool = False) -> float | None:
-    """Return ``value`` as a positive finite float; None passes when ``allow_none``."""
-    if value is None and allow_none:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.") from None
-    if not np.isfinite(number) or number <= 0:
-        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
-    return number
-
-
-def _check_mask_dtype(mask: Any) -> None:
-    """A split needs a boolean mask or non-negative integer labels, not intensities."""
-    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
-        raise ValueError(
-            f"`mask` must be a boolean mask or an integer label image, got dtype {mask.dtype}; "
-            "threshold an intensity image first (e.g. `image > t`)."
-        )
-
-
-def _check_image(image: Any) -> None:
-    """The flooded image must be real-valued (an RGB image must be converted to grey first)."""
-    if image.dtype == bool or not (
-        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
-    ):
-        raise ValueError(f"`image` must be a real-valued intensity image, got dtype {image.dtype}.")
-
-
-def _check_same_shape(array: Any, image: Any, name: str) -> None:
-    """Raise if ``array`` and ``image`` differ in shape."""
-    if tuple(array.shape) != tuple(image.shape):
-        raise ValueError(
-            f"`{name}` (shape {tuple(array.shape)}) must have the same shape as `image` "
-            f"(shape {tuple(image.shape)})."
-        )
-
 
 @dataclass(frozen=True)
 class SplitOptions:
@@ -149,8 +80,8 @@ class SplitOptions:
     h: float | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "min_distance", _check_positive(self.min_distance, "min_distance"))
-        object.__setattr__(self, "h", _check_positive(self.h, "h", allow_none=True))
+        object.__setattr__(self, "min_distance", check_positive(self.min_distance, "min_distance"))
+        object.__setattr__(self, "h", check_positive(self.h, "h", allow_none=True))
 
     @classmethod
     def option_names(cls) -> frozenset[str]:
@@ -215,10 +146,19 @@ def iter_split_touching(
 ) -> Progress:
     """Validate the inputs of :func:`split_touching` and return its step generator.
 
-    The generator yields ``(frames_done, n_frames)`` and returns the label image, so a GUI
-    can show progress (``result = yield from iter_split_touching(...)``). Parameters are those
-    of :func:`split_touching`. Invalid parameters, shapes and dtypes raise ``ValueError`` here,
-    before any work; negative labels are found while a frame is read, from the generator.
+    Invalid parameters, shapes and dtypes raise ``ValueError`` here, before any work;
+    negative labels are found while a frame is read, from the generator.
+
+    Parameters
+    ----------
+    mask, options, spacing, frame_axis
+        As for :func:`split_touching` (keyword fields of the options too).
+
+    Returns
+    -------
+    generator
+        Yields ``(frames_done, n_frames)`` and returns the label image, so a GUI can show
+        progress (``result = yield from iter_split_touching(...)``).
 
     Examples
     --------
@@ -229,9 +169,9 @@ def iter_split_touching(
     ((1, 2), (2, 2))
     """
     options = _pick(options, SplitOptions, kwargs, "split_touching")
-    mask = _as_array(mask)
-    axis = _check_frame_axis(mask.ndim, frame_axis, "mask")
-    _check_mask_dtype(mask)
+    mask = as_array(mask)
+    axis = check_frame_axis(mask.ndim, frame_axis, "mask")
+    check_mask_dtype(mask)
     sampling = np.asarray(check_spacing(spacing, mask.ndim, axis))
     n_frames = 1 if axis is None else mask.shape[axis]
     ids = UniqueIds()
@@ -325,20 +265,36 @@ def iter_watershed(
 ) -> Progress:
     """Validate the inputs of :func:`watershed` and return its step generator.
 
-    The generator yields ``(frames_done, n_frames)`` and returns the label image. Parameters
-    are those of :func:`watershed`. Checks of shapes, dtypes and marker points raise
-    ``ValueError`` here, before any work; checks that read a marker label image (empty, negative
-    or outside the mask) raise from the generator, so a GUI does not read big data in its thread.
+    Checks of shapes, dtypes and marker points raise ``ValueError`` here, before any work;
+    checks that read a marker label image (empty, negative or outside the mask) raise from the
+    generator, so a GUI does not read big data in its thread.
+
+    Parameters
+    ----------
+    image, markers, options, mask, frame_axis
+        As for :func:`watershed` (keyword fields of the options too).
+
+    Returns
+    -------
+    generator
+        Yields ``(frames_done, n_frames)`` after each frame and returns the label image.
+
+    Examples
+    --------
+    >>> image = np.zeros((2, 3, 5))
+    >>> steps = iter_watershed(image, np.array([[0, 1, 0], [1, 1, 4]]), frame_axis=0)
+    >>> next(steps), next(steps)
+    ((1, 2), (2, 2))
     """
     options = _pick(options, WatershedOptions, kwargs, "watershed")
     compactness, gradient, connectivity = options.compactness, options.gradient, options.connectivity
-    image = _as_array(image)
-    markers = _as_array(markers)
-    axis = _check_frame_axis(image.ndim, frame_axis, "image")
-    _check_image(image)
+    image = as_array(image)
+    markers = as_array(markers)
+    axis = check_frame_axis(image.ndim, frame_axis, "image")
+    check_image(image)
     if mask is not None:
-        mask = _as_array(mask)
-        _check_same_shape(mask, image, "mask")
+        mask = as_array(mask)
+        check_same_shape(mask, image, "mask")
     kind = marker_kind(markers, image)
     if connectivity not in range(1, image.ndim + 1):
         raise ValueError(f"`connectivity` must be 1..{image.ndim}, got {connectivity!r}.")

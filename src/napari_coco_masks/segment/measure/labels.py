@@ -131,6 +131,15 @@ def measure(
     ``perimeter`` equals scikit-image's 4-neighbourhood estimate for isotropic spacing; for
     anisotropic spacing (which scikit-image refuses) it is the length of the marching-squares
     contour at level 0.5 in physical units.
+
+    Examples
+    --------
+    >>> labels = np.zeros((6, 8), np.uint8)
+    >>> labels[1:3, 1:4] = 1
+    >>> labels[3:6, 5:8] = 2
+    >>> df = measure(labels, spacing=0.5, units="µm", properties=["area"])
+    >>> df.values.tolist(), df.attrs["units"]["area"]
+    ([[1.0, 1.5], [2.0, 2.25]], 'µm²')
     """
     if frame_axis is not None:
         parts = []
@@ -160,9 +169,19 @@ def iter_frames(
 ) -> Iterator[pd.DataFrame]:
     """Measure a time series frame by frame, yielding one DataFrame per frame.
 
-    Same parameters and columns as :func:`measure` with ``frame_axis``; each frame's table
-    starts with a ``frame`` column. Useful to report progress or to stop early; join the parts
-    with :func:`concat_frames`. Frames of dask arrays are loaded one at a time.
+    Parameters
+    ----------
+    labels, intensity, spacing, units, properties
+        As for :func:`measure`.
+    frame_axis : int
+        Axis of the frames.
+
+    Yields
+    ------
+    pandas.DataFrame
+        The columns of :func:`measure`, after a ``frame`` column, one table per frame. Useful
+        to report progress or to stop early; join the parts with :func:`concat_frames`.
+        Frames of dask arrays are loaded one at a time.
 
     Examples
     --------
@@ -193,7 +212,24 @@ def iter_frames(
 
 
 def concat_frames(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate the per-frame tables of :func:`iter_frames`, keeping units and spacing."""
+    """Concatenate the per-frame tables of :func:`iter_frames`, keeping units and spacing.
+
+    Parameters
+    ----------
+    parts : sequence of pandas.DataFrame
+        Tables of :func:`iter_frames` (at least one).
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> series = np.ones((3, 2, 2), np.uint8)
+    >>> table = concat_frames(list(iter_frames(series, properties=["area"])))
+    >>> table["frame"].tolist(), table.attrs["units"]["area"]
+    ([0, 1, 2], 'px²')
+    """
     if not parts:
         raise ValueError("`parts` is empty: there is no frame to concatenate")
     out = pd.concat(list(parts), ignore_index=True)

@@ -73,6 +73,13 @@ def measure_shapes(
         Columns ``shape`` (index in ``polygons``), ``shape_type``, ``area``, ``perimeter``,
         ``centroid-0``, ``centroid-1`` (area centroid, physical units); units in
         ``df.attrs["units"]``.
+
+    Examples
+    --------
+    >>> square = np.array([[0, 0], [0, 4], [4, 4], [4, 0]])
+    >>> df = measure_shapes([square], spacing=0.5, units="mm")
+    >>> df[["area", "perimeter"]].values.tolist(), df.attrs["units"]["area"]
+    ([[4.0, 8.0]], 'mm²')
     """
     shapes = [np.asarray(p, dtype=float) for p in polygons]
     if shape_types is None:

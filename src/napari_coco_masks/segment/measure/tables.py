@@ -75,18 +75,74 @@ def column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, st
 
 
 def unit_label(column: str, unit: str) -> str:
-    """Header text for a column: ``"area [µm²]"``, or the bare name when dimensionless."""
+    """Header text for a column: ``"area [µm²]"``, or the bare name when dimensionless.
+
+    Parameters
+    ----------
+    column : str
+        Column name.
+    unit : str
+        Its unit (``""``: dimensionless).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> unit_label("area", "µm²"), unit_label("circularity", "")
+    ('area [µm²]', 'circularity')
+    """
     return f"{column} [{unit}]" if unit else column
 
 
 def with_unit_headers(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose column names carry their units (``"area [µm²]"``)."""
+    """A copy of ``df`` whose column names carry their units (``"area [µm²]"``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A measurement table, units in ``df.attrs["units"]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"label": [1], "area": [2.5]})
+    >>> df.attrs["units"] = {"label": "", "area": "mm²"}
+    >>> list(with_unit_headers(df).columns)
+    ['label', 'area [mm²]']
+    """
     units = df.attrs.get("units", {})
     return df.rename(columns={c: unit_label(c, units.get(c, "")) for c in df.columns})
 
 
 def to_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a measurement table as UTF-8 CSV with units in the headers; return the path."""
+    """Write a measurement table as UTF-8 CSV with units in the headers.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A measurement table, units in ``df.attrs["units"]``.
+    path : str or os.PathLike
+        The CSV file to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> df = pd.DataFrame({"label": [1], "area": [2.5]})
+    >>> df.attrs["units"] = {"area": "mm²"}
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     to_csv(df, Path(tmp) / "m.csv").read_text(encoding="utf-8").splitlines()
+    ['label,area [mm²]', '1,2.5']
+    """
     path = Path(path)
     with_unit_headers(df).to_csv(path, index=False, encoding="utf-8")
     return path
@@ -116,6 +172,12 @@ def summarize(df: pd.DataFrame, by: str | None = "category", column: str = "area
     pandas.DataFrame
         Columns ``by`` (or ``"group"``), ``count``, ``<column>_total``, ``<column>_mean``,
         ``<column>_median``; ``attrs["units"]`` carries ``column``'s unit.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"category": ["a", "b", "a"], "area": [1.0, 5.0, 3.0]})
+    >>> summarize(df).values.tolist()
+    [['a', 2, 4.0, 2.0, 2.0], ['b', 1, 5.0, 5.0, 5.0]]
     """
     if column not in df.columns:
         raise ValueError(f"`column` ({column!r}) is not a column of `df`; have {list(df.columns)}")
@@ -156,6 +218,13 @@ def join_features(df: pd.DataFrame, features: pd.DataFrame | None, on: str = "la
     pandas.DataFrame
         ``df`` with the feature columns not already in it inserted after ``on``; rows keep
         ``df``'s order; ``attrs`` are kept (new columns are dimensionless).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"label": [2, 1], "area": [9.0, 4.0]})
+    >>> features = pd.DataFrame({"index": [1, 2], "category": ["cat", "dog"]})
+    >>> join_features(df, features).values.tolist()
+    [[2, 'dog', 9.0], [1, 'cat', 4.0]]
     """
     if features is None or len(features.columns) == 0 or len(df) == 0:
         return df

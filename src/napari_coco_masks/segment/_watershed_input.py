@@ -1,4 +1,5 @@
-"""Watershed markers: a label image, or point coordinates rounded to pixels; their checks.
+"""The inputs of the watershed functions: array, frame-axis and option checks, and markers
+(a label image, or point coordinates rounded to pixels) with their checks.
 
 No napari or Qt import lives here.
 """
@@ -10,8 +11,93 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["check_label_markers", "check_points_in_mask", "marker_kind", "point_labels",
-           "points_to_pixels"]  # fmt: skip
+__all__ = [
+    "as_array",
+    "check_frame_axis",
+    "check_image",
+    "check_label_markers",
+    "check_mask_dtype",
+    "check_points_in_mask",
+    "check_positive",
+    "check_same_shape",
+    "marker_kind",
+    "point_labels",
+    "points_to_pixels",
+]
+
+#: Spatial dimensionalities the functions segment (series add a frame axis).
+SPATIAL_NDIMS = (2, 3)
+
+
+def as_array(data: Any) -> Any:
+    """Return ``data`` unchanged if it is array-like with a shape (numpy, dask), else an ndarray."""
+    return data if hasattr(data, "shape") and hasattr(data, "dtype") else np.asarray(data)
+
+
+def check_frame_axis(ndim: int, frame_axis: int | None, name: str) -> int | None:
+    """Validate ``frame_axis`` and the dimensionality of the array called ``name``.
+
+    Returns the non-negative frame axis (or None).
+    """
+    if frame_axis is None:
+        if ndim not in SPATIAL_NDIMS:
+            hint = (
+                " For a time series pass `frame_axis` (the time axis)."
+                if ndim == max(SPATIAL_NDIMS) + 1
+                else ""
+            )
+            raise ValueError(f"`{name}` must be 2D or 3D, got {ndim}D.{hint}")
+        return None
+    if not isinstance(frame_axis, (int, np.integer)) or isinstance(frame_axis, bool):
+        raise ValueError(f"`frame_axis` must be an int or None, got {frame_axis!r}.")
+    if not -ndim <= frame_axis < ndim:
+        raise ValueError(
+            f"`frame_axis` ({frame_axis}) is out of range for `{name}` with {ndim} dimensions."
+        )
+    if ndim - 1 not in SPATIAL_NDIMS:
+        raise ValueError(
+            f"`{name}` must be 3D or 4D with `frame_axis` (2D or 3D frames), got {ndim}D."
+        )
+    return int(frame_axis) % ndim
+
+
+def check_positive(value: float, name: str, *, allow_none: bool = False) -> float | None:
+    """Return ``value`` as a positive finite float; None passes when ``allow_none``."""
+    if value is None and allow_none:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}.") from None
+    if not np.isfinite(number) or number <= 0:
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
+    return number
+
+
+def check_mask_dtype(mask: Any) -> None:
+    """A split needs a boolean mask or non-negative integer labels, not intensities."""
+    if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.integer)):
+        raise ValueError(
+            f"`mask` must be a boolean mask or an integer label image, got dtype {mask.dtype}; "
+            "threshold an intensity image first (e.g. `image > t`)."
+        )
+
+
+def check_image(image: Any) -> None:
+    """The flooded image must be real-valued (an RGB image must be converted to grey first)."""
+    if image.dtype == bool or not (
+        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
+    ):
+        raise ValueError(f"`image` must be a real-valued intensity image, got dtype {image.dtype}.")
+
+
+def check_same_shape(array: Any, image: Any, name: str) -> None:
+    """Raise if ``array`` and ``image`` differ in shape."""
+    if tuple(array.shape) != tuple(image.shape):
+        raise ValueError(
+            f"`{name}` (shape {tuple(array.shape)}) must have the same shape as `image` "
+            f"(shape {tuple(image.shape)})."
+        )
 
 
 def marker_kind(markers: Any, image: Any) -> str:
