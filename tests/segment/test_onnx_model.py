@@ -189,6 +189,76 @@ def test_shapes_that_do_not_fit_name_both_shapes_and_the_layout(rgb_image, tmp_p
         predict_onnx(load_onnx_model(flat), rgb_image, channel_axis=-1, tile_size=32, overlap=40)
 
 
+def unet_like(skip: bool) -> bytes:
+    """Down-sample by 2 (3x3 conv, stride 2), up-sample back (nearest), optionally concat the input."""
+    w = numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["down"], pads=[1] * 4, strides=[2, 2]),
+        helper.make_node("Resize", ["down", "", "scales"], ["up"], mode="nearest"),
+    ]
+    if skip:
+        nodes.append(helper.make_node("Concat", ["up", "x"], ["y"], axis=1))
+    else:
+        nodes.append(helper.make_node("Identity", ["up"], ["y"]))
+    channels = 2 if skip else 1
+    graph = helper.make_graph(
+        nodes, "unet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, "h", "w"])], [w, scales],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_models_that_down_sample_get_padded_to_a_multiple() -> None:
+    image = np.random.default_rng(4).integers(0, 10, (37, 53)).astype(np.float32)
+    crops = load_onnx_model(unet_like(skip=False))
+    with pytest.raises(ValueError, match=r"output has shape \(1, 1, 38, 54\) for an input tile of shape "
+                       r"\(1, 1, 37, 53\).*pass `multiple`"):  # fmt: skip
+        predict_onnx(crops, image, output="probabilities")
+    out = predict_onnx(crops, image, output="probabilities", multiple=2)[..., 0]
+    padded = np.pad(image, ((0, 1), (0, 1)))[None, None]
+    direct = crops.session.run(["y"], {"x": padded})[0][0, 0, :37, :53]
+    np.testing.assert_array_equal(out, direct)
+    skip = load_onnx_model(unet_like(skip=True))
+    with pytest.raises(
+        ValueError, match=r"onnxruntime failed on an input tile of shape \(1, 1, 37, 53\)"
+    ):
+        predict_onnx(skip, image)
+    both = predict_onnx(skip, image, output="probabilities", multiple=2, tile_size=24, overlap=8)
+    np.testing.assert_allclose(both[..., 1], image, rtol=1e-6)  # the skip connection: the input
+
+
+def test_float16_models_run_and_integer_inputs_are_refused() -> None:
+    w = numpy_helper.from_array(np.full((1, 1, 1, 1), 3.0, np.float16), "w")
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Cast", ["c"], ["y"], to=TensorProto.FLOAT)],
+        "half", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])], [w],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    half = load_onnx_model(model.SerializeToString())
+    assert half.input_dtype == "float16"
+    image = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    np.testing.assert_array_equal(
+        predict_onnx(half, image, output="probabilities")[..., 0], 3.0 * image
+    )
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], "ints",
+        [helper.make_tensor_value_info("x", TensorProto.INT64, [1, 1, "H", "W"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],
+    )  # fmt: skip
+    ints = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ints.ir_version = 8
+    with pytest.raises(
+        ValueError,
+        match=r"model input 'x' is a tensor\(int64\); a segmentation model takes a float",
+    ):
+        load_onnx_model(ints.SerializeToString())
+
+
 def test_providers_prefer_an_installed_gpu() -> None:
     assert preferred_providers(["CPUExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider"]) == [
         "CUDAExecutionProvider", "DmlExecutionProvider", "CPUExecutionProvider"]  # fmt: skip

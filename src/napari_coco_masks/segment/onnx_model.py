@@ -53,6 +53,13 @@ GPU_PROVIDERS = (
 
 Dim = int | str | None
 
+#: ONNX input element types the model may take, and the numpy dtype it is fed as.
+_INPUT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+}
+
 
 @dataclass
 class OnnxModel:
@@ -70,6 +77,10 @@ class OnnxModel:
         Layout of the input (and of a 4D output).
     source : str
         The file, or ``"<bytes>"``.
+    providers : list of str
+        The execution providers the session uses.
+    input_dtype : str
+        numpy dtype the input is fed as (float32, float16 or float64).
     """
 
     session: Any
@@ -80,6 +91,7 @@ class OnnxModel:
     layout: str
     source: str = "<bytes>"
     providers: list[str] = field(default_factory=list)
+    input_dtype: str = "float32"
 
     @property
     def channels(self) -> int | None:
@@ -191,6 +203,7 @@ def load_onnx_model(
     if source != "<bytes>" and not Path(source).is_file():
         raise ValueError(f"no ONNX model at {source!r}: choose an existing .onnx file")
     options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors reach the caller as exceptions, not as log lines
     if threads is not None:
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
@@ -208,9 +221,15 @@ def load_onnx_model(
             f"{source}: model input {inp.name!r} has shape {_fmt(in_shape)}; a segmentation model "
             "needs a 4D input (batch, channels, rows, columns) in layout NCHW or NHWC"
         )
+    dtype = _INPUT_TYPES.get(inp.type)
+    if dtype is None:
+        raise ValueError(
+            f"{source}: model input {inp.name!r} is a {inp.type}; a segmentation model takes a "
+            f"float tensor ({', '.join(_INPUT_TYPES)})"
+        )
     found = _guess_layout(in_shape) if layout == "auto" else layout
     return OnnxModel(session, inp.name, out.name, in_shape, out_shape, found, source,
-                     session.get_providers())  # fmt: skip
+                     session.get_providers(), dtype)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- tiles
@@ -287,40 +306,59 @@ def _normalise(
     """
     n, rows, cols = image.shape[-1], *image.shape[:2]
     x = np.empty((n, rows, cols), np.float32) if out is None else out
-    for c in range(n):
-        plane = x[c, :rows, :cols]
-        factor = np.float32(scale) / std[c]
-        shift = -mean[c] / std[c]
-        np.multiply(image[..., c], factor, out=plane, dtype=np.float32, casting="unsafe")
-        if shift:
-            plane += shift
+    target = x[:, :rows, :cols]
+    factor = (np.float32(scale) / std).astype(np.float32)[:, None, None]
+    shift = (-mean / std).astype(np.float32)[:, None, None]
+    # one ufunc call over the channels-first view of the channels-last image
+    np.multiply(image.transpose(2, 0, 1), factor, out=target, dtype=np.float32, casting="unsafe")
+    if shift.any():
+        target += shift
     return x
 
 
-def _run(model: OnnxModel, x: np.ndarray, image_shape: tuple[int, ...]) -> NDArray[np.float32]:
-    """Run one (channels, rows, cols) tile; return the output as (classes, rows, cols) float32."""
+def _run(
+    model: OnnxModel, x: np.ndarray, image_shape: tuple[int, ...], multiple: int = 1
+) -> NDArray[np.float32]:
+    """Run one (channels, rows, cols) tile; return the output as (classes, rows, cols) float32.
+
+    With ``multiple`` > 1 the tile is zero-padded on the bottom and right to multiples of it
+    and the output cropped back.
+    """
     rows, cols = x.shape[1:]
+    pad_r, pad_c = -rows % multiple, -cols % multiple
+    if pad_r or pad_c:
+        x = np.pad(x, ((0, 0), (0, pad_r), (0, pad_c)))
     batch = x[None] if model.layout == "NCHW" else x.transpose(1, 2, 0)[None]
-    batch = np.ascontiguousarray(batch)
-    y = np.asarray(model.session.run([model.output_name], {model.input_name: batch})[0])
+    batch = np.ascontiguousarray(batch, dtype=model.input_dtype)
+    try:
+        y = np.asarray(model.session.run([model.output_name], {model.input_name: batch})[0])
+    except Exception as exc:  # onnxruntime's Fail / InvalidArgument / RuntimeException
+        raise ValueError(
+            f"onnxruntime failed on an input tile of shape {tuple(batch.shape)} (image "
+            f"{tuple(image_shape)}): {str(exc).strip()[:300]}; {model.describe()}. A model that "
+            "down-samples needs tiles whose sides are multiples of its stride: pass "
+            "`multiple` (e.g. 32) or a `tile_size` that is one"
+        ) from None
     if y.dtype != np.float32:
         y = y.astype(np.float32)
-    if y.ndim == 3 and y.shape[1:] == (rows, cols):
-        return y
-    if y.ndim == 4 and model.layout == "NCHW" and y.shape[2:] == (rows, cols):
-        return y[0]
-    if y.ndim == 4 and model.layout == "NHWC" and y.shape[1:3] == (rows, cols):
-        return y[0].transpose(2, 0, 1)
+    out_rows, out_cols = rows + pad_r, cols + pad_c
+    if y.ndim == 3 and y.shape[1:] == (out_rows, out_cols):
+        return y[:, :rows, :cols]
+    if y.ndim == 4 and model.layout == "NCHW" and y.shape[2:] == (out_rows, out_cols):
+        return y[0, :, :rows, :cols]
+    if y.ndim == 4 and model.layout == "NHWC" and y.shape[1:3] == (out_rows, out_cols):
+        return y[0, :rows, :cols].transpose(2, 0, 1)
     expected = (
-        f"(1, classes, {rows}, {cols})"
+        f"(1, classes, {out_rows}, {out_cols})"
         if model.layout == "NCHW"
-        else f"(1, {rows}, {cols}, classes)"
+        else f"(1, {out_rows}, {out_cols}, classes)"
     )
     raise ValueError(
         f"the model's output has shape {tuple(y.shape)} for an input tile of shape "
         f"{tuple(batch.shape)} (image {tuple(image_shape)}): a segmentation model must return "
-        f"{expected} in layout {model.layout} or (1, {rows}, {cols}); {model.describe()}. "
-        "Check `layout`, or use a model whose output has the input's rows and columns"
+        f"{expected} in layout {model.layout} or (1, {out_rows}, {out_cols}); "
+        f"{model.describe()}. Check `layout`, or pass `multiple` (the model's stride) if it "
+        "crops odd sizes, or use a model whose output has the input's rows and columns"
     )
 
 
@@ -364,6 +402,7 @@ def predict_onnx(
     overlap: int = 32,
     output: str = "labels",
     threshold: float = 0.5,
+    multiple: int = 1,
 ) -> NDArray[Any]:
     """Segment a 2D image with an ONNX model, whole or in overlapping blended tiles.
 
@@ -388,6 +427,9 @@ def predict_onnx(
         ``"probabilities"``: the blended model output, (M, N, classes) float32.
     threshold : float
         For 1-channel outputs.
+    multiple : int
+        Zero-pad each model input (tile or whole image) on the bottom and right to multiples of
+        this (e.g. 32 for a U-Net that down-samples 5 times), cropping the output back.
 
     Returns
     -------
@@ -419,6 +461,9 @@ def predict_onnx(
     """
     if output not in ("labels", "probabilities"):
         raise ValueError(f"`output` must be 'labels' or 'probabilities', got {output!r}")
+    if int(multiple) != multiple or multiple < 1:
+        raise ValueError(f"`multiple` must be an integer >= 1, got {multiple!r}")
+    multiple = int(multiple)
     array = np.asarray(image)
     original = tuple(array.shape)
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or array.size == 0:
@@ -445,9 +490,9 @@ def predict_onnx(
         )
     norm = (float(scale), *_norm_values(array.shape[-1], mean, std))
     if (th, tw) == (rows, cols):
-        total, weight = _run(model, _normalise(array, *norm), original), None
+        total, weight = _run(model, _normalise(array, *norm), original, multiple), None
     else:
-        total = _blend_tiles(model, array, norm, (th, tw), overlap, original)
+        total = _blend_tiles(model, array, norm, (th, tw), overlap, original, multiple)
         # an argmax of the weighted sums needs no division (the weights are positive)
         need_weight = output == "probabilities" or total.shape[0] == 1
         weight = _weight_sum((rows, cols), (th, tw), overlap) if need_weight else None
@@ -496,30 +541,46 @@ def _blend_tiles(
     tile: tuple[int, int],
     overlap: int,
     original: tuple[int, ...],
+    multiple: int = 1,
 ) -> NDArray[np.float32]:
     """Sums of every tile's output times its weights (:func:`tile_weights`), (classes, rows, cols).
 
-    ``image`` is (rows, cols, channels); each tile is normalised on its own (tiles past the end
-    of a short image are zero-padded, as a convolution pads).
+    ``image`` is (rows, cols, channels); each tile is normalised on its own into one reused
+    buffer (tiles past the end of a short image are zero-padded, as a convolution pads).
     """
     rows, cols = image.shape[:2]
     th, tw = tile
     total = None
-    for r0 in tile_starts(rows, th, overlap):
+    weights: dict[tuple[int, int], np.ndarray] = {}  # tiles of one kind share their weights
+    buffer = np.zeros((image.shape[-1], th, tw), np.float32)  # one input buffer for every tile
+    row_starts, col_starts = tile_starts(rows, th, overlap), tile_starts(cols, tw, overlap)
+    for i, r0 in enumerate(row_starts):
         wr = tile_weights(th, overlap, r0, rows)
-        for c0 in tile_starts(cols, tw, overlap):
-            wc = tile_weights(tw, overlap, c0, cols)
+        # rows [r0, seen_r) were covered by the previous row of tiles
+        seen_r = min(row_starts[i - 1] + th, rows) if i else r0
+        for j, c0 in enumerate(col_starts):
+            kind = (
+                min(i, 1) + (i == len(row_starts) - 1) * 2,
+                min(j, 1) + (j == len(col_starts) - 1) * 2,
+            )
             piece = image[r0 : r0 + th, c0 : c0 + tw]
             pr, pc = piece.shape[:2]
-            padded = None
-            if (pr, pc) != (th, tw):
-                padded = np.zeros((image.shape[-1], th, tw), np.float32)
-            y = _run(model, _normalise(piece, *norm, out=padded), original)[:, :pr, :pc]
-            if total is None:
-                total = np.zeros((y.shape[0], rows, cols), np.float32)
+            # every tile of an axis has the same size (a short one only when the image is
+            # shorter than the tile), so the zeros past (pr, pc) are never overwritten
+            buffer = _normalise(piece, *norm, out=buffer)
+            y = _run(model, buffer, original, multiple)[:, :pr, :pc]
+            if total is None:  # every pixel is assigned by the first tile over it
+                total = np.empty((y.shape[0], rows, cols), np.float32)
             if not y.flags.writeable:
                 y = y.copy()
-            w = wr[:pr, None] * wc[None, :pc]
-            y *= w  # the session's output buffer is ours: no temporary
-            total[:, r0 : r0 + pr, c0 : c0 + pc] += y
+            w = weights.get(kind)
+            if w is None:
+                wc = tile_weights(tw, overlap, c0, cols)
+                w = weights[kind] = wr[:pr, None] * wc[None, :pc]
+            y *= w  # in place: the session's output buffer is ours
+            seen_c = min(col_starts[j - 1] + tw, cols) if j else c0
+            dr, dc = seen_r - r0, seen_c - c0
+            total[:, r0:seen_r, c0 : c0 + pc] += y[:, :dr]  # over the tiles above
+            total[:, seen_r : r0 + pr, c0:seen_c] += y[:, dr:, :dc]  # over the tile on the left
+            total[:, seen_r : r0 + pr, seen_c : c0 + pc] = y[:, dr:, dc:]  # first cover
     return total
