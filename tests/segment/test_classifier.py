@@ -315,6 +315,19 @@ def test_load_refuses_foreign_files_and_warns_on_versions(tmp_path, coins_classi
         load_classifier(tmp_path / "old.skops")
 
 
+def test_the_new_segment_modules_import_no_napari_or_qt() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from napari_coco_masks.segment import classifier, clusters, cutout, edges, onnx_model\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'PyQt6', 'vispy')]\n"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_docstring_examples_run() -> None:
     result = doctest.testmod(cl, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
