@@ -16,7 +16,13 @@ from pycocotools.coco import COCO
 
 from napari_coco_masks.coco import parse_coco
 from napari_coco_masks.segment import cutout as cm
-from napari_coco_masks.segment.cutout import apply_mask, composite, cutouts, export_cutouts
+from napari_coco_masks.segment.cutout import (
+    apply_mask,
+    composite,
+    contact_sheet,
+    cutouts,
+    export_cutouts,
+)
 
 DATA = Path(__file__).parents[1] / "data"
 COINS = files("napari_coco_masks") / "data"
@@ -212,6 +218,23 @@ def test_composite_with_known_places_handles_occlusion() -> None:
         composite([a], np.zeros((8, 8, 3), np.uint8), positions=[(6, 6)])
     with pytest.raises(ValueError, match="cut-out 0 is uint8 but the background is float32"):
         composite([a], np.zeros((8, 8, 3), np.float32))
+
+
+def test_contact_sheet_shows_every_cutout_exactly() -> None:
+    image = iio.imread(COINS / "coins.png")
+    cuts = cutouts(image, str(COINS / "coins.json"))
+    sheet, offsets = contact_sheet(cuts, columns=5, padding=3, background=(255, 255, 255, 255))
+    assert sheet.shape[2] == 4 and len(offsets) == 24
+    owner = np.zeros(sheet.shape[:2], int)
+    for k, (cut, (r0, c0)) in enumerate(zip(cuts, offsets, strict=True), start=1):
+        h, w = cut.mask.shape
+        window = sheet[r0 : r0 + h, c0 : c0 + w]
+        np.testing.assert_array_equal(window[cut.mask], cut.rgba[cut.mask])
+        assert not owner[r0 : r0 + h, c0 : c0 + w].any()  # cells never overlap
+        owner[r0 : r0 + h, c0 : c0 + w] = k
+    assert (sheet[owner == 0] == 255).all()
+    with pytest.raises(ValueError, match="`pieces` is empty"):
+        contact_sheet([])
 
 
 def test_docstring_examples_run() -> None:

@@ -8,6 +8,7 @@ Pure numpy (plus the package's COCO core): no napari or Qt import lives here.
   rasterisation for COCO annotations).
 * :func:`export_cutouts` writes one RGBA PNG per object and a CSV of file -> annotation id and
   category, all or nothing (a failure leaves the previous export as it was).
+* :func:`contact_sheet` lays cut-outs out in a grid (a figure of every object).
 * :func:`composite` pastes cut-outs onto a background image (seeded random places, later ones
   over earlier ones) and returns the new image with its COCO annotations: the exact RLE of the
   visible pasted pixels of each object.
@@ -30,6 +31,7 @@ __all__ = [
     "Cutout",
     "apply_mask",
     "composite",
+    "contact_sheet",
     "cutouts",
     "export_cutouts",
 ]
@@ -482,3 +484,66 @@ def composite(
         "annotations": annotations,
     }
     return canvas, dataset
+
+
+def contact_sheet(
+    pieces: Sequence[Cutout],
+    *,
+    columns: int = 6,
+    padding: int = 4,
+    background: Sequence[float] | None = None,
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Lay cut-outs out in a grid, each in a cell of the largest one's size, centred.
+
+    Parameters
+    ----------
+    pieces : sequence of Cutout
+        From :func:`cutouts` (one dtype).
+    columns : int
+        Cells per row.
+    padding : int
+        Pixels between cells and around the sheet.
+    background : sequence of 4 numbers, optional
+        RGBA of the empty sheet (default: transparent).
+
+    Returns
+    -------
+    sheet : (H, W, 4) ndarray
+        RGBA, the cut-outs' dtype; each cut-out's pixels are copied where its alpha is not 0.
+    offsets : list of (row, col)
+        Where each cut-out's top-left corner lies on the sheet.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((4, 6), 50, np.uint8)
+    >>> labels = np.zeros((4, 6), int); labels[0:2, 0:2] = 1; labels[1:4, 3:6] = 2
+    >>> sheet, offsets = contact_sheet(cutouts(image, labels), columns=2, padding=1)
+    >>> sheet.shape, offsets
+    ((5, 9, 4), [(1, 1), (1, 5)])
+    """
+    if not pieces:
+        raise ValueError("`pieces` is empty: make cut-outs first (cutouts(image, dataset))")
+    if int(columns) != columns or columns < 1 or int(padding) != padding or padding < 0:
+        raise ValueError(f"`columns` must be >= 1 and `padding` >= 0, got {columns!r}, {padding!r}")
+    dtype = pieces[0].rgba.dtype
+    if any(p.rgba.dtype != dtype for p in pieces):
+        raise ValueError("the cut-outs have different dtypes; make them from images of one dtype")
+    cell_h = max(p.mask.shape[0] for p in pieces)
+    cell_w = max(p.mask.shape[1] for p in pieces)
+    n_rows = -(-len(pieces) // int(columns))
+    n_cols = min(int(columns), len(pieces))
+    shape = (n_rows * (cell_h + padding) + padding, n_cols * (cell_w + padding) + padding, 4)
+    sheet = np.zeros(shape, dtype)
+    if background is not None:
+        sheet[...] = np.asarray(background, dtype=np.float64).astype(dtype)
+    offsets = []
+    for k, cut in enumerate(pieces):
+        h, w = cut.mask.shape
+        r0 = padding + (k // columns) * (cell_h + padding) + (cell_h - h) // 2
+        c0 = padding + (k % columns) * (cell_w + padding) + (cell_w - w) // 2
+        window = sheet[r0 : r0 + h, c0 : c0 + w]
+        shown = cut.rgba[..., 3] > 0
+        window[shown] = cut.rgba[shown]
+        offsets.append((r0, c0))
+    return sheet, offsets
