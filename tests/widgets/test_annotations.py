@@ -115,6 +115,22 @@ def test_draw_paint_reassign_rename_add_browse_save(make_napari_viewer, qtbot, d
     assert (lab["category_id"] == 17).all() and (lab["category"] == "cat").all()
     shapes.selected_data = set()
 
+    # ... and one picked in the Labels layer (its selected label) to "truck": its shapes follow
+    table = labels.features
+    other = table[table["annotation_id"].notna() & (table["annotation_id"] != target)
+                  & (table["category_id"] != 8)].iloc[-1]
+    second, second_value = int(other["annotation_id"]), int(other["index"])
+    labels.selected_label = second_value
+    dock.set_active(8)
+    assert dock.reassign() == 1
+    row = labels.features[labels.features["index"] == second_value].iloc[0]
+    assert row["category_id"] == 8 and row["category"] == "truck"
+    assert (shapes.features.loc[shapes.features["annotation_id"] == second,
+                                "category_id"] == 8).all()
+    assert labels.colormap.map(np.array([second_value]))[0][:3].tolist() == pytest.approx(
+        [int(session.colors[session.category(8).position][k:k + 2], 16) / 255
+         for k in (1, 3, 5)])
+
     # rename dog, add a category
     dock.set_active(18)
     dock.rename_category("hound")
@@ -188,8 +204,9 @@ def test_draw_paint_reassign_rename_add_browse_save(make_napari_viewer, qtbot, d
     before, after = _records(dataset), _records(out)
     assert set(before) - set(after) == set()
     changed = [k for k in before if before[k] != after[k]]
-    assert changed == [target]
+    assert sorted(changed) == sorted([target, second])
     assert json.loads(after[target]) == {**json.loads(before[target]), "category_id": 17}
+    assert json.loads(after[second]) == {**json.loads(before[second]), "category_id": 8}
     # the categories array: only dog's name changed, unicorn appended
     cats_before = original["categories"]
     assert saved["categories"][:80] == [
