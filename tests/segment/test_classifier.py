@@ -194,8 +194,23 @@ def test_stack_is_predicted_frame_by_frame(coins_classifier, coins) -> None:
     image = coins[0][:100, :120]
     stack = np.stack([image, image[::-1]], axis=1)  # frames on axis 1
     labels, proba = predict_pixels(coins_classifier, stack, frame_axis=1, probabilities=True)
-    assert labels.shape == (2, 100, 120) and proba.shape == (2, 100, 120, 2)
-    np.testing.assert_array_equal(labels[1], predict_pixels(coins_classifier, image[::-1]))
+    assert labels.shape == (100, 2, 120) and proba.shape == (100, 2, 120, 2)
+    np.testing.assert_array_equal(labels[:, 1], predict_pixels(coins_classifier, image[::-1]))
+    np.testing.assert_array_equal(labels[:, 0], predict_pixels(coins_classifier, image))
+
+
+def test_colour_stack_keeps_its_frame_axis() -> None:
+    rgb = data.astronaut()[::16, ::16]
+    strokes = np.zeros(rgb.shape[:2], np.uint8)
+    strokes[5:10, 5:20] = 1
+    strokes[20:25, 10:25] = 2
+    clf = train_classifier(rgb, strokes, SMALL, channel_axis=-1, n_estimators=5)
+    movie = np.stack([rgb, rgb[:, ::-1]], axis=-1)  # (Y, X, C, T)
+    out = predict_pixels(
+        clf, np.moveaxis(movie, 2, 0), channel_axis=0, frame_axis=-1
+    )  # (C, Y, X, T)
+    assert out.shape == (*rgb.shape[:2], 2)
+    np.testing.assert_array_equal(out[..., 1], predict_pixels(clf, rgb[:, ::-1], channel_axis=-1))
 
 
 def test_instances_are_connected_components_or_the_split_hook() -> None:

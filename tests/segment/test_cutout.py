@@ -147,6 +147,9 @@ def test_export_writes_pngs_and_csv_all_or_nothing(tmp_path, monkeypatch) -> Non
         export_cutouts(image, str(COINS / "coins.json"), tmp_path)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*.png")} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["coins", "coins.csv"]
+    with pytest.raises(ValueError, match="RGBA PNG cut-outs need a uint8 image, got uint16"):
+        export_cutouts(image.astype(np.uint16), str(COINS / "coins.json"), tmp_path / "new")
+    assert not (tmp_path / "new").exists()
 
 
 def test_composite_annotations_decode_to_exactly_the_pasted_pixels() -> None:

@@ -624,8 +624,8 @@ def predict_pixels(
     Returns
     -------
     labels : ndarray
-        The class value of each pixel (the spatial shape, plus the frame axis), the smallest
-        unsigned dtype that holds the classes.
+        The class value of each pixel: ``image``'s shape without the channel axis (the frame
+        axis stays where it was), the smallest unsigned dtype that holds the classes.
     probabilities : ndarray of float32, only with ``probabilities=True``
         ``labels``'s shape plus a last axis, one per class of ``classifier.classes``.
 
@@ -650,11 +650,12 @@ def predict_pixels(
             raise ValueError(
                 f"`frame_axis`={frame_axis} is out of range for an image of shape {array.shape}"
             )
-        axis = frame_axis % array.ndim
+        axis = out_axis = frame_axis % array.ndim
         if channel_axis is not None:
             channel_axis = channel_axis % array.ndim
             if channel_axis == axis:
                 raise ValueError("`frame_axis` and `channel_axis` must be different axes")
+            out_axis -= channel_axis < axis  # the result has no channel axis
             channel_axis -= channel_axis > axis
         frames = [np.take(array, i, axis=axis) for i in range(array.shape[axis])]
     else:
@@ -669,10 +670,10 @@ def predict_pixels(
         labels, proba = results[0]
         labels = labels.astype(dtype)
         return (labels, proba) if probabilities else labels
-    labels = np.stack([r[0] for r in results]).astype(dtype)
+    labels = np.stack([r[0] for r in results], axis=out_axis).astype(dtype)
     if not probabilities:
         return labels
-    return labels, np.stack([r[1] for r in results])
+    return labels, np.stack([r[1] for r in results], axis=out_axis)
 
 
 def semantic_to_instances(

@@ -276,11 +276,6 @@ def _safe(name: str) -> str:
 def _png_bytes(rgba: np.ndarray) -> bytes:
     import imageio.v3 as iio
 
-    if rgba.dtype not in (np.uint8, np.uint16):
-        raise ValueError(
-            f"PNG cut-outs need a uint8 or uint16 image, got {rgba.dtype}; convert it first "
-            "(e.g. skimage.util.img_as_ubyte)"
-        )
     buffer = io.BytesIO()
     iio.imwrite(buffer, rgba, extension=".png")
     return buffer.getvalue()
@@ -328,6 +323,11 @@ def export_cutouts(
     from ..coco.model import CocoDataset
 
     pieces = cutouts(image, source, image_position=image_position)
+    if pieces and pieces[0].rgba.dtype != np.uint8:
+        raise ValueError(
+            f"RGBA PNG cut-outs need a uint8 image, got {pieces[0].rgba.dtype}; convert it first "
+            "(e.g. skimage.exposure.rescale_intensity(image, out_range=np.uint8))"
+        )
     if name is None and isinstance(source, (CocoDataset, Mapping, str, os.PathLike)):
         name = Path(_dataset(source).images[image_position].file_name).stem
     stem = _safe(name or "cutouts")
