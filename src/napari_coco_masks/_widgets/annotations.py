@@ -386,11 +386,16 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self._say(f"Active category: {cat.name} (id {cat.id})")
 
     def set_visible(self, category_id: Any, visible: bool) -> None:
+        """Show or hide a category's labels and shapes (its box in the list follows)."""
         p = self.session.category(category_id).position
         hidden = self.hidden.setdefault(id(self.session), set())
         (hidden.discard if visible else hidden.add)(p)
         self._apply(self.session)
-        self.refresh()
+        item = self.table.item(p, NAME)
+        if item is not None:  # the list is in category order
+            self.table.blockSignals(True)
+            item.setCheckState(Qt.Checked if visible else Qt.Unchecked)
+            self.table.blockSignals(False)
 
     def set_threshold(self, value: int | float) -> None:
         """Hide predictions scored under ``value`` (slider units: hundredths)."""
