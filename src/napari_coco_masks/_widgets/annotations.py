@@ -10,6 +10,9 @@ session and saved with a minimal diff. Predictions (layers with a ``score`` feat
 score threshold; exports and COCOeval per category run in a ``thread_worker`` with throttled
 progress. A plain Labels layer (a segmentation widget's) becomes a COCO file with *Make COCO
 dataset*. Every save writes the file or says why not in the status line.
+
+What the dock does to layers lives in :mod:`._annotate` (no Qt widgets); saving, exports and
+evaluation in :mod:`._annotation_jobs`; category edits in :mod:`..coco.categories`.
 """
 
 from __future__ import annotations
