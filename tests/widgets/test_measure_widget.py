@@ -8,7 +8,10 @@ import pytest
 from skimage.draw import disk, rectangle
 from skimage.measure import regionprops_table
 
-from napari_coco_masks._widgets.measure import MeasureWidget, _camera, layer_units, merge_features
+from napari_coco_masks._widgets._base import layer_units
+from napari_coco_masks._widgets._measure_tables import merge_features
+from napari_coco_masks._widgets._measure_views import _camera
+from napari_coco_masks._widgets.measure import MeasureWidget
 
 
 def _labels() -> np.ndarray:

@@ -241,7 +241,7 @@ def test_widget_docks_from_the_manifest(make_napari_viewer, qtbot):
 
 
 def test_a_new_point_only_grows_its_own_region(make_napari_viewer, qtbot, monkeypatch):
-    from napari_coco_masks._widgets import region_growing as module
+    from napari_coco_masks._widgets import _region_job as module  # where the worker grows
 
     calls = []
 
@@ -392,7 +392,7 @@ def test_otsu_of_an_integer_image_with_a_huge_range():
     for a histogram with one bin per integer ("array is too big")."""
     import numpy as np
 
-    from napari_coco_masks._widgets.region_growing import _otsu
+    from napari_coco_masks._widgets._region_job import otsu as _otsu
 
     frame = np.array([[0, 1, 2], [2**63, 2**63, 2**63 - 5]], dtype=np.uint64)
     t = _otsu(frame)

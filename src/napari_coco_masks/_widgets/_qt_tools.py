@@ -11,14 +11,24 @@ import numpy as np
 from magicgui.widgets import ComboBox
 from qtpy.QtCore import QRectF, Qt
 from qtpy.QtGui import QColor, QPainter, QPen, QPixmap
-from qtpy.QtWidgets import QFrame, QLabel, QScrollArea, QSizePolicy, QWidget
+from qtpy.QtWidgets import (
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
 
 __all__ = [
     "KeepsLayerChoices",
     "ScrollingNative",
     "bin_range",
+    "fill_table",
     "histogram_pixmap",
     "keeping_choices",
+    "new_table",
     "sample",
     "scroll_area",
     "wrap_status",
@@ -172,3 +182,48 @@ def histogram_pixmap(
     finally:
         painter.end()
     return pixmap
+
+
+def new_table() -> QTableWidget:
+    """A read-only table whose rows are selected whole, one at a time."""
+    table = QTableWidget()
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+    return table
+
+
+def fill_table(table: QTableWidget, df: Any, max_rows: int, headers: Sequence[str]) -> None:
+    """Fill ``table`` with the first ``max_rows`` rows of the DataFrame ``df``.
+
+    Numeric cells hold numbers (so sorting is numeric; NaN stays empty) and the first cell of
+    each row holds the row's position in ``df`` (``Qt.ItemDataRole.UserRole``), which survives
+    sorting.
+    """
+    import pandas as pd
+
+    shown = df.iloc[:max_rows]
+    table.setUpdatesEnabled(False)
+    table.setSortingEnabled(False)
+    try:
+        table.clear()
+        table.setRowCount(len(shown))
+        table.setColumnCount(len(df.columns))
+        table.setHorizontalHeaderLabels(list(headers))
+        for j, col in enumerate(df.columns):
+            dtype = df[col].dtype
+            numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+            for i, value in enumerate(shown[col].tolist()):
+                item = QTableWidgetItem()
+                if numeric and value == value:  # NaN stays an empty cell
+                    item.setData(Qt.ItemDataRole.DisplayRole, value)
+                elif not numeric:
+                    item.setText("" if value is None else str(value))
+                if j == 0:
+                    item.setData(Qt.ItemDataRole.UserRole, i)
+                table.setItem(i, j, item)
+        if len(shown) <= 500:
+            table.resizeColumnsToContents()
+    finally:
+        table.setSortingEnabled(True)
+        table.setUpdatesEnabled(True)

@@ -8,7 +8,6 @@ the object), a per-category summary, a histogram of any column and a CSV file.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,14 +18,11 @@ from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -35,61 +31,37 @@ from qtpy.QtWidgets import (
 from napari_coco_masks._widgets._base import (
     Runner,
     Task,
-    bin_range,
-    histogram_pixmap,
     layer_units,
     level0,
+    new_table,
     same_layer,
     scroll_area,
     time_axes,
     wrap_status,
 )
+from napari_coco_masks._widgets._measure_tables import (
+    join_annotations,
+    measure_job,
+    merge_features,
+    plural,
+    user_columns,
+)
+from napari_coco_masks._widgets._measure_views import (
+    _HIST_SIZE,
+    MAX_TABLE_ROWS,
+    NONE,
+    MeasureViews,
+)
 from napari_coco_masks._widgets._progress import drain
 from napari_coco_masks.segment.measure import (
-    PROPERTIES,
-    concat_frames,
-    iter_frames,
     join_features,
-    measure,
     measure_shapes,
-    summarize,
-    to_csv,
-    unit_label,
 )
 
 if TYPE_CHECKING:
     import napari
 
-NONE = "(none)"
-#: Rows shown in a table (every row still goes to the features and the CSV).
-MAX_TABLE_ROWS = 5000
-#: Size of the histogram picture (the label that shows it is at least that big).
-_HIST_SIZE = (360, 220)
-#: Columns a user reads first, before the measurements (then ids and other attributes).
-LEADING_COLUMNS = ("frame", "label", "shape", "category")
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
-def user_columns(joined: pd.DataFrame, measured: pd.DataFrame) -> pd.DataFrame:
-    """Reorder a joined table the way a user reads it.
-
-    ``frame``, ``label`` (or ``shape``) and ``category`` first, then the measurements in the
-    order :func:`measure` gives them (area, perimeter, ...), then the other feature columns
-    (``annotation_id``, ``image_id``, ``category_id``, ``iscrowd``, attributes). ``attrs``
-    (units, spacing) are kept.
-    """
-    first = [c for c in LEADING_COLUMNS if c in joined.columns]
-    middle = [c for c in measured.columns if c in joined.columns and c not in first]
-    rest = [c for c in joined.columns if c not in first and c not in middle]
-    out = joined[first + middle + rest]
-    out.attrs = {k: (dict(v) if isinstance(v, dict) else v) for k, v in joined.attrs.items()}
-    return out
-
-
-class MeasureWidget(QWidget):
+class MeasureWidget(MeasureViews, QWidget):
     """Measure the objects of a Labels layer (and polygons of a Shapes layer) in physical units.
 
     Parameters
@@ -167,9 +139,9 @@ class MeasureWidget(QWidget):
         buttons.addWidget(self.measure_button)
         buttons.addWidget(self.save_button)
 
-        self.table = self._new_table()
-        self.shapes_table = self._new_table()
-        self.summary_table = self._new_table()
+        self.table = new_table()
+        self.shapes_table = new_table()
+        self.summary_table = new_table()
         self.group_combo = QComboBox()
         summary_page = QWidget()
         summary_layout = QVBoxLayout(summary_page)
@@ -220,14 +192,6 @@ class MeasureWidget(QWidget):
         self.group_combo.currentTextChanged.connect(self._update_summary)
         self.column_combo.currentTextChanged.connect(self.draw_histogram)
         self.bins_spin.valueChanged.connect(self.draw_histogram)
-
-    @staticmethod
-    def _new_table() -> QTableWidget:
-        table = QTableWidget()
-        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
-        return table
 
     def _refresh_layers(self, event: Any = None) -> None:
         """Refill the layer pickers, keeping the current choice when it still exists."""
@@ -339,7 +303,7 @@ class MeasureWidget(QWidget):
         self.measure_button.setEnabled(False)
         self.status.setText(f"Measuring {self._layer.name!r}…")
         return self._runner.run(Task(
-            _measure_job(**job), self._on_measured, total=nframes, desc="Measure",
+            measure_job(**job), self._on_measured, total=nframes, desc="Measure",
             on_done=self._enable_measure, fail_prefix="Measure failed: ",
         ))  # fmt: skip
 
@@ -360,7 +324,7 @@ class MeasureWidget(QWidget):
         if job is None:
             return None
         try:
-            df = drain(_measure_job(**job))
+            df = drain(measure_job(**job))
         except ValueError as exc:
             self._fail(f"Measure failed: {exc}")
             return None
@@ -375,7 +339,7 @@ class MeasureWidget(QWidget):
         layer = self._layer
         if layer is None:
             return
-        joined = user_columns(_join_annotations(layer, df), df)
+        joined = user_columns(join_annotations(layer, df), df)
         self.results = joined
         unique = not df["label"].duplicated().any()
         if unique:  # one row per label value: COCO stacks and single images
@@ -392,8 +356,8 @@ class MeasureWidget(QWidget):
             note += f" The table shows the first {MAX_TABLE_ROWS} rows; the CSV has them all."
         shapes = self._shapes_layer
         if shapes is not None and self.shape_results is not None:
-            note += f" Measured {_plural(len(self.shape_results), 'shape')} of {shapes.name!r}."
-        self.status.setText(f"Measured {_plural(len(df), 'object')} of {layer.name!r}.{note}")
+            note += f" Measured {plural(len(self.shape_results), 'shape')} of {shapes.name!r}."
+        self.status.setText(f"Measured {plural(len(df), 'object')} of {layer.name!r}.{note}")
 
     def _measure_shapes(self, layer: Shapes) -> None:
         df = measure_shapes(
@@ -410,229 +374,7 @@ class MeasureWidget(QWidget):
             layer.features = new
         self._show_table(self.shapes_table, joined)
         self.save_button.setEnabled(True)
-        self.status.setText(f"Measured {_plural(len(df), 'shape')} of {layer.name!r}.")
+        self.status.setText(f"Measured {plural(len(df), 'shape')} of {layer.name!r}.")
         if self.results is None:
             self._refresh_columns()
             self._refresh_groups()
-
-    # -------------------------------------------------------------------------------- tables
-    @staticmethod
-    def _show_table(table: QTableWidget, df: pd.DataFrame) -> None:
-        """Fill ``table`` with the first :data:`MAX_TABLE_ROWS` rows of ``df``; numeric cells
-        hold numbers (so sorting is numeric) and the first cell of a row its position in ``df``."""
-        units = df.attrs.get("units", {})
-        shown = df.iloc[:MAX_TABLE_ROWS]
-        table.setUpdatesEnabled(False)
-        table.setSortingEnabled(False)
-        try:
-            table.clear()
-            table.setRowCount(len(shown))
-            table.setColumnCount(len(df.columns))
-            table.setHorizontalHeaderLabels([unit_label(c, units.get(c, "")) for c in df.columns])
-            for j, col in enumerate(df.columns):
-                numeric = pd.api.types.is_numeric_dtype(df[col].dtype) and not (
-                    pd.api.types.is_bool_dtype(df[col].dtype)
-                )
-                for i, value in enumerate(shown[col].tolist()):
-                    item = QTableWidgetItem()
-                    if numeric and value == value:  # NaN stays an empty cell
-                        item.setData(Qt.ItemDataRole.DisplayRole, value)
-                    elif not numeric:
-                        item.setText("" if value is None else str(value))
-                    if j == 0:
-                        item.setData(Qt.ItemDataRole.UserRole, i)
-                    table.setItem(i, j, item)
-            if len(shown) <= 500:
-                table.resizeColumnsToContents()
-        finally:
-            table.setSortingEnabled(True)
-            table.setUpdatesEnabled(True)
-
-    @staticmethod
-    def _row_position(table: QTableWidget, row: int) -> int:
-        return int(table.item(row, 0).data(Qt.ItemDataRole.UserRole))
-
-    def select_row(self, row: int, column: int = 0) -> None:
-        """Select the object of table row ``row`` in its layer and centre the camera on it."""
-        if self.results is None or self._layer is None or self._layer not in self.viewer.layers:
-            return  # nothing measured yet, or the measured layer was deleted
-        rec = self.results.iloc[self._row_position(self.table, row)]
-        layer = self._layer
-        layer.selected_label = int(rec["label"])
-        spacing = np.asarray(self.results.attrs.get("spacing", (1.0,)), dtype=float)
-        ndim = spacing.size
-        centroid = np.array([rec[f"centroid-{k}"] for k in range(ndim)], dtype=float) / spacing
-        point = centroid if "frame" not in rec.index else np.r_[float(rec["frame"]), centroid]
-        if point.size < layer.ndim:  # measured without centroid frame: keep current slice
-            return
-        self._centre_on(layer, point)
-
-    def select_shape_row(self, row: int, column: int = 0) -> None:
-        """Select the shape of shapes-table row ``row`` and centre the camera on it."""
-        layer = self._shapes_layer
-        if self.shape_results is None or layer is None or layer not in self.viewer.layers:
-            return
-        k = int(self.shape_results.iloc[self._row_position(self.shapes_table, row)]["shape"])
-        if k >= len(layer.data):
-            return
-        layer.selected_data = {k}
-        self._centre_on(layer, np.asarray(layer.data[k], dtype=float).mean(axis=0))
-
-    def _centre_on(self, layer: Any, data_point: np.ndarray) -> None:
-        """Move the camera (displayed axes) and the sliders (other axes) to a layer point."""
-        world = np.asarray(layer.data_to_world(data_point), dtype=float)
-        offset = self.viewer.dims.ndim - world.size
-        for axis in range(self.viewer.dims.ndim):
-            if axis >= offset and axis not in self.viewer.dims.displayed:
-                self.viewer.dims.set_point(axis, world[axis - offset])
-        shown = [world[a - offset] for a in self.viewer.dims.displayed if a >= offset]
-        if len(shown) in (2, 3):
-            _camera(self.viewer).center = tuple(shown)
-
-    # ----------------------------------------------------------------------- summary and plot
-    def _current_table(self) -> pd.DataFrame | None:
-        return self.results if self.results is not None else self.shape_results
-
-    def _refresh_groups(self) -> None:
-        df = self._current_table()
-        if df is None:
-            return
-        choices = [c for c in ("category", "category_id", "frame") if c in df.columns] + [NONE]
-        self.group_combo.blockSignals(True)
-        self.group_combo.clear()
-        self.group_combo.addItems(choices)
-        self.group_combo.blockSignals(False)
-        self._update_summary()
-
-    def _update_summary(self, *_: Any) -> None:
-        df = self._current_table()
-        if df is None:
-            return
-        by = self.group_combo.currentText()
-        self.summary = summarize(df, by=None if by in ("", NONE) else by)
-        self._show_table(self.summary_table, self.summary)
-
-    def _refresh_columns(self) -> None:
-        df = self._current_table()
-        if df is None:
-            return
-        numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)
-                   and c not in ("label", "frame", "shape", "index")]
-        current = self.column_combo.currentText()
-        self.column_combo.blockSignals(True)
-        self.column_combo.clear()
-        self.column_combo.addItems(numeric)
-        self.column_combo.setCurrentText(current if current in numeric else "area")
-        self.column_combo.blockSignals(False)
-        self.draw_histogram()
-
-    def draw_histogram(self, *_: Any) -> None:
-        """Draw a bar histogram of the chosen column into the histogram label."""
-        df = self._current_table()
-        column = self.column_combo.currentText()
-        if df is None or column not in df.columns:
-            return
-        values = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-        values = values[np.isfinite(values)]
-        span = bin_range(float(values.min()), float(values.max())) if values.size else None
-        counts, edges = np.histogram(values, bins=self.bins_spin.value(), range=span)
-        self.histogram = (counts, edges)
-        title = unit_label(column, df.attrs.get("units", {}).get(column, ""))
-        self.histogram_label.setPixmap(histogram_pixmap(counts, edges, _HIST_SIZE, title=title))
-
-    # ------------------------------------------------------------------------------------ CSV
-    def _ask_save_csv(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "measurements.csv",
-                                              "CSV (*.csv)")
-        if path:
-            which = {1: "summary", 3: "shapes"}.get(self.tabs.currentIndex(), "objects")
-            self.save_csv(path, which)
-
-    def save_csv(self, path: str, which: str = "objects") -> None:
-        """Write the ``objects``, ``summary`` or ``shapes`` table to ``path``, units in headers."""
-        tables = {"objects": self.results, "summary": self.summary, "shapes": self.shape_results}
-        df = tables.get(which)
-        if df is None:
-            self._fail(f"Save as CSV: there is no {which!r} table yet; press Measure first.")
-            return
-        to_csv(df, path)
-        self.status.setText(f"Saved {len(df)} rows to {path}.")
-
-
-def _camera(viewer: napari.viewer.Viewer) -> Any:
-    """The viewer's camera: ``viewer.scene.camera`` in napari >= 0.9, ``viewer.camera`` before."""
-    scene = getattr(viewer, "scene", None)
-    return scene.camera if scene is not None else viewer.camera
-
-
-def _measure_job(
-    labels: Any, intensity: Any, spacing: tuple[float, ...], units: tuple[str, ...],
-    time_series: bool,
-) -> Generator[int, None, pd.DataFrame]:
-    """Worker body: yields once per frame (progress), returns the measurement table."""
-    if not time_series:
-        df = measure(labels, intensity, spacing=spacing, units=units)
-        yield 1
-        return df
-    parts = []
-    for part in iter_frames(labels, intensity, spacing=spacing, units=units, frame_axis=0):
-        parts.append(part)
-        yield len(parts)
-    return concat_frames(parts)
-
-
-def _join_annotations(layer: Any, df: pd.DataFrame) -> pd.DataFrame:
-    """Measurements with the layer's annotation columns (``annotation_id``, ``category``, ...).
-
-    A Labels layer read from COCO numbers its labels per image and holds the shown image's
-    features only: per-frame results are joined with each frame's own annotations.
-    """
-    from .._browse import session_of
-
-    session = session_of(layer)
-    if session is None or "frame" not in df.columns or not session.stacked:
-        return join_features(df, _annotations(layer.features))
-    tables = [
-        pd.DataFrame(session.label_table(int(f))).assign(frame=int(f))
-        for f in pd.unique(df["frame"])
-    ]
-    table = pd.concat(tables, ignore_index=True).rename(columns={"index": "label"})
-    extra = [c for c in table.columns if c not in df.columns]
-    merged = df.merge(table, on=["frame", "label"], how="left", sort=False)
-    order = list(df.columns)
-    at = order.index("label") + 1
-    merged = merged[order[:at] + extra + order[at:]]
-    merged.attrs = dict(df.attrs)
-    return merged
-
-
-def _is_measurement(column: str) -> bool:
-    """True for the columns a measurement writes (``area``, ``centroid-0``, ``frame``, ...)."""
-    return (column in PROPERTIES and column != "label") or column == "frame" or (
-        column.startswith(("centroid-", "bbox-"))
-    )
-
-
-def _annotations(features: pd.DataFrame) -> pd.DataFrame:
-    """A layer's feature table without measurement columns from an earlier run (a stale
-    ``intensity_mean`` must not survive a new run without an intensity image)."""
-    return features.drop(columns=[c for c in features.columns if _is_measurement(str(c))])
-
-
-def merge_features(features: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
-    """New Labels features: the layer's columns (COCO ``annotation_id``, ``category``, ...)
-    plus the measurements, one row per label value in an ``index`` column.
-
-    Old measurement columns are replaced; rows of labels no longer present keep their feature
-    values with empty measurements; newly painted labels get rows with empty feature values.
-    No background row is added (with an ``index`` column napari does not need one), so integer
-    columns such as ``annotation_id`` keep their dtype when every label is annotated.
-    """
-    old = _annotations(features)
-    if len(old.columns) and "index" not in old.columns:
-        old.insert(0, "index", np.arange(len(old)))
-    meas = df.rename(columns={"label": "index"})
-    if "index" not in old.columns:
-        return meas.reset_index(drop=True)
-    merged = old.merge(meas, on="index", how="outer", sort=True)
-    return merged.reset_index(drop=True)

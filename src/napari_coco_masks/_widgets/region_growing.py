@@ -9,7 +9,6 @@ costs its own region.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,97 +36,17 @@ from napari_coco_masks._widgets._base import (
     upsert_labels,
     wrap_status,
 )
-from napari_coco_masks.segment.region_growing import Region, auto_bounds, grow_region, smooth
+from napari_coco_masks._widgets._region_job import (
+    TINY,
+    Plan,
+    Seeds,
+    grow_in_thread,
+    spatial_shape,
+)
+from napari_coco_masks.segment.region_growing import Region
 
 if TYPE_CHECKING:
     import napari
-
-#: Regions of fewer pixels than this are reported as tiny (a seed that did not grow).
-TINY = 9
-_LUMA = np.array([0.2125, 0.7154, 0.0721])  # ITU-R 709, as skimage.color.rgb2gray
-
-
-@dataclass(frozen=True)
-class _Seeds:
-    """One object to grow: the frame it lives in, its label and its seeds (pixel indices)."""
-
-    frame: tuple[int, ...]
-    label: int
-    points: tuple[tuple[int, ...], ...]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Everything a refresh needs, read on the Qt thread."""
-
-    image: Image
-    shape: tuple[int, ...]
-    objects: tuple[_Seeds, ...]
-    options: tuple[tuple[str, Any], ...]
-    #: Gaussian σ in pixels, per grown axis.
-    smoothing: tuple[float, ...]
-    ignored: int
-    source: tuple[int, int, tuple[float, ...]]
-
-    def key(self, obj: _Seeds) -> tuple:
-        """Cache key of one object's region: seeds, options and image data."""
-        return (obj, self.options, self.source)
-
-
-def _intensity(frame: np.ndarray, rgb: bool) -> np.ndarray:
-    """Single-channel intensities of one frame (RGB(A) -> luminance in the input's dtype)."""
-    frame = np.asarray(frame)
-    if not rgb:
-        return frame
-    grey = frame[..., :3].astype(np.float64) @ _LUMA
-    if np.issubdtype(frame.dtype, np.integer):
-        return np.rint(grey).astype(frame.dtype)
-    return grey.astype(np.float32)
-
-
-def _spatial_shape(image: Image) -> tuple[int, ...]:
-    """Shape of an image without its RGB(A) channel axis."""
-    return tuple(image.data.shape[:-1] if image.rgb else image.data.shape)
-
-
-def _grow_in_thread(
-    data: Any,
-    rgb: bool,
-    objects: list[_Seeds],
-    options: dict[str, Any],
-    smoothing: tuple[float, ...],
-    frames: dict[tuple[int, ...], np.ndarray],
-):
-    """Grow the objects whose regions are not cached; yields ``(object, region)`` pairs.
-
-    ``options["auto"]`` (tolerance 0) picks each object's bounds with :func:`auto_bounds`.
-    """
-    options = dict(options)
-    auto = options.pop("auto", False)
-    thresholds: dict[tuple[int, ...], float] = {}
-    for obj in objects:
-        if obj.frame not in frames:
-            frames[obj.frame] = smooth(_intensity(data[obj.frame], rgb), smoothing)
-        frame, seeds = frames[obj.frame], np.array(obj.points)
-        if auto:
-            if obj.frame not in thresholds:
-                thresholds[obj.frame] = _otsu(frame)
-            lower, upper = auto_bounds(frame, seeds, threshold=thresholds[obj.frame])
-            yield obj, grow_region(frame, seeds, lower=lower, upper=upper, **options)
-        else:
-            yield obj, grow_region(frame, seeds, **options)
-
-
-def _otsu(frame: np.ndarray) -> float:
-    """Otsu's threshold of a frame (its value when the frame is constant)."""
-    from skimage.filters import threshold_otsu
-
-    from ..segment.threshold import histogram_input
-
-    if frame.min() == frame.max():
-        return float(frame.flat[0])
-    return float(threshold_otsu(histogram_input(frame)))
-
 
 class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
     """Grow one region per seed point, live.
@@ -311,7 +230,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         """Offer *grow in* only for images of 3+ axes, and never grow through a first axis whose
         unit is a duration (s, min, ...) by default: such a stack is a time series."""
         image = self._image.value
-        ndim = 0 if image is None else len(_spatial_shape(image))
+        ndim = 0 if image is None else len(spatial_shape(image))
         self._dims.visible = ndim >= 3
         if image is not None and ndim >= 3:
             with self._dims.changed.blocked():
@@ -321,7 +240,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
     def _update_unit_labels(self) -> None:
         """σ is a length and max size an area (2D) or volume (3D) in the image's units."""
         image = self._image.value
-        ndim = 2 if image is None else len(_spatial_shape(image))
+        ndim = 2 if image is None else len(spatial_shape(image))
         grow_ndim = min(int(self._dims.value), max(ndim, 1))
         unit = axis_unit(image)
         self._smoothing.label = f"pre-smoothing σ ({unit})"
@@ -359,7 +278,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
                 return np.rint(values).astype(np.int64)
         return np.arange(1, n + 1)
 
-    def _plan(self) -> _Plan | None:
+    def _plan(self) -> Plan | None:
         image, points = self._image.value, self._seeds.value
         if image is None or points is None:
             return None
@@ -368,7 +287,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
                 f"image {image.name!r} is multiscale; region growing needs a single-scale "
                 "image (add its full-resolution level as its own layer)"
             )
-        shape = _spatial_shape(image)
+        shape = spatial_shape(image)
         if points.ndim != len(shape):
             raise ValueError(
                 f"seeds layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
@@ -383,12 +302,12 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         for coord, label in zip(coords[inside], labels[inside], strict=True):
             key = (tuple(int(c) for c in coord[:lead]), int(label))
             groups.setdefault(key, []).append(tuple(int(c) for c in coord[lead:]))
-        objects = tuple(_Seeds(f, lab, tuple(p)) for (f, lab), p in groups.items())
+        objects = tuple(Seeds(f, lab, tuple(p)) for (f, lab), p in groups.items())
         spacing = tuple(float(v) for v in image.scale[len(image.scale) - grow_ndim :])
         options = tuple(sorted(self._options(grow_ndim, spacing).items()))
         smoothing = tuple(float(self._smoothing.value) / d for d in spacing)
         source = (id(image), id(image.data), smoothing)
-        return _Plan(
+        return Plan(
             image, shape, objects, options, smoothing, int(np.count_nonzero(~inside)), source
         )
 
@@ -419,7 +338,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         if not missing:
             self._show(plan)
             return None
-        steps = _grow_in_thread(
+        steps = grow_in_thread(
             plan.image.data, plan.image.rgb, missing, dict(plan.options), plan.smoothing,
             self._frames,
         )
@@ -428,11 +347,11 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
             desc="growing regions", on_batch=lambda batch: self._store(batch, plan),
         )  # fmt: skip
 
-    def _store(self, batch: list[tuple[_Seeds, Region]], plan: _Plan) -> None:
+    def _store(self, batch: list[tuple[Seeds, Region]], plan: Plan) -> None:
         for obj, region in batch:
             self._cache[plan.key(obj)] = region
 
-    def _show(self, plan: _Plan) -> None:
+    def _show(self, plan: Plan) -> None:
         """Compose the cached regions of the plan into the output Labels layer."""
         if self._runner.pending or not self._runner.attached:  # newer request, or dock closed
             return
@@ -479,3 +398,4 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         if message != self._last_error:
             self._last_error = message
             show_error(message)
+

@@ -15,8 +15,6 @@ go through the widgets' one runner (:class:`._base.Runner`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,10 +31,10 @@ from napari_coco_masks._widgets._base import (
     layer_choices,
     layer_spacing,
     level0,
-    points_to_image,
     upsert_labels,
     wrap_status,
 )
+from napari_coco_masks._widgets._watershed_job import Job, image_as_mask, points_in_image, run_steps
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
 if TYPE_CHECKING:
@@ -48,77 +46,6 @@ FLOOD_IMAGE = "image"
 FLOOD_GRADIENT = "gradient (Sobel)"
 #: Debounce of the live preview, in milliseconds.
 PREVIEW_DELAY_MS = 250
-
-
-@dataclass(frozen=True)
-class Job:
-    """A validated computation: the step generator, where its result goes, and how many frames."""
-
-    steps: Generator[tuple[int, int], None, np.ndarray]
-    like: Layer
-    name: str
-    n_frames: int
-
-
-def _run_steps(steps: Generator[Any, None, np.ndarray]) -> Generator[Any, None, Any]:
-    """Worker body: yield once per finished frame; return ``(labels, number of objects)``."""
-    labels = yield from steps
-    return labels, int(np.count_nonzero(np.bincount(labels.ravel())[1:]))
-
-
-def image_as_mask(data: Any, name: str) -> Any:
-    """The foreground (non-zero pixels) of an Image layer that holds a mask: two values at most.
-
-    A grey image would be split as a label image with one object per grey level (hundreds of
-    thousands of "objects" on a photograph), so it is refused.
-
-    Raises
-    ------
-    ValueError
-        If ``data`` has more than two distinct values, or is not numeric.
-    """
-    kind = getattr(data, "dtype", np.asarray(data).dtype).kind
-    if kind == "b":
-        return data
-    if kind not in "uif":
-        return data  # the core names the dtype it cannot split
-    values = _distinct_values(data, limit=2)
-    if len(values) > 2:
-        raise ValueError(
-            f"Image {name!r} has more than two grey levels ({', '.join(f'{v:g}' for v in values)}"
-            ", ...): split touching objects needs a mask or a Labels layer; threshold an intensity "
-            "image first (Threshold widget), then split its output."
-        )
-    return data != 0
-
-
-def _distinct_values(data: Any, limit: int) -> list[float]:
-    """Distinct values of ``data``, at most ``limit + 1`` of them (a strided sample first)."""
-    sample = data[tuple(slice(None, None, 7) for _ in range(np.ndim(data)))]
-    values = np.unique(np.asarray(sample))
-    if len(values) <= limit:
-        full = np.asarray(data)
-        others = full[np.isin(full, values, invert=True)][: limit + 1]
-        values = np.unique(np.concatenate([values, others]))
-    return values[: limit + 1].tolist()
-
-
-def points_in_image(points: Points, image: Layer) -> np.ndarray:
-    """Coordinates of ``points`` in the data (pixel) frame of ``image``, via world coordinates.
-
-    Raises
-    ------
-    ValueError
-        If the Points layer's dimensionality differs from the image's.
-    """
-    if points.ndim != image.ndim:
-        raise ValueError(
-            f"Points layer {points.name!r} is {points.ndim}D but image {image.name!r} is "
-            f"{image.ndim}D: use a Points layer with one coordinate per image axis."
-        )
-    if not len(points.data):
-        raise ValueError(f"Points layer {points.name!r} has no points: add at least one marker.")
-    return points_to_image(points, image)
 
 
 class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
@@ -467,7 +394,7 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
         if job is None:
             return None
         self.status.value = "previewing..."
-        return Task(_run_steps(job.steps), lambda result: self._show(job, result))
+        return Task(run_steps(job.steps), lambda result: self._show(job, result))
 
     @property
     def busy(self) -> bool:
@@ -485,7 +412,7 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
         self.run_button.enabled = False
         self.status.value = "running..."
         task = Task(
-            _run_steps(job.steps), lambda result: self._show(job, result),
+            run_steps(job.steps), lambda result: self._show(job, result),
             total=job.n_frames if job.n_frames > 1 else 0, desc=self.mode.value,
             on_done=self._run_finished,
         )  # fmt: skip
