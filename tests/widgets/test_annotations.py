@@ -427,3 +427,26 @@ def test_make_a_dataset_from_a_measured_label_stack(make_napari_viewer, qtbot, t
     assert dock.table.rowCount() == 2 and dock.table.item(0, 2).text() == "3"
     coco = _coco(tmp_path / "frames.json")
     assert np.array_equal(coco.annToMask(saved["annotations"][1]).astype(bool), stack[1] == 2)
+
+
+KEYPOINTS = DATA / "datumaro-fixtures/tests/assets/coco_dataset/coco_person_keypoints"
+
+
+def test_hiding_a_category_hides_its_keypoints_and_an_unedited_save_is_identical(
+        make_napari_viewer, qtbot, tmp_path):
+    shutil.copytree(KEYPOINTS, tmp_path / "kp")
+    path = tmp_path / "kp" / "annotations" / "person_keypoints_val.json"
+    viewer = make_napari_viewer()
+    layers = _open(viewer, path)
+    points = layers["points"]
+    assert len(points.data) and all(points.shown)
+    dock = _dock(viewer, qtbot)
+    viewer.layers.selection.active = layers["labels"]
+    first = dock.session.dataset.categories[0].id
+    dock.set_visible(first, False)
+    assert points.shown.tolist() == (points.features["category_id"] != first).tolist()
+    assert not all(points.shown) and any(points.shown)
+    dock.set_visible(first, True)
+    assert all(points.shown)
+    assert dock.save_as(tmp_path / "same.json"), dock.status.text()
+    assert (tmp_path / "same.json").read_bytes() == path.read_bytes()
