@@ -199,6 +199,24 @@ def test_stack_is_predicted_frame_by_frame(coins_classifier, coins) -> None:
     np.testing.assert_array_equal(labels[:, 0], predict_pixels(coins_classifier, image))
 
 
+def test_iter_predict_validates_first_then_reports_each_frame(coins_classifier, coins) -> None:
+    stack = np.stack([coins[0][:60, :70]] * 3)
+    with pytest.raises(ValueError, match=r"trained on images of 1 channel\(s\) but the image"):
+        cl.iter_predict_pixels(
+            coins_classifier, np.stack([stack] * 3, -1), frame_axis=0, channel_axis=-1
+        )
+    steps = cl.iter_predict_pixels(coins_classifier, stack, frame_axis=0)
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+    np.testing.assert_array_equal(result, predict_pixels(coins_classifier, stack, frame_axis=0))
+
+
 def test_colour_stack_keeps_its_frame_axis() -> None:
     rgb = data.astronaut()[::16, ::16]
     strokes = np.zeros(rgb.shape[:2], np.uint8)

@@ -259,6 +259,24 @@ def test_float16_models_run_and_integer_inputs_are_refused() -> None:
         load_onnx_model(ints.SerializeToString())
 
 
+def test_iter_predict_validates_first_then_reports_each_tile(rgb_image) -> None:
+    w = np.ones((2, 3, 1, 1), np.float32)
+    model = load_onnx_model(conv_model([w], in_shape=[1, 3, "H", "W"], out_shape=[1, 2, "H", "W"]))
+    with pytest.raises(ValueError, match=r"needs 3 input channel\(s\)"):
+        om.iter_predict_onnx(model, rgb_image[..., 0])  # raises before the first step
+    steps = om.iter_predict_onnx(model, rgb_image, channel_axis=-1, tile_size=16, overlap=4)
+    progress = []
+    while True:
+        try:
+            progress.append(next(steps))
+        except StopIteration as stop:
+            result = stop.value
+            break
+    n = len(tile_starts(37, 16, 4)) * len(tile_starts(53, 16, 4))
+    assert progress == [(k, n) for k in range(1, n + 1)]
+    np.testing.assert_array_equal(result, predict_onnx(model, rgb_image, channel_axis=-1))
+
+
 def test_providers_prefer_an_installed_gpu() -> None:
     assert preferred_providers(["CPUExecutionProvider", "CUDAExecutionProvider", "DmlExecutionProvider"]) == [
         "CUDAExecutionProvider", "DmlExecutionProvider", "CPUExecutionProvider"]  # fmt: skip

@@ -10,7 +10,8 @@ Pure numpy / scikit-image / scikit-learn: no napari or Qt import lives here.
 * The classifier is a scikit-learn :class:`~sklearn.ensemble.RandomForestClassifier`, trained on
   the labelled pixels of one or several images (``0`` = unlabelled; any other value is a class).
   :func:`coco_training_labels` turns COCO annotations into such label images.
-* :func:`predict_pixels` segments a 2D/3D image or a stack (``frame_axis``), returning the class of each
+* :func:`predict_pixels` (:func:`iter_predict_pixels` with progress per frame) segments a 2D/3D
+  image or a stack (``frame_axis``), returning the class of each
   pixel and optionally the class probabilities; :func:`semantic_to_instances` turns classes into objects.
 * :func:`save_classifier` / :func:`load_classifier` use skops (no pickle): the file carries the
   feature settings, the training image dtype and channel count, and the versions of
@@ -23,7 +24,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "FeatureSettings",
     "PixelClassifier",
     "coco_training_labels",
+    "iter_predict_pixels",
     "load_classifier",
     "pixel_features",
     "predict_pixels",
@@ -592,6 +594,79 @@ def _predict_frame(
     return out, None if proba is None else proba.reshape(*shape, len(classes))
 
 
+def iter_predict_pixels(
+    classifier: PixelClassifier,
+    image: ArrayLike,
+    *,
+    spacing: float | Sequence[float] | None = None,
+    channel_axis: int | None = None,
+    frame_axis: int | None = None,
+    probabilities: bool = False,
+    settings: FeatureSettings | None = None,
+) -> Generator[tuple[int, int], None, Any]:
+    """Validate the inputs of :func:`predict_pixels` and return its step generator.
+
+    Every check (channels, dimensionality, dtype, settings, axes) raises here, before any work;
+    the generator yields ``(frames_done, n_frames)`` after each frame (one for a single image)
+    and returns what :func:`predict_pixels` returns, so a GUI can show progress and stop.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((20, 20), np.uint8); image[:, 10:] = 200
+    >>> strokes = np.zeros((20, 20), np.uint8); strokes[:, 2] = 1; strokes[:, 17] = 2
+    >>> clf = train_classifier(image, strokes, min_pixels=10, n_estimators=5)
+    >>> steps = iter_predict_pixels(clf, np.stack([image, image[:, ::-1]]), frame_axis=0)
+    >>> next(steps), next(steps)
+    ((1, 2), (2, 2))
+    """
+    array = _as_image(image)
+    axis = out_axis = None
+    if frame_axis is not None:
+        if not -array.ndim <= frame_axis < array.ndim:
+            raise ValueError(
+                f"`frame_axis`={frame_axis} is out of range for an image of shape {array.shape}"
+            )
+        axis = out_axis = frame_axis % array.ndim
+        if channel_axis is not None:
+            channel_axis = channel_axis % array.ndim
+            if channel_axis == axis:
+                raise ValueError("`frame_axis` and `channel_axis` must be different axes")
+            out_axis -= channel_axis < axis  # the result has no channel axis
+            channel_axis -= channel_axis > axis
+    first = array if axis is None else np.take(array, 0, axis=axis)
+    spatial, n_channels = _spatial(first, channel_axis)
+    ndim = spatial.ndim - (channel_axis is not None)
+    _check_usable(classifier, array, n_channels, ndim, settings)
+    _pixel_spacing(spacing, ndim)
+    dtype = np.min_scalar_type(int(classifier.classes.max()))
+    n = 1 if axis is None else array.shape[axis]
+
+    def steps() -> Generator[tuple[int, int], None, Any]:
+        results = []
+        for i in range(n):
+            frame = array if axis is None else np.take(array, i, axis=axis)
+            results.append(_predict_frame(classifier, frame, spacing, channel_axis, probabilities))
+            yield i + 1, n
+        if axis is None:
+            labels, proba = results[0][0].astype(dtype), results[0][1]
+        else:
+            labels = np.stack([r[0] for r in results], axis=out_axis).astype(dtype)
+            proba = np.stack([r[1] for r in results], axis=out_axis) if probabilities else None
+        return (labels, proba) if probabilities else labels
+
+    return steps()
+
+
+def _drain(steps: Generator[tuple[int, int], None, Any]) -> Any:
+    """Run a step generator to its end; return its result."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
 def predict_pixels(
     classifier: PixelClassifier,
     image: ArrayLike,
@@ -643,37 +718,12 @@ def predict_pixels(
     >>> predict_pixels(clf, image)[0, [0, 5, 14, 19]].tolist()
     [1, 1, 2, 2]
     """
-    array = _as_image(image)
-    frames: list[np.ndarray]
-    if frame_axis is not None:
-        if not -array.ndim <= frame_axis < array.ndim:
-            raise ValueError(
-                f"`frame_axis`={frame_axis} is out of range for an image of shape {array.shape}"
-            )
-        axis = out_axis = frame_axis % array.ndim
-        if channel_axis is not None:
-            channel_axis = channel_axis % array.ndim
-            if channel_axis == axis:
-                raise ValueError("`frame_axis` and `channel_axis` must be different axes")
-            out_axis -= channel_axis < axis  # the result has no channel axis
-            channel_axis -= channel_axis > axis
-        frames = [np.take(array, i, axis=axis) for i in range(array.shape[axis])]
-    else:
-        frames = [array]
-    spatial, n_channels = _spatial(frames[0], channel_axis)
-    _check_usable(
-        classifier, array, n_channels, spatial.ndim - (channel_axis is not None), settings
-    )
-    dtype = np.min_scalar_type(int(classifier.classes.max()))
-    results = [_predict_frame(classifier, f, spacing, channel_axis, probabilities) for f in frames]
-    if frame_axis is None:
-        labels, proba = results[0]
-        labels = labels.astype(dtype)
-        return (labels, proba) if probabilities else labels
-    labels = np.stack([r[0] for r in results], axis=out_axis).astype(dtype)
-    if not probabilities:
-        return labels
-    return labels, np.stack([r[1] for r in results], axis=out_axis)
+    return _drain(
+        iter_predict_pixels(
+            classifier, image, spacing=spacing, channel_axis=channel_axis, frame_axis=frame_axis,
+            probabilities=probabilities, settings=settings,
+        )
+    )  # fmt: skip
 
 
 def semantic_to_instances(

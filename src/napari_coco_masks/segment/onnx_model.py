@@ -20,7 +20,7 @@ result tiled as on the whole image, with the model's zero padding at the image b
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "GPU_PROVIDERS",
     "LAYOUTS",
     "OnnxModel",
+    "iter_predict_onnx",
     "load_onnx_model",
     "predict_onnx",
     "preferred_providers",
@@ -390,6 +391,92 @@ def _tile_size(
     return size  # type: ignore[return-value]
 
 
+def iter_predict_onnx(
+    model: OnnxModel,
+    image: ArrayLike,
+    *,
+    channel_axis: int | None = None,
+    scale: float = 1.0,
+    mean: float | Sequence[float] = 0.0,
+    std: float | Sequence[float] = 1.0,
+    tile_size: int | Sequence[int] | None = None,
+    overlap: int = 32,
+    output: str = "labels",
+    threshold: float = 0.5,
+    multiple: int = 1,
+) -> NDArray[Any]:
+    """Validate the inputs of :func:`predict_onnx` and return its step generator.
+
+    Every check (channels, tile size, overlap, options) raises here, before any work; the
+    generator yields ``(tiles_done, n_tiles)`` after each model run and returns what
+    :func:`predict_onnx` returns, so a GUI can show progress and stop between tiles.
+    Parameters are those of :func:`predict_onnx`.
+
+    Examples
+    --------
+    >>> from onnx import TensorProto, helper, numpy_helper
+    >>> import numpy as np
+    >>> w = numpy_helper.from_array(np.ones((1, 1, 1, 1), np.float32), "w")
+    >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+    ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])], [w])
+    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> steps = iter_predict_onnx(m, np.zeros((50, 40)), tile_size=32, overlap=8)
+    >>> [next(steps) for _ in range(4)]
+    [(1, 4), (2, 4), (3, 4), (4, 4)]
+    """
+    if output not in ("labels", "probabilities"):
+        raise ValueError(f"`output` must be 'labels' or 'probabilities', got {output!r}")
+    if int(multiple) != multiple or multiple < 1:
+        raise ValueError(f"`multiple` must be an integer >= 1, got {multiple!r}")
+    multiple = int(multiple)
+    array = np.asarray(image)
+    original = tuple(array.shape)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or array.size == 0:
+        raise ValueError(
+            f"`image` (shape {original}, dtype {array.dtype}) must be a non-empty numeric array"
+        )
+    if channel_axis is not None:
+        array = np.moveaxis(array, channel_axis, -1)
+    elif array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3:
+        raise ValueError(
+            f"`image` (shape {original}) must be 2D, or 3D with `channel_axis`; for a stack run "
+            "each frame"
+        )
+    _check_input(model, array, original)
+    rows, cols = array.shape[:2]
+    overlap = int(overlap)
+    th, tw = _tile_size(model, tile_size, (rows, cols))
+    tiled = rows > th or cols > tw
+    if overlap < 0 or (tiled and overlap >= min(th, tw)):
+        raise ValueError(
+            f"`overlap` ({overlap}) must be >= 0 and smaller than the tile ({th} x {tw})"
+        )
+    norm = (float(scale), *_norm_values(array.shape[-1], mean, std))
+
+    def steps() -> Generator[tuple[int, int], None, Any]:
+        if (th, tw) == (rows, cols):
+            total, weight = _run(model, _normalise(array, *norm), original, multiple), None
+            yield 1, 1
+        else:
+            blend = _blend_tiles(model, array, norm, (th, tw), overlap, original, multiple)
+            total = yield from blend
+            # an argmax of the weighted sums needs no division (the weights are positive)
+            need_weight = output == "probabilities" or total.shape[0] == 1
+            weight = _weight_sum((rows, cols), (th, tw), overlap) if need_weight else None
+        if output == "probabilities" or total.shape[0] == 1:
+            if weight is not None:
+                total /= weight
+            if output == "probabilities":
+                return np.moveaxis(total, 0, -1)
+            return (total[0] > threshold).astype(np.uint8)
+        return _argmax_planes(total)
+
+    return steps()
+
+
 def predict_onnx(
     model: OnnxModel,
     image: ArrayLike,
@@ -459,51 +546,16 @@ def predict_onnx(
     >>> predict_onnx(m, image).tolist()
     [[1, 0, 0]]
     """
-    if output not in ("labels", "probabilities"):
-        raise ValueError(f"`output` must be 'labels' or 'probabilities', got {output!r}")
-    if int(multiple) != multiple or multiple < 1:
-        raise ValueError(f"`multiple` must be an integer >= 1, got {multiple!r}")
-    multiple = int(multiple)
-    array = np.asarray(image)
-    original = tuple(array.shape)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool) or array.size == 0:
-        raise ValueError(
-            f"`image` (shape {original}, dtype {array.dtype}) must be a non-empty numeric array"
-        )
-    if channel_axis is not None:
-        array = np.moveaxis(array, channel_axis, -1)
-    elif array.ndim == 2:
-        array = array[..., None]
-    if array.ndim != 3:
-        raise ValueError(
-            f"`image` (shape {original}) must be 2D, or 3D with `channel_axis`; for a stack run "
-            "each frame"
-        )
-    _check_input(model, array, original)
-    rows, cols = array.shape[:2]
-    overlap = int(overlap)
-    th, tw = _tile_size(model, tile_size, (rows, cols))
-    tiled = rows > th or cols > tw
-    if overlap < 0 or (tiled and overlap >= min(th, tw)):
-        raise ValueError(
-            f"`overlap` ({overlap}) must be >= 0 and smaller than the tile ({th} x {tw})"
-        )
-    norm = (float(scale), *_norm_values(array.shape[-1], mean, std))
-    if (th, tw) == (rows, cols):
-        total, weight = _run(model, _normalise(array, *norm), original, multiple), None
-    else:
-        total = _blend_tiles(model, array, norm, (th, tw), overlap, original, multiple)
-        # an argmax of the weighted sums needs no division (the weights are positive)
-        need_weight = output == "probabilities" or total.shape[0] == 1
-        weight = _weight_sum((rows, cols), (th, tw), overlap) if need_weight else None
-    if output == "probabilities" or total.shape[0] == 1:
-        if weight is not None:
-            total /= weight
-        if output == "probabilities":
-            return np.moveaxis(total, 0, -1)
-        return (total[0] > threshold).astype(np.uint8)
-    # the weights are positive: the argmax of the weighted sums is that of the blend
-    return _argmax_planes(total)
+    steps = iter_predict_onnx(
+        model, image, channel_axis=channel_axis, scale=scale, mean=mean, std=std,
+        tile_size=tile_size, overlap=overlap, output=output, threshold=threshold,
+        multiple=multiple,
+    )  # fmt: skip
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _argmax_planes(planes: np.ndarray) -> NDArray[np.unsignedinteger]:
@@ -542,7 +594,7 @@ def _blend_tiles(
     overlap: int,
     original: tuple[int, ...],
     multiple: int = 1,
-) -> NDArray[np.float32]:
+) -> Generator[tuple[int, int], None, NDArray[np.float32]]:
     """Sums of every tile's output times its weights (:func:`tile_weights`), (classes, rows, cols).
 
     ``image`` is (rows, cols, channels); each tile is normalised on its own into one reused
@@ -554,6 +606,7 @@ def _blend_tiles(
     weights: dict[tuple[int, int], np.ndarray] = {}  # tiles of one kind share their weights
     buffer = np.zeros((image.shape[-1], th, tw), np.float32)  # one input buffer for every tile
     row_starts, col_starts = tile_starts(rows, th, overlap), tile_starts(cols, tw, overlap)
+    n_tiles, done = len(row_starts) * len(col_starts), 0
     for i, r0 in enumerate(row_starts):
         wr = tile_weights(th, overlap, r0, rows)
         # rows [r0, seen_r) were covered by the previous row of tiles
@@ -583,4 +636,6 @@ def _blend_tiles(
             total[:, r0:seen_r, c0 : c0 + pc] += y[:, :dr]  # over the tiles above
             total[:, seen_r : r0 + pr, c0:seen_c] += y[:, dr:, :dc]  # over the tile on the left
             total[:, seen_r : r0 + pr, seen_c : c0 + pc] = y[:, dr:, dc:]  # first cover
+            done += 1
+            yield done, n_tiles
     return total
