@@ -176,6 +176,27 @@ def test_save_csv_has_units_in_headers(make_napari_viewer, qtbot, tmp_path):
     assert "area_total [mm²]" in summary.columns
 
 
+def test_copy_table_puts_the_shown_table_on_the_clipboard(make_napari_viewer, qtbot):
+    from io import StringIO
+
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer()
+    viewer.add_labels(_labels(), name="objects", scale=(0.25, 0.25), units=("mm", "mm"))
+    widget = MeasureWidget(viewer)
+    assert not widget.copy_button.isEnabled()
+    _run(widget, qtbot)
+    assert widget.copy_button.isEnabled()
+    widget.copy_button.click()  # the objects tab is shown
+    pasted = pd.read_csv(StringIO(QApplication.clipboard().text()), sep="\t")
+    np.testing.assert_allclose(pasted["area [mm²]"], np.bincount(_labels().ravel())[1:] * 0.0625)
+    assert pasted["label"].tolist() == widget.results["label"].tolist()
+    assert "Copied 3 rows of the objects table" in widget.status.text()
+    widget.tabs.setCurrentIndex(1)  # the summary
+    widget.copy_table()
+    assert QApplication.clipboard().text().splitlines()[0].startswith("group\tcount\tarea_total [mm²]")
+
+
 def test_shapes_layer_measured_in_physical_units(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     square = np.array([[0, 0], [0, 10], [10, 10], [10, 0]], float)

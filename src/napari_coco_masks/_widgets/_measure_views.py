@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QFileDialog, QTableWidget
+from qtpy.QtWidgets import QApplication, QFileDialog, QTableWidget
 
 from napari_coco_masks._widgets._base import bin_range, fill_table, histogram_pixmap
-from napari_coco_masks.segment.measure import summarize, to_csv, unit_label
+from napari_coco_masks.segment.measure import summarize, to_csv, unit_label, with_unit_headers
 
 if TYPE_CHECKING:
     import napari
@@ -137,12 +137,32 @@ class MeasureViews:
         self.histogram_label.setPixmap(histogram_pixmap(counts, edges, _HIST_SIZE, title=title))
 
     # ------------------------------------------------------------------------------------ CSV
+    def _shown_table(self) -> str:
+        """Which table the current tab shows: ``objects``, ``summary`` or ``shapes``."""
+        return {1: "summary", 3: "shapes"}.get(self.tabs.currentIndex(), "objects")  # type: ignore[attr-defined]
+
     def _ask_save_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save measurements", "measurements.csv",
                                               "CSV (*.csv)")
         if path:
-            which = {1: "summary", 3: "shapes"}.get(self.tabs.currentIndex(), "objects")
-            self.save_csv(path, which)
+            self.save_csv(path, self._shown_table())
+
+    def copy_table(self, which: str | None = None) -> str | None:
+        """Copy a table (default: the one shown) to the clipboard as tab-separated text.
+
+        Units are in the headers (``area [µm²]``), as in the CSV; spreadsheets paste it as
+        columns. Returns the text, or None when there is no such table yet.
+        """
+        which = which or self._shown_table()
+        tables = {"objects": self.results, "summary": self.summary, "shapes": self.shape_results}
+        df = tables.get(which)
+        if df is None:
+            self._fail(f"Copy table: there is no {which!r} table yet; press Measure first.")  # type: ignore[attr-defined]
+            return None
+        text = with_unit_headers(df).to_csv(sep="\t", index=False, lineterminator="\n")
+        QApplication.clipboard().setText(text)
+        self.status.setText(f"Copied {len(df)} rows of the {which} table to the clipboard.")  # type: ignore[attr-defined]
+        return text
 
     def save_csv(self, path: str, which: str = "objects") -> None:
         """Write the ``objects``, ``summary`` or ``shapes`` table to ``path``, units in headers."""

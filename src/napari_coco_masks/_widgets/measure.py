@@ -126,6 +126,10 @@ class MeasureWidget(MeasureViews, QWidget):
         self.measure_button = QPushButton("Measure")
         self.save_button = QPushButton("Save as CSV…")
         self.save_button.setEnabled(False)
+        self.copy_button = QPushButton("Copy table")
+        self.copy_button.setToolTip("Copy the shown table (objects, summary or shapes) as "
+                                    "tab-separated text, units in the headers")  # fmt: skip
+        self.copy_button.setEnabled(False)
         self.status = QLabel("Pick a Labels layer and press Measure.")
         wrap_status(self.status)
 
@@ -138,6 +142,7 @@ class MeasureWidget(MeasureViews, QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.measure_button)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.copy_button)
 
         self.table = new_table()
         self.shapes_table = new_table()
@@ -187,6 +192,7 @@ class MeasureWidget(MeasureViews, QWidget):
         self.measure_button.clicked.connect(self.run)
         self.labels_combo.currentTextChanged.connect(self._guess_frames)
         self.save_button.clicked.connect(self._ask_save_csv)
+        self.copy_button.clicked.connect(lambda: self.copy_table())
         self.table.cellClicked.connect(self.select_row)
         self.shapes_table.cellClicked.connect(self.select_shape_row)
         self.group_combo.currentTextChanged.connect(self._update_summary)
@@ -348,6 +354,7 @@ class MeasureWidget(MeasureViews, QWidget):
         self._refresh_columns()
         self._refresh_groups()
         self.save_button.setEnabled(True)
+        self.copy_button.setEnabled(True)
         note = "" if unique else (
             " Labels repeat across frames, so results stay in the table and CSV, not in the "
             "layer features."
@@ -374,6 +381,7 @@ class MeasureWidget(MeasureViews, QWidget):
             layer.features = new
         self._show_table(self.shapes_table, joined)
         self.save_button.setEnabled(True)
+        self.copy_button.setEnabled(True)
         self.status.setText(f"Measured {plural(len(df), 'shape')} of {layer.name!r}.")
         if self.results is None:
             self._refresh_columns()
