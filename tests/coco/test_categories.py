@@ -245,3 +245,24 @@ def test_false_positives_and_misses_at_iou_50():
     missed = {r["category_id"]: r["misses"] for r in rows[1:] if r["misses"]}
     assert {g for ms in missed.values() for g in ms} == dropped
     assert set(missed) == {anns[0]["category_id"], anns[5]["category_id"]}
+
+
+def test_instance_counts_cache_follows_stored_tables(copy):
+    session = CocoSession(load_coco(copy))
+    for i in (1, 2):
+        table = pd.DataFrame(session.label_table(i))
+        table["category_id"] = 18
+        table["category"] = "dog"
+        session.label_features[i] = table
+    cache: dict = {}
+    first = instance_counts(session, cache)
+    assert np.array_equal(first, instance_counts(session))
+    assert len(cache) == 2
+    dog = session.category(18).position
+    n = len(session.annotations(1)) + len(session.annotations(2))
+    assert first[dog] == n + sum(a.category_id == 18 for i in (0, 3)
+                                 for a in session.annotations(i))
+    table = pd.DataFrame(session.label_table(2))  # image 2 stored again: counted again
+    session.label_features[2] = table
+    assert np.array_equal(instance_counts(session, cache), instance_counts(session))
+    assert instance_counts(session, cache)[dog] < first[dog]

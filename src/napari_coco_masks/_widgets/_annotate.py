@@ -268,8 +268,10 @@ def reassign(layers: SessionLayers, category_id: Any) -> int:
     return len(ids) + fresh
 
 
-def category_counts(layers: SessionLayers) -> tuple[np.ndarray, np.ndarray]:
-    """Instances per category position: (whole file with the edits, shown image)."""
+def category_counts(layers: SessionLayers, cache: dict | None = None) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Instances per category position: (whole file with the edits, shown image); ``cache``
+    as :func:`~..coco.categories.instance_counts` takes it."""
     session = layers.session
     i = session.current
     n = len(session.dataset.categories)
@@ -304,7 +306,7 @@ def category_counts(layers: SessionLayers) -> tuple[np.ndarray, np.ndarray]:
             p = position.get(_match_id(cid))
             if p is not None:
                 here[p] += 1
-    total = instance_counts(session)
+    total = instance_counts(session, cache)
     stored = session.label_features.get(i)
     if stored is not None:
         total -= table_counts(session, stored, plane=session.planes.plane(i))

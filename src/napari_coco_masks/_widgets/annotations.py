@@ -68,6 +68,7 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self.threshold = 0.0
         self.worker = None
         self.evaluation: list[dict] = []
+        self._count_cache: dict[int, dict] = {}  # id(session) -> instance_counts' cache
         self.focus: dict = {}  # id(session) -> annotation ids shown alone (an evaluation row)
         self._counts: dict[int, int] = {}  # id(shapes) -> shapes seen
         self._watched: dict[int, list] = {}  # id(layer) -> its (emitter, callback) links
@@ -348,7 +349,8 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         if self.session is None or not self.table.rowCount():
             return
         try:
-            total, here = ann.category_counts(self.layers())
+            cache = self._count_cache.setdefault(id(self.session), {})
+            total, here = ann.category_counts(self.layers(), cache)
         except CocoError as exc:
             self._say(f"Counts unavailable: {exc}")
             return

@@ -225,17 +225,30 @@ def splice_ops(
 # ---------------------------------------------------------------------------- figures
 
 
-def instance_counts(session: Any) -> np.ndarray:
+def instance_counts(session: Any, cache: dict | None = None) -> np.ndarray:
     """Instances per category position in the whole file, with the edits kept in the session
-    (images whose label table was edited are counted from it; others from the file's index)."""
+    (images whose label table was edited are counted from it; others from the file's index).
+
+    ``cache`` (a dict the caller keeps) holds each stored image's difference to the file,
+    keyed by the image and its table: a table stored in the session is replaced, not edited,
+    so an image is counted again only when it is stored again (the shown one always is).
+    """
     ds = session.dataset
     n = len(ds.categories)
     used = ds._category_of
     counts = np.bincount(used[used >= 0], minlength=n)[:n].astype(np.int64)
     for i, table in session.label_features.items():
-        for a in session.annotations(i):
-            counts[a.category_position] -= 1
-        counts += table_counts(session, table, plane=session.planes.plane(i))
+        key = (i, id(table), len(ds.categories))
+        delta = None if cache is None or i == session.current else cache.get(key)
+        if delta is None:
+            delta = table_counts(session, table, plane=session.planes.plane(i))
+            for a in session.annotations(i):
+                delta[a.category_position] -= 1
+            if cache is not None:
+                cache[key] = (delta, table)  # the table kept: its id stays its own
+        else:
+            delta = delta[0]
+        counts += delta
     return counts
 
 
