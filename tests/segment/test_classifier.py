@@ -190,6 +190,23 @@ def test_prediction_equals_bare_predict_segmenter(coins, coins_classifier) -> No
     np.testing.assert_array_equal(coins_classifier.classes[proba.argmax(-1)], labels)
 
 
+def test_big_frames_in_bands_give_exactly_the_whole_frame(
+    monkeypatch, coins, coins_classifier
+) -> None:
+    image, _, strokes = coins
+    whole, whole_p = predict_pixels(coins_classifier, image, probabilities=True)
+    whole_fit = train_classifier(image, strokes, SMALL, n_estimators=5)
+    monkeypatch.setattr(cl, "MAX_FEATURE_PIXELS", 40_000)  # bands of 104 rows + a 67-row halo
+    assert len(list(cl._feature_bands(image, coins_classifier.settings, None, None))) == 3
+    banded, banded_p = predict_pixels(coins_classifier, image, probabilities=True)
+    np.testing.assert_array_equal(banded, whole)
+    np.testing.assert_array_equal(banded_p, whole_p)
+    banded_fit = train_classifier(image, strokes, SMALL, n_estimators=5)
+    np.testing.assert_array_equal(
+        predict_pixels(banded_fit, image), predict_pixels(whole_fit, image)
+    )
+
+
 def test_stack_is_predicted_frame_by_frame(coins_classifier, coins) -> None:
     image = coins[0][:100, :120]
     stack = np.stack([image, image[::-1]], axis=1)  # frames on axis 1

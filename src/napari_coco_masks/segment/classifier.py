@@ -56,6 +56,11 @@ MIN_PIXELS_PER_CLASS = 20
 #: Pixels predicted per call of the forest (bounds the probability buffers, not the result).
 _CHUNK = 1 << 18
 
+#: Frames with more pixels than this get their features in bands along the first axis, each
+#: with a halo of context so that the features are exactly the whole frame's: memory stays
+#: bounded on big images (about 100 bytes per pixel of a band with skimage's default scales).
+MAX_FEATURE_PIXELS = 1 << 22
+
 #: Types a classifier file may contain beyond skops' defaults (checked before loading): the
 #: trees of the forest. Anything else is refused, so a file cannot smuggle in other objects.
 TRUSTED_TYPES = frozenset({"sklearn.tree._tree.Tree"})
@@ -431,9 +436,11 @@ def train_classifier(
         where = np.flatnonzero(lab)
         if not where.size:
             continue
-        features = pixel_features(array, settings, spacing=spacing, channel_axis=channel_axis)
-        xs.append(features.reshape(-1, features.shape[-1])[where])
-        ys.append(lab.ravel()[where])
+        for r0, r1, features in _feature_bands(array, settings, spacing, channel_axis):
+            band = lab[r0:r1].ravel()
+            keep = np.flatnonzero(band)
+            xs.append(features.reshape(-1, features.shape[-1])[keep])
+            ys.append(band[keep])
     y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
     values, counts = np.unique(y, return_counts=True)
     _check_enough(dict(zip(values.tolist(), counts.tolist(), strict=True)), int(min_pixels))
@@ -572,6 +579,32 @@ def _check_usable(
         )
 
 
+def _feature_bands(
+    frame: np.ndarray, settings: FeatureSettings, spacing: Any, channel_axis: int | None
+) -> Generator[tuple[int, int, np.ndarray], None, None]:
+    """Yield ``(start, stop, features of rows start:stop)`` covering the frame's first axis.
+
+    A band is computed with ``halo`` more rows on each side (the Gaussian's radius, 4 sigma as
+    in skimage, plus 3 for the Sobel and the Hessian's gradients), so its features equal the
+    whole frame's.
+    """
+    spatial, _ = _spatial(frame, channel_axis)
+    ndim = spatial.ndim - (channel_axis is not None)
+    channels = -1 if channel_axis is not None else None
+    n_rows = spatial.shape[0]
+    band = max(1, MAX_FEATURE_PIXELS // math.prod(spatial.shape[1:ndim]))
+    if band >= n_rows:
+        yield 0, n_rows, pixel_features(spatial, settings, spacing=spacing, channel_axis=channels)
+        return
+    row_px = _pixel_spacing(spacing, ndim)[0]
+    halo = int(4.0 * settings.sigmas[-1] / row_px + 0.5) + 3
+    for start in range(0, n_rows, band):
+        stop = min(start + band, n_rows)
+        lo, hi = max(0, start - halo), min(n_rows, stop + halo)
+        features = pixel_features(spatial[lo:hi], settings, spacing=spacing, channel_axis=channels)
+        yield start, stop, features[start - lo : stop - lo]
+
+
 def _predict_frame(
     clf: PixelClassifier,
     frame: np.ndarray,
@@ -579,19 +612,21 @@ def _predict_frame(
     channel_axis: int | None,
     with_proba: bool,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    features = pixel_features(frame, clf.settings, spacing=spacing, channel_axis=channel_axis)
-    shape = features.shape[:-1]
-    flat = features.reshape(-1, features.shape[-1])
     classes = clf.forest.classes_
-    labels = np.empty(flat.shape[0], dtype=np.int64)
-    proba = np.empty((flat.shape[0], len(classes)), np.float32) if with_proba else None
-    for start in range(0, flat.shape[0], _CHUNK):
-        p = clf.forest.predict_proba(flat[start : start + _CHUNK])
-        labels[start : start + _CHUNK] = classes[np.argmax(p, axis=1)]
-        if proba is not None:
-            proba[start : start + _CHUNK] = p
-    out = labels.reshape(shape)
-    return out, None if proba is None else proba.reshape(*shape, len(classes))
+    spatial, _ = _spatial(frame, channel_axis)
+    shape = spatial.shape[: spatial.ndim - (channel_axis is not None)]
+    labels = np.empty(shape, dtype=np.int64)
+    proba = np.empty((*shape, len(classes)), np.float32) if with_proba else None
+    for r0, r1, features in _feature_bands(frame, clf.settings, spacing, channel_axis):
+        flat = features.reshape(-1, features.shape[-1])
+        out = labels[r0:r1].reshape(-1)
+        out_p = None if proba is None else proba[r0:r1].reshape(-1, len(classes))
+        for start in range(0, flat.shape[0], _CHUNK):
+            p = clf.forest.predict_proba(flat[start : start + _CHUNK])
+            out[start : start + _CHUNK] = classes[np.argmax(p, axis=1)]
+            if out_p is not None:
+                out_p[start : start + _CHUNK] = p
+    return labels, proba
 
 
 def iter_predict_pixels(
