@@ -27,10 +27,10 @@ PYCOCOTOOLS_NUMPY2 = pytest.mark.filterwarnings("ignore:__array__ implementation
 
 PROPS_2D = [
     "label", "area", "perimeter", "equivalent_diameter_area", "axis_major_length",
-    "axis_minor_length", "eccentricity", "solidity", "centroid", "bbox",
+    "axis_minor_length", "eccentricity", "orientation", "solidity", "centroid", "bbox",
     "intensity_mean", "intensity_min", "intensity_max", "intensity_std",
 ]
-PROPS_3D = [p for p in PROPS_2D if p not in ("perimeter", "eccentricity")]
+PROPS_3D = [p for p in PROPS_2D if p not in ("perimeter", "eccentricity", "orientation")]
 
 
 @pytest.fixture
@@ -52,8 +52,25 @@ def test_2d_equals_regionprops_table(coins_labels, spacing):
     ref = regionprops_table(labels, image, properties=PROPS_2D, spacing=spacing)
     df = measure(labels, image, spacing=spacing, units="µm")
     assert_same_as_skimage(df, ref)
-    # circularity follows its definition from the same columns
+    # circularity and roundness follow their definitions from the same columns
     np.testing.assert_allclose(df["circularity"], 4 * np.pi * df["area"] / df["perimeter"] ** 2)
+    np.testing.assert_allclose(df["roundness"], 4 * df["area"] / (np.pi * df["axis_major_length"] ** 2))
+    assert df.attrs["units"]["orientation"] == "rad" and df.attrs["units"]["roundness"] == ""
+
+
+def test_orientation_and_roundness_of_known_shapes():
+    """An ellipse tilted by 30° from the rows axis, and a disc (roundness 1)."""
+    yy, xx = np.mgrid[-40:41, -40:41].astype(float)
+    angle = np.deg2rad(30)
+    u = yy * np.cos(angle) + xx * np.sin(angle)  # along the major axis
+    v = -yy * np.sin(angle) + xx * np.cos(angle)
+    labels = ((u / 30) ** 2 + (v / 10) ** 2 <= 1).astype(np.uint8)
+    labels[(yy**2 + xx**2 <= 64) & (labels == 0)] = 0
+    df = measure(labels, properties=["orientation", "roundness"])
+    assert df["orientation"].iloc[0] == pytest.approx(angle, abs=0.01)
+    assert df["roundness"].iloc[0] == pytest.approx(10 / 30, rel=0.03)
+    disc = (yy**2 + xx**2 <= 30**2).astype(np.uint8)
+    assert measure(disc, properties=["roundness"])["roundness"].iloc[0] == pytest.approx(1, abs=0.01)
 
 
 def test_whole_image_path_equals_regionprops_table(coins_labels):

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-#: Every property :func:`measure` knows, in output order. ``eccentricity`` and ``circularity``
-#: exist in 2D only, ``surface_area`` in 3D only, ``perimeter`` in 2D only.
+#: Every property :func:`measure` knows, in output order. ``perimeter``, ``eccentricity``,
+#: ``orientation``, ``circularity`` and ``roundness`` exist in 2D only, ``surface_area`` in 3D
+#: only. ``orientation`` is scikit-image's (radians, between the rows axis and the major axis);
+#: ``roundness`` is ImageJ's 4·area / (π·major axis²).
 PROPERTIES: tuple[str, ...] = (
     "label",
     "area",
@@ -28,8 +30,10 @@ PROPERTIES: tuple[str, ...] = (
     "axis_major_length",
     "axis_minor_length",
     "eccentricity",
+    "orientation",
     "solidity",
     "circularity",
+    "roundness",
     "centroid",
     "bbox",
     "intensity_mean",
@@ -39,7 +43,7 @@ PROPERTIES: tuple[str, ...] = (
 )
 
 
-ONLY_2D = {"perimeter", "eccentricity", "circularity"}
+ONLY_2D = {"perimeter", "eccentricity", "orientation", "circularity", "roundness"}
 
 
 ONLY_3D = {"surface_area"}
@@ -48,7 +52,8 @@ ONLY_3D = {"surface_area"}
 INTENSITY = {"intensity_mean", "intensity_min", "intensity_max", "intensity_std"}
 
 
-_MOMENTS = {"axis_major_length", "axis_minor_length", "eccentricity"}
+_MOMENTS = {"axis_major_length", "axis_minor_length", "eccentricity", "orientation",
+            "roundness"}  # fmt: skip
 
 
 #: Largest label value renumbered through a lookup table (above it: ``np.unique``).
@@ -113,13 +118,13 @@ def _coordinate_sums(
     return first, second
 
 
-def _inertia_eigvals(
+def _inertia_tensors(
     count: np.ndarray,
     first: list[np.ndarray],
     second: dict[tuple[int, int], np.ndarray],
     spacing: tuple[float, ...],
 ) -> np.ndarray:
-    """Eigenvalues (descending, clipped at 0) of skimage's inertia tensor of every object."""
+    """scikit-image's inertia tensor of every object, ``(n, ndim, ndim)``."""
     ndim = len(spacing)
     mean = [f / count for f in first]
     cov = np.empty((count.size, ndim, ndim))
@@ -131,8 +136,17 @@ def _inertia_eigvals(
     else:
         trace = np.trace(cov, axis1=1, axis2=2)
         tensor = trace[:, None, None] * np.eye(ndim) - cov
-    eig = np.linalg.eigvalsh(tensor)
-    return np.clip(eig, 0, None)[:, ::-1]
+    return tensor
+
+
+def _orientation(tensor: np.ndarray) -> np.ndarray:
+    """scikit-image's ``orientation`` of 2D objects from their inertia tensors (radians)."""
+    a, b, c = tensor[:, 0, 0], tensor[:, 0, 1], tensor[:, 1, 1]
+    # rounding noise (or a -0.0) in b flips atan2 between +pi and -pi for objects along an
+    # axis: scikit-image's exact zero there gives +pi/2
+    b = np.where(np.abs(b) <= 1e-12 * (np.abs(a) + np.abs(c)), 0.0, b)
+    ties = np.where(b < 0, np.pi / 4, -np.pi / 4)  # as scikit-image 0.26 breaks ties
+    return np.where(a - c == 0, ties, 0.5 * np.arctan2(-2 * b + 0.0, c - a))
 
 
 def _axes_lengths(eig: np.ndarray, ndim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -344,12 +358,15 @@ def frame_properties(
             local = sums.first[axis] / count
             cols[f"centroid-{axis}"] = (sums.origin[:, axis] + local) * spacing[axis]
     if any(p in wanted for p in _MOMENTS):
-        eig = _inertia_eigvals(count, sums.first, sums.second, spacing)
+        tensor = _inertia_tensors(count, sums.first, sums.second, spacing)
+        eig = np.clip(np.linalg.eigvalsh(tensor), 0, None)[:, ::-1]  # descending
         cols["axis_major_length"], cols["axis_minor_length"] = _axes_lengths(eig, ndim)
         if ndim == 2:
             l1, l2 = eig[:, 0], eig[:, 1]
             with np.errstate(invalid="ignore", divide="ignore"):
                 cols["eccentricity"] = np.where(l1 == 0, 0.0, np.sqrt(1 - l2 / l1))
+                cols["roundness"] = 4 * area / (np.pi * cols["axis_major_length"] ** 2)
+            cols["orientation"] = _orientation(tensor)
     if "equivalent_diameter_area" in wanted:
         cols["equivalent_diameter_area"] = (2 * ndim * area / np.pi) ** (1 / ndim)
     if "bbox" in wanted:

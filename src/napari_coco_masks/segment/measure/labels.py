@@ -121,7 +121,9 @@ def measure(
     pandas.DataFrame
         One row per object (per frame), columns named as :func:`skimage.measure.regionprops_table`
         names them (``label``, ``area``, ``perimeter``, ``centroid-0``, ``bbox-0``, ...) plus
-        ``circularity`` = 4·π·area/perimeter² (2D) and ``surface_area`` (3D, marching cubes).
+        ``circularity`` = 4·π·area/perimeter² and ``roundness`` = 4·area/(π·major axis²)
+        (2D; ``orientation`` in radians as scikit-image) and ``surface_area`` (3D, marching
+        cubes).
         Lengths, areas and centroids are in the units of ``spacing``; ``bbox`` stays in pixel
         indices. ``df.attrs["units"]`` maps each column to its unit (``"µm²"``, ``"px"``,
         ``""`` for dimensionless), ``df.attrs["spacing"]`` holds the spacing used.

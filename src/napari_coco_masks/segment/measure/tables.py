@@ -57,6 +57,7 @@ def column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, st
         "equivalent_diameter_area": length,
         "axis_major_length": length,
         "axis_minor_length": length,
+        "orientation": "rad",
         "area_total": _power(units, ndim),
         "area_mean": _power(units, ndim),
         "area_median": _power(units, ndim),
