@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ._cli_export import add_eval_alias, add_export_coco, add_split
 from ._cli_validate import add_validate
 from .pipeline import PipelineOptions
 
@@ -333,7 +334,8 @@ def _add_evaluate(sub) -> None:
 
 #: One function per subcommand, each adding its parser; a new subcommand is one more entry.
 SUBCOMMANDS = [_add_demo, _add_run, _add_segment, _add_measure, _add_export_masks,
-               _add_export_yolo, _add_evaluate, add_validate]
+               _add_export_yolo, _add_evaluate, add_validate, add_export_coco, add_split,
+               add_eval_alias]
 
 
 def build_parser() -> argparse.ArgumentParser:
