@@ -11,6 +11,7 @@ import pytest
 MODULES = [
     "napari_coco_masks.segment.threshold",
     "napari_coco_masks.segment.cleanup",
+    "napari_coco_masks.segment.morphology",
     "napari_coco_masks.segment.colour",
     "napari_coco_masks.segment.watershed",
     "napari_coco_masks.segment.region_growing",

@@ -14,6 +14,13 @@ from .measure import (
     unit_label,
     with_unit_headers,
 )
+from .morphology import (
+    close_labels,
+    dilate_labels,
+    erode_labels,
+    fill_label_holes,
+    open_labels,
+)
 from .region_growing import GrowOptions, Region, RegionSizeWarning, grow_region, grow_regions
 from .threshold import (
     GLOBAL_METHODS,
@@ -46,6 +53,11 @@ __all__ = [
     "WatershedOptions",
     "foreground",
     "threshold_labels",
+    "close_labels",
+    "dilate_labels",
+    "erode_labels",
+    "fill_label_holes",
+    "open_labels",
     "Region",
     "RegionSizeWarning",
     "grow_region",
