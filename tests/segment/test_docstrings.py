@@ -12,6 +12,7 @@ MODULES = [
     "napari_coco_masks.segment.threshold",
     "napari_coco_masks.segment.cleanup",
     "napari_coco_masks.segment.morphology",
+    "napari_coco_masks.segment.preprocess",
     "napari_coco_masks.segment.colour",
     "napari_coco_masks.segment.watershed",
     "napari_coco_masks.segment.region_growing",

@@ -21,6 +21,7 @@ from .morphology import (
     fill_label_holes,
     open_labels,
 )
+from .preprocess import contrast_stretch, median, rolling_ball, white_tophat
 from .region_growing import GrowOptions, Region, RegionSizeWarning, grow_region, grow_regions
 from .threshold import (
     GLOBAL_METHODS,
@@ -58,6 +59,10 @@ __all__ = [
     "erode_labels",
     "fill_label_holes",
     "open_labels",
+    "contrast_stretch",
+    "median",
+    "rolling_ball",
+    "white_tophat",
     "Region",
     "RegionSizeWarning",
     "grow_region",
