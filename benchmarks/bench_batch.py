@@ -11,7 +11,9 @@ encoding, overlay). The overhead is given three ways: the 1-worker batch's wall 
 work as the worker timed it in the same run; the CPU seconds of the batch (client process with
 the scheduler, plus the worker) over those of the bare loop in this process (robust on a
 loaded machine); and wall over wall (sensitive to what else runs). Every figure is measured
-in the same run; the clusters are started before the clock starts (start-up printed apart). Run ``.venv/bin/python benchmarks/bench_batch.py``
+in the same run, in rounds (each round: the bare loop, 1 worker, 2 workers on the same images)
+so that a change of load weighs on all three; the clusters (:func:`local_cluster`, worker
+processes) are started before the clock starts. Run ``.venv/bin/python benchmarks/bench_batch.py``
 (``--quick`` for a smoke run of a few small images).
 """
 
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import shutil
 import sys
@@ -32,6 +33,7 @@ import numpy as np
 from skimage import data, transform
 
 from napari_coco_masks.recipes import Recipe, process_image, run_recipe
+from napari_coco_masks.recipes.batch import local_cluster
 
 TARGET_SPEEDUP = 1.7
 TARGET_OVERHEAD = 1.05
@@ -77,34 +79,32 @@ def _worker_cpu() -> float:
     return times.user + times.system
 
 
-def _batch(paths: list[Path], out: Path, workers: int) -> dict[str, float]:
-    """Run the batch on ``workers`` processes of a fresh LocalCluster; its times.
+def _batch(client, paths: list[Path], out: Path) -> dict[str, float]:
+    """Run the batch of ``paths`` on ``client``; its times.
 
     ``wall``: run_recipe; ``work``: the per-image work as the workers timed it; ``cpu``: CPU
-    seconds of the client process (scheduler, results, writing) and of the workers; ``start``:
-    the cluster's start-up (not in ``wall``).
+    seconds of the client process (scheduler, results, writing) and of the workers.
     """
-    from distributed import Client, LocalCluster
-
-    start = time.perf_counter()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0", silence_logs=logging.ERROR)
-    try:
-        with Client(cluster) as client:
-            client.wait_for_workers(workers)
-            # warm the workers (imports) so both runs time the batch, not Python start-up
-            client.run(lambda: __import__("napari_coco_masks.recipes.batch"))
-            started = time.perf_counter() - start
-            before = sum(client.run(_worker_cpu).values())
-            wall, cpu = time.perf_counter(), time.process_time()
-            report = run_recipe(RECIPE, [paths[0].parent], out, client=client, progress=False,
-                                log=io.StringIO())
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            cpu += sum(client.run(_worker_cpu).values()) - before
-    finally:
-        cluster.close()
+    before = sum(client.run(_worker_cpu).values())
+    wall, cpu = time.perf_counter(), time.process_time()
+    report = run_recipe(RECIPE, paths, out, client=client, progress=False, log=io.StringIO())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    cpu += sum(client.run(_worker_cpu).values()) - before
     assert report.ok and report.done == len(paths), report.failed
-    return {"wall": wall, "work": report.work_seconds, "cpu": cpu, "start": started}
+    return {"wall": wall, "work": report.work_seconds, "cpu": cpu}
+
+
+def _client(workers: int, warm: Path):
+    """A client of :func:`local_cluster` (worker processes, as a run starts them), warmed up
+    (every worker has run the recipe on ``warm`` once: imports off the clock)."""
+    from distributed import Client
+
+    cluster = local_cluster(workers, processes=True)
+    client = Client(cluster)
+    client.wait_for_workers(workers)
+    doc = RECIPE.to_dict()
+    client.run(lambda: process_image(str(warm), warm.name, doc, overlay=True)["status"])
+    return cluster, client
 
 
 def _load() -> str:
@@ -115,24 +115,41 @@ def _load() -> str:
 
 
 def main(quick: bool = False) -> list[dict]:
-    """Time the bare loop, 1 worker and 2 workers in the same run; return the ratios."""
-    n, size = (6, 256) if quick else (200, 1024)
+    """Time the bare loop, 1 worker and 2 workers in the same run; return the ratios.
+
+    The images are done in rounds, each round by all three in turn, so that a change of the
+    machine's load during the run weighs on all three alike.
+    """
+    n, size, rounds = (6, 256, 2) if quick else (200, 1024, 4)
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    totals = {k: {"wall": 0.0, "work": 0.0, "cpu": 0.0} for k in ("bare", "one", "two")}
+    clusters = []
     try:
         folder = tmp / "images"
         folder.mkdir()
         paths = _images(folder, n, size)
         _bare(paths[:1])  # warm-up: imports, caches
-        bare_wall, bare_cpu = _bare(paths)
-        one = _batch(paths, tmp / "out1", 1)
-        two = _batch(paths, tmp / "out2", 2)
+        start = time.perf_counter()
+        clusters = [_client(1, paths[0]), _client(2, paths[0])]
+        started = time.perf_counter() - start
+        for r in range(rounds):
+            chunk = paths[r::rounds]
+            wall, cpu = _bare(chunk)
+            totals["bare"]["wall"] += wall
+            totals["bare"]["cpu"] += cpu
+            for key, (_, client) in zip(("one", "two"), clusters, strict=True):
+                for k, v in _batch(client, chunk, tmp / f"{key}{r}").items():
+                    totals[key][k] += v
     finally:
+        for cluster, client in reversed(clusters):  # each restores the log level it found
+            client.close()
+            cluster.close()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{n} images of {size}^2 ({_load()}): bare loop {bare_wall:.2f} s wall, "
-          f"{bare_cpu:.2f} s CPU ({1000 * bare_wall / n:.0f} ms/image); 1 worker "
-          f"{one['wall']:.2f} s ({one['work']:.2f} s of work), {one['cpu']:.2f} s CPU; "
-          f"2 workers {two['wall']:.2f} s; cluster start-up {one['start']:.1f} s and "
-          f"{two['start']:.1f} s, not counted")
+    bare, one, two = totals["bare"], totals["one"], totals["two"]
+    print(f"{n} images of {size}^2 in {rounds} rounds ({_load()}): bare loop {bare['wall']:.1f} s "
+          f"wall, {bare['cpu']:.1f} s CPU ({1000 * bare['wall'] / n:.0f} ms/image); 1 worker "
+          f"{one['wall']:.1f} s ({one['work']:.1f} s of work), {one['cpu']:.1f} s CPU; 2 workers "
+          f"{two['wall']:.1f} s; cluster start-up {started:.1f} s, not counted")
     label = f"batch {n}x{size}^2"
     return [
         {"name": f"{label}: 2 workers vs 1, wall (speed-up, higher is better)",
@@ -141,9 +158,9 @@ def main(quick: bool = False) -> list[dict]:
          "ratio": round(one["wall"] / one["work"], 3), "target": f"< {TARGET_OVERHEAD}",
          "overhead_ms_per_image": round(1000 * (one["wall"] - one["work"]) / n, 2)},
         {"name": f"{label}: 1-worker batch CPU (client + worker) / bare loop CPU",
-         "ratio": round(one["cpu"] / bare_cpu, 3), "target": f"< {TARGET_OVERHEAD}"},
+         "ratio": round(one["cpu"] / bare["cpu"], 3), "target": f"< {TARGET_OVERHEAD}"},
         {"name": f"{label}: 1-worker batch wall / bare loop wall (load-sensitive)",
-         "ratio": round(one["wall"] / bare_wall, 3), "target": None},
+         "ratio": round(one["wall"] / bare["wall"], 3), "target": None},
     ]  # fmt: skip
 
 
