@@ -4,15 +4,15 @@ The reference is what scikit-image's trainable-segmentation example does with th
 ``skimage.feature.multiscale_basic_features`` (same settings, one thread) +
 ``skimage.future.predict_segmenter``. Ours is ``segment.classifier.predict_pixels`` (the features in
 physical units, the checks, chunked ``predict_proba`` and the class lookup). Target (issue 16):
-ours <= 1.3x the reference on a 2048x2048 image. Runs alternate ours / reference so a noisy
-machine slows both alike.
+ours <= 1.3x the reference on a 2048x2048 image. Runs alternate ours / reference and the best
+of each counts (timeit's rule: the least disturbed run), so load from other processes slows
+both alike.
 
 Run: ``.venv/bin/python benchmarks/bench_classifier.py [--quick]``
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -47,7 +47,7 @@ def _strokes(image: np.ndarray) -> np.ndarray:
 def _alternate(
     ours: Callable[[], Any], reference: Callable[[], Any], repeats: int
 ) -> tuple[float, float]:
-    """Median seconds of each, measured alternately after one warm-up of each."""
+    """Best seconds of each, measured alternately after one warm-up of each."""
     ours()
     reference()
     times: dict[str, list[float]] = {"ours": [], "ref": []}
@@ -56,7 +56,7 @@ def _alternate(
             start = time.perf_counter()
             func()
             times[key].append(time.perf_counter() - start)
-    return statistics.median(times["ours"]), statistics.median(times["ref"])
+    return min(times["ours"]), min(times["ref"])
 
 
 def main(quick: bool = False) -> list[dict]:
