@@ -482,3 +482,50 @@ def test_colour_pick_on_a_float_rgb_image_outside_0_1(make_napari_viewer):
     for slider in (widget.saturation, widget.brightness):
         lo, hi = slider.value
         assert slider.min <= lo <= hi <= slider.max
+
+
+def test_preprocess_and_label_morphology_steps(make_napari_viewer, qtbot, coins) -> None:
+    """The toolkit next to the threshold: background subtraction before it, morphology on the
+    labels after it (each equal to its segment function), and an emptying step named."""
+    from napari_coco_masks.segment.morphology import erode_labels, open_labels
+    from napari_coco_masks.segment.preprocess import white_tophat
+
+    viewer = make_napari_viewer()
+    viewer.add_image(coins, name="coins")
+    widget = ThresholdWidget(viewer)
+    _idle(qtbot, widget)
+    # offered for a grey image; the radius only once a step that has one is chosen
+    assert not widget.prepare.native.isHidden() and widget.prepare_radius.native.isHidden()
+    widget.prepare.value = "white_tophat"
+    assert not widget.prepare_radius.native.isHidden()
+    widget.prepare_radius.value = 12
+    _idle(qtbot, widget)
+    expected = threshold(white_tophat(coins, 12))
+    np.testing.assert_array_equal(widget.output_layer.data, expected)
+    widget.morphology.value = "open"
+    widget.morphology_radius.value = 2
+    _idle(qtbot, widget)
+    np.testing.assert_array_equal(widget.output_layer.data, open_labels(expected, 2))
+    widget.morphology.value = "erode"
+    widget.morphology_radius.value = 200
+    _idle(qtbot, widget)
+    assert not erode_labels(expected, 200).any()
+    assert "'erode' by 200 px removed every object" in widget.status.value
+
+
+def test_preprocess_per_frame_of_a_series(make_napari_viewer, qtbot, coins) -> None:
+    from napari_coco_masks.segment.preprocess import median
+
+    series = np.stack([coins, coins[::-1], coins[:, ::-1]])
+    viewer = make_napari_viewer()
+    viewer.add_image(series, name="series")
+    widget = ThresholdWidget(viewer)
+    widget.live.value = False
+    widget.stack.value = "per_frame"
+    widget.prepare.value = "median"
+    widget.prepare_radius.value = 2
+    with qtbot.waitSignal(widget.apply().finished, timeout=TIMEOUT):
+        pass
+    _idle(qtbot, widget)
+    filtered = np.stack([median(frame, 2) for frame in series])
+    np.testing.assert_array_equal(widget.output_layer.data, threshold(filtered, frame_axis=0))

@@ -16,7 +16,21 @@ import numpy as np
 
 from napari_coco_masks._widgets._base import bin_range, sample
 from napari_coco_masks._widgets._progress import drain
+from napari_coco_masks.segment._frames import UniqueIds, map_frames
 from napari_coco_masks.segment.colour import colour_labels
+from napari_coco_masks.segment.morphology import (
+    close_labels,
+    dilate_labels,
+    erode_labels,
+    fill_label_holes,
+    open_labels,
+)
+from napari_coco_masks.segment.preprocess import (
+    contrast_stretch,
+    median,
+    rolling_ball,
+    white_tophat,
+)
 from napari_coco_masks.segment.threshold import (
     iter_threshold_frames,
     luminance,
@@ -42,6 +56,10 @@ class Job:
     frames: list[int] | None
     shape: tuple[int, ...]
     key: str = ""
+    #: Preprocessing of the grey image before the threshold: (step, radius), "" for none.
+    prepare: tuple[str, int] = ("", 0)
+    #: Morphology on the labels after the threshold: (step, radius), "" for none.
+    morphology: tuple[str, int] = ("", 0)
 
 
 @dataclass
@@ -55,9 +73,25 @@ class Result:
     #: Largest value computed: the object count for ``labels`` output (values run 1..n over a
     #: series), 0 when nothing was found.
     top: int = 0
-    #: When nothing was found: the clean-up step that removed every object ("min_size" or
-    #: "clear_border"), or "" when no pixel passed the threshold at all.
+    #: When nothing was found: the step that removed every object ("min_size",
+    #: "clear_border" or "morphology"), or "" when no pixel passed the threshold at all.
     emptied_by: str = ""
+
+
+#: The preprocessing steps (grey image, radius in pixels) and the label morphology steps.
+PREPARE = {
+    "median": median,
+    "white_tophat": white_tophat,
+    "rolling_ball": rolling_ball,
+    "contrast_stretch": lambda image, _radius: contrast_stretch(image),
+}
+MORPHOLOGY = {
+    "open": open_labels,
+    "close": close_labels,
+    "erode": erode_labels,
+    "dilate": dilate_labels,
+    "fill_holes": lambda labels, _radius: fill_label_holes(labels),
+}
 
 
 def _grey_series(job: Job) -> Any:
@@ -69,8 +103,41 @@ def _grey_series(job: Job) -> Any:
     return np.asarray(job.data)[..., int(job.channel)]
 
 
+def _prepared(job: Job, grey: Any) -> Any:
+    """A grey image or frame after the job's preprocessing (unchanged without one)."""
+    step, radius = job.prepare
+    return grey if not step else PREPARE[step](np.asarray(grey), radius)
+
+
+def _iter_prepared(job: Job) -> Iterator[tuple[int | None, np.ndarray, Any]]:
+    """:func:`_iter_job` of a threshold job with preprocessing: frame by frame (only the
+    frames asked for), or the whole series prepared first for one series-wide threshold."""
+    grey = _grey_series(job)
+    if job.time_axis is None:
+        yield None, *threshold_labels(_prepared(job, grey), **job.options)
+        return
+    series = np.moveaxis(np.asarray(grey), job.time_axis, 0)
+    if not job.per_frame:
+        prepared = np.stack([_prepared(job, frame) for frame in series])
+        yield from iter_threshold_frames(prepared, per_frame=False, frames=job.frames,
+                                         **job.options)  # fmt: skip
+        return
+    spacing = job.options.get("spacing")
+    frame_options = {**job.options, "spacing": None if spacing is None else
+                     tuple(np.ravel(spacing))[-(series.ndim - 1):]}  # fmt: skip
+    ids = UniqueIds()
+    for index, (labels, used) in map_frames(
+        len(series), lambda i: threshold_labels(_prepared(job, series[i]), **frame_options),
+        job.frames,
+    ):
+        yield index, ids(labels) if job.options["output"] == "labels" else labels, used
+
+
 def _iter_job(job: Job) -> Iterator[tuple[int | None, np.ndarray, Any]]:
     """Yield ``(frame or None, labels, threshold)`` for a job, frame by frame for a series."""
+    if job.mode == "threshold" and job.prepare[0]:
+        yield from _iter_prepared(job)
+        return
     if job.mode == "colour":
         for index, labels in colour_labels(
             job.data, frame_axis=job.time_axis, frames=job.frames, **job.options
@@ -96,8 +163,14 @@ def run_job(job: Job) -> Generator[None, None, Result]:
     so the widget shows one message and no traceback.
     """
     result = Result()
+    step, radius = job.morphology
+    reshape = step and job.options.get("output") != "classes"
+    found = 0
     try:
         for index, labels, used in _iter_job(job):
+            found = max(found, int(labels.max(initial=0)))
+            if reshape:
+                labels = MORPHOLOGY[step](labels, radius)
             if index is None:
                 result.labels = compact_labels(labels)
             elif job.frames is not None:
@@ -110,7 +183,7 @@ def run_job(job: Job) -> Generator[None, None, Result]:
             result.top = max(result.top, int(labels.max(initial=0)))
             yield
         if result.top == 0:
-            result.emptied_by = _emptied_by(job)
+            result.emptied_by = "morphology" if found else _emptied_by(job)
         elif job.time_axis is not None and job.frames is None:
             result.labels = compact_labels(result.labels)  # a whole series (Apply)
     except ValueError as error:
@@ -160,6 +233,11 @@ def _empty_text(job: Job, result: Result, where: str) -> str:
         return (
             f"No object left{where}: every object is smaller than min size "
             f"{job.options['min_size']:g}. Lower 'min size'."
+        )
+    if result.emptied_by == "morphology":
+        return (
+            f"No object left{where}: '{job.morphology[0].replace('_', ' ')}' by "
+            f"{job.morphology[1]} px removed every object. Use a smaller radius."
         )
     if result.emptied_by == "clear_border":
         return (

@@ -73,6 +73,14 @@ STACK_CHOICES = [
     ("time series (axis 0): per frame", "per_frame"),
     ("time series (axis 0): one threshold", "global"),
 ]
+PREPARE_CHOICES = [
+    ("none", ""), ("median", "median"), ("background: white top-hat", "white_tophat"),
+    ("background: rolling ball", "rolling_ball"), ("contrast stretch (2-98 %)", "contrast_stretch"),
+]  # fmt: skip
+MORPHOLOGY_CHOICES = [
+    ("none", ""), ("open", "open"), ("close", "close"), ("erode", "erode"),
+    ("dilate (no merging)", "dilate"), ("fill holes per object", "fill_holes"),
+]  # fmt: skip
 OUTPUT_CHOICES = [
     ("labels (objects)", "labels"), ("binary mask", "binary"), ("classes (multi-Otsu)", "classes"),
 ]  # fmt: skip
@@ -125,6 +133,8 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
             choices=[("luminance", "luminance"), ("red", 0), ("green", 1), ("blue", 2)],
         )
         self.stack = ComboBox(label="stack", choices=STACK_CHOICES)
+        self.prepare = ComboBox(label="preprocess", choices=PREPARE_CHOICES)
+        self.prepare_radius = SpinBox(label="radius (px)", min=1, max=1000, value=15)
         self.method = ComboBox(label="method", choices=METHOD_CHOICES, value="otsu")
         self.value = FloatSlider(label="value", min=0.0, max=1.0, value=0.5)
         self.histogram = Label(label="histogram")
@@ -139,6 +149,8 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
         self.fill_holes = CheckBox(text="fill holes")
         self.min_size = FloatSpinBox(label="min size", min=0.0, max=1e12, step=1.0)
         self.clear_border = CheckBox(text="clear border")
+        self.morphology = ComboBox(label="then", choices=MORPHOLOGY_CHOICES)
+        self.morphology_radius = SpinBox(label="by (px)", min=1, max=1000, value=1)
         self.output = ComboBox(label="output", choices=OUTPUT_CHOICES)
         self.live = CheckBox(text="live preview", value=True)
         self.apply_button = PushButton(text="Apply to whole stack")
@@ -150,18 +162,21 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
             self.value, self.dark_objects, self.sigma, self.block_size, self.offset, self.classes,
             self.k, self.hue, self.hue_tolerance, self.saturation, self.brightness,
             self.fill_holes, self.min_size, self.clear_border, self.output, self.live,
+            self.prepare, self.prepare_radius, self.morphology, self.morphology_radius,
         )  # fmt: skip
         self.extend([
-            self.image, self.mode, self.channel, self.stack, *self._threshold_controls[:3],
+            self.image, self.mode, self.channel, self.stack, self.prepare, self.prepare_radius,
+            *self._threshold_controls[:3],
             *self._threshold_controls[3:], self.block_size, self.offset, self.classes, self.k,
             *self._colour_controls, self.fill_holes, self.min_size, self.clear_border,
-            self.output, self.live, self.apply_button, self.status,
+            self.morphology, self.morphology_radius, self.output, self.live, self.apply_button,
+            self.status,
         ])  # fmt: skip
 
     def _connect(self) -> None:
         for widget in self._params:
             widget.changed.connect(self._on_params_changed)
-        for widget in (self.method, self.mode):
+        for widget in (self.method, self.mode, self.prepare, self.morphology):
             widget.changed.connect(self._on_method_changed)
         for widget in (self.image, self.channel, self.stack):
             widget.changed.connect(self._on_image_changed)
@@ -233,6 +248,9 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
         self.block_size.visible = thresholding and method in LOCAL_METHODS
         self.k.visible = thresholding and method in ("sauvola", "niblack")
         self.classes.visible = thresholding and method == "multiotsu"
+        self.prepare.visible = thresholding
+        self.prepare_radius.visible = thresholding and self.prepare.value not in ("", "contrast_stretch")
+        self.morphology_radius.visible = self.morphology.value not in ("", "fill_holes")
 
     # ----------------------------------------------------------------------------- events
     def _on_image_changed(self, *_: Any) -> None:
@@ -328,11 +346,16 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
         time_axis = None if stack == "volume" else 0
         options = self._options(layer_spacing(layer, len(shape)))
         frames = [displayed_index(self._viewer, layer, shape[0])] if preview and time_axis == 0 else None
-        key = repr((id(layer), self._mode(), self.channel.value, stack, sorted(options.items())))
+        prepare = (self.prepare.value, int(self.prepare_radius.value))
+        if self._mode() != "threshold":
+            prepare = ("", 0)
+        morphology = (self.morphology.value, int(self.morphology_radius.value))
+        key = repr((id(layer), self._mode(), self.channel.value, stack, sorted(options.items()),
+                    prepare, morphology))  # fmt: skip
         return Job(
             layer=layer, mode=self._mode(), data=data, rgb=rgb, channel=self.channel.value,
             options=options, time_axis=time_axis, per_frame=stack != "global",
-            frames=frames, shape=shape, key=key,
+            frames=frames, shape=shape, key=key, prepare=prepare, morphology=morphology,
         )  # fmt: skip
 
     def _preview_task(self) -> Task | None:
