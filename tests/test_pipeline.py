@@ -61,3 +61,31 @@ def test_pipeline_imports_no_napari() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_read_gray_uses_the_widgets_luminance(tmp_path: Path) -> None:
+    """RGB becomes segment.luminance (the Threshold widget's), in the image's own range."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    from napari_coco_masks.segment import luminance
+
+    rgb = data.astronaut()
+    iio.imwrite(tmp_path / "rgb.png", rgb)
+    grey = read_gray(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(grey, luminance(rgb))
+    assert grey.max() > 200  # not rescaled to [0, 1]: a threshold value means the same
+
+
+def test_no_import_cycle_between_cli_and_demo() -> None:
+    """demo (the main job) never imports the command line, even inside a function; cli may
+    import demo (for ``napari-coco-masks demo``): one direction only."""
+    import ast
+
+    import napari_coco_masks.demo as demo
+
+    tree = ast.parse(Path(demo.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for a in node.names}
+    assert not {m for m in imported if m and m.split(".")[-1] == "cli"}, imported
