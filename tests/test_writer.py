@@ -319,3 +319,56 @@ def test_mixing_a_coco_layer_with_other_layers_is_refused(tmp_path):
     with pytest.raises(CocoError, match="mix 2 different COCO files"):
         write_coco(str(tmp_path / "x.json"), [*coco_layers, *other])
     assert not (tmp_path / "x.json").exists()
+
+
+def test_saving_over_the_source_file_keeps_the_layers_working(make_napari_viewer, tmp_path):
+    """File > Save onto the file the layers were read from: the session re-bases on the new
+    bytes; the next slider steps read the new file (never "changed on disk")."""
+    import shutil
+    import warnings
+
+    from napari_coco_masks.coco.session import CocoSession
+
+    shutil.copy(COCO2017, tmp_path / "a.json")
+    path = tmp_path / "a.json"
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the images are not beside the copy
+        layers = {ly._type_string: ly for ly in viewer.open(str(path), plugin=PLUGIN)}
+    labels, shapes = layers["labels"], layers["shapes"]
+    session = labels.metadata["coco"]["session"]
+    viewer.dims.set_current_step(0, 1)
+    value = int(labels.features["index"].max()) + 1
+    labels.selected_label = value
+    labels.brush_size = 7
+    labels.paint((1, 5, 5), value)
+    painted = np.asarray(labels.data[1]) == value
+    deleted = int(shapes.features["annotation_id"][0])
+    shapes.selected_data = {0}
+    shapes.remove_selected()
+    top = max(a["id"] for a in json.loads(COCO2017.read_text())["annotations"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "shown without labels" warning
+        assert _save(viewer, path, [labels, shapes]) == [str(path)]
+        assert session.edited_images() == [] and session.current == 1
+        # the shown image is the saved one: the new instance has its id, the deleted is gone
+        assert top + 1 in labels.features["annotation_id"].tolist()
+        assert deleted not in labels.features["annotation_id"].tolist()
+        assert deleted not in shapes.features["annotation_id"].tolist()
+        row = labels.features[labels.features["annotation_id"] == top + 1]
+        assert np.array_equal(np.asarray(labels.data[1]) == int(row["index"].item()), painted)
+        for i in (2, 3, 0, 1):  # every other image read from the new bytes
+            viewer.dims.set_current_step(0, i)
+            saved = load_coco(path)
+            assert labels.features["annotation_id"].tolist() == [
+                a.id for a in saved.image_annotations(i)]
+            h, w = saved.images[i].height, saved.images[i].width
+            assert np.array_equal(np.asarray(labels.data[i])[:h, :w],
+                                  CocoSession(saved).label_plane(i))
+    anns, masks = _masks(path)
+    assert np.array_equal(masks[top + 1], painted[: masks[top + 1].shape[0],
+                                                  : masks[top + 1].shape[1]])
+    assert deleted not in anns
+    before = path.read_bytes()  # a second save with no edits: the same bytes
+    _save(viewer, path, [labels, shapes])
+    assert path.read_bytes() == before

@@ -93,6 +93,13 @@ class DatasetBrowser:
         self._shown_features: dict[int, Any] = {}  # each Labels layer's features as swapped in
         self.shown = session.current
         viewer.dims.events.current_step.connect(self._on_step)
+        session.on_rebase(self._rebased)  # held weakly by the session
+
+    @property
+    def swapping(self) -> bool:
+        """Whether the browser is changing its layers itself (a swap of the shown image, or
+        clearing the identity of new shapes): their events then are not the user's edits."""
+        return self._swapping
 
     # ----------------------------------------------------------------- layers
     def add(self, layer: Any) -> None:
@@ -111,11 +118,23 @@ class DatasetBrowser:
             self.points.append(layer)
             layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
         first = len(self.labels) + len(self.shapes) + len(self.points) == 1
+        if first and self._slider_shared(layer):
+            # another file's layers (the ground truth of these predictions) own the slider:
+            # open on the image it shows
+            self.session.current = self.shown = self.image_index()
         if self.shown != 0:  # the layer was built showing image 0
             self._swap(self.shown, [layer])
-        if first:
+        if first and not self._slider_shared(layer):
             self._go_to(layer, self.shown)  # napari centres a new slider: show the first image
         self._on_step()
+
+    def _slider_shared(self, layer: Any) -> bool:
+        """Whether layers of the viewer that are not this file's span the image axis."""
+        viewer = self._viewer()
+        if viewer is None or not self.session.stacked:
+            return False
+        return any(other is not layer and session_of(other) is not self.session
+                   and other.ndim >= layer.ndim for other in viewer.layers)
 
     def _go_to(self, layer: Any, i: int) -> None:
         """Put the viewer's image slider on image ``i`` of ``layer``."""
@@ -220,6 +239,30 @@ class DatasetBrowser:
                     session.label_features[i] = current.copy()
             elif current is not table:
                 session.label_features[i] = current.copy()
+
+    def _rebased(self, session: CocoSession) -> None:
+        """The session's file was saved over and read again: the layers show the saved
+        records (new ids, label values and colours) on the same image; nothing is edited."""
+        i = self.shown = session.current
+        self._dirty.clear()
+        self._shown_features.clear()
+        self._colors.clear()
+        layers = self.labels + self.shapes + self.points
+        for layer in layers:
+            coco = layer.metadata.get("coco")
+            if isinstance(coco, dict):  # the same dict on every layer of the file
+                coco["skipped_annotations"] = list(session.dataset.skipped)
+        with _refresh_blocked(layers):
+            self._swap(i)
+            if not session.stacked:  # a single image's Labels hold a plain array
+                self._swapping = True
+                try:
+                    for layer in self.labels:
+                        layer.data = session.planes.original(0).copy()
+                finally:
+                    self._swapping = False
+        for layer in layers:
+            layer.refresh()
 
     def show(self, i: int) -> None:
         """Swap image ``i``'s content into the layers."""

@@ -228,3 +228,66 @@ def test_a_category_id_that_is_not_in_the_file_is_refused_at_save(tmp_path):
     with pytest.raises(CocoError, match="category_id 999 is not a category of the file"):
         session.save(target)
     assert not target.exists()
+
+
+def test_a_save_over_the_source_rebases_the_session_on_the_new_file(session):
+    """After saving to its own file the session reads the new bytes (no "changed on disk"),
+    its edit store is empty and the shown image shows what was saved, with the new ids."""
+    path = Path(session.dataset.path)
+    top = max(int(v) for v in session.dataset.annotation_ids)
+    i = 1
+    session.current = i
+    plane = session.planes.plane(i).copy()
+    value = int(plane.max()) + 1
+    plane[:3, :3] = value  # a new instance in a corner
+    session.planes[i] = plane
+    old_first = session.annotations(0)[0]
+    session.planes[0] = np.where(session.planes.plane(0) == 1, 0, session.planes.plane(0))
+    edited = session.planes.plane(i).copy()
+    session.save(path)
+
+    assert session.edited_images() == [] and session.changes() == ({}, [])
+    assert session.dataset.path == path and session.current == i
+    again = load_coco(path)
+    assert list(session.dataset.annotation_ids) == list(again.annotation_ids)
+    assert old_first.id not in list(session.dataset.annotation_ids)  # deleted
+    for k in range(session.n_images):  # every plane read from the new bytes
+        assert np.array_equal(session.planes.plane(k)[: again.images[k].height,
+                              : again.images[k].width], per_image_labels(again, k))
+    assert (session.planes.plane(i)[:3, :3] > 0).all()
+    assert np.array_equal(session.planes.plane(i) > 0, edited > 0)
+    ids = session.label_table(i)["annotation_id"]
+    assert top + 1 in ids  # the new instance has its id now
+    assert session.to_bytes() == path.read_bytes()  # an unedited save is identical again
+    # a second edit and save on the re-based session: minimal diff on the new file
+    session.planes[i] = np.where(session.planes.plane(i) == ids.index(top + 1) + 1, 0,
+                                 session.planes.plane(i))
+    session.save(path)
+    assert top + 1 not in list(load_coco(path).annotation_ids)
+    assert top + 1 not in list(session.dataset.annotation_ids)
+
+
+def test_a_save_elsewhere_keeps_the_session_on_its_file(session, tmp_path):
+    path = Path(session.dataset.path)
+    plane = session.planes.plane(0).copy()
+    plane[:3, :3] = plane.max() + 1
+    session.planes[0] = plane
+    session.save(tmp_path / "copy.json")
+    assert session.dataset.path == path and session.edited_images() == [0]
+
+
+def test_rebase_keeps_the_plane_stack_object_and_calls_listeners(session):
+    planes, seen = session.planes, []
+
+    class Listener:
+        def rebased(self, s):
+            seen.append(s)
+
+    keep, gone = Listener(), Listener()
+    session.on_rebase(keep.rebased)
+    session.on_rebase(gone.rebased)
+    del gone
+    session.planes[0] = np.zeros(session.canvas, np.int32)
+    session.save(session.dataset.path)
+    assert session.planes is planes and seen == [session]
+    assert not session.planes.plane(0).any() and session.annotations(0) == []

@@ -450,3 +450,29 @@ def test_hiding_a_category_hides_its_keypoints_and_an_unedited_save_is_identical
     assert all(points.shown)
     assert dock.save_as(tmp_path / "same.json"), dock.status.text()
     assert (tmp_path / "same.json").read_bytes() == path.read_bytes()
+
+
+def test_opening_predictions_keeps_the_image_shown(make_napari_viewer, qtbot, dataset):
+    """Predictions dropped beside their ground truth open on the image the slider shows."""
+    from napari_coco_masks._browse import browser_of
+
+    viewer = make_napari_viewer()
+    gt = _open(viewer, dataset)
+    viewer.dims.set_current_step(0, 2)
+    gt_session = session_of(gt["labels"])
+    assert gt_session.current == 2
+    results = _results(dataset, dataset.parent / "results.json", seed=1)
+    preds = {ly._type_string: ly for ly in viewer.open(str(results), plugin=PLUGIN)}
+    qtbot.wait(20)
+    assert viewer.dims.current_step[0] == 2 and gt_session.current == 2
+    session = session_of(preds["labels"])
+    assert session is not gt_session and session.current == 2
+    image_id = gt_session.dataset.images[2].id
+    assert set(preds["labels"].features["image_id"]) == {image_id}
+    assert set(preds["shapes"].features["image_id"]) <= {image_id}
+    assert gt["labels"].features["image_id"].tolist()[0] == image_id
+    # the dock reads the browser's public swapping flag (read-only)
+    browser = browser_of(viewer, session)
+    assert browser.swapping is False
+    with pytest.raises(AttributeError):
+        browser.swapping = True

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import warnings
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,7 @@ class FilesAndJobs:
             _writer._take_points(session, ly.data, {"features": ly.features})
 
     def save(self) -> bool:
-        """Save the file in place (then re-open it: the open layers read the old bytes)."""
+        """Save the file in place (the layers then show the saved file, on the same image)."""
         if self.session is None:
             self._say("Not saved: no COCO file is open (open one, or Make COCO dataset)")
             return False
@@ -101,40 +100,13 @@ class FilesAndJobs:
                 self._say("Not saved: no file chosen")
                 return False
         layers = self.layers(session).all
-        in_place = session.dataset.source is not None and Path(path).resolve() == Path(
-            session.dataset.path).resolve()
-        try:
+        try:  # saved over its own file, the session re-bases on it (CocoSession.rebase)
             write_coco(str(path), [ly.as_layer_data_tuple() for ly in layers])
         except (CocoError, OSError, ValueError) as exc:
             self._say(f"Not saved: {exc}")
             return False
-        if in_place:
-            self._reopen(session, Path(path))
         self._say(f"Saved {path}")
         return True
-
-    def _reopen(self, session: CocoSession, path: Path) -> None:
-        """Replace a session's layers by the saved file's, on the same image."""
-        old = [ly for ly in self.viewer.layers if session_of(ly) is session]
-        geometry = {type(ly): (ly.scale, ly.translate, ly.units) for ly in old}
-        step, hidden = session.current, self.hidden.pop(id(session), set())
-        at = min(self.viewer.layers.index(ly) for ly in old)
-        for ly in old:
-            self.viewer.layers.remove(ly)
-        with warnings.catch_warnings():  # said when it was first opened
-            warnings.filterwarnings("ignore", message=".*image files not found.*")
-            new = self.viewer.open(str(path), plugin=ann.PLUGIN)
-        for k, ly in enumerate(new):
-            self.viewer.layers.move(self.viewer.layers.index(ly), at + k)
-            if type(ly) in geometry:  # where the old layers were
-                ly.scale, ly.translate, ly.units = geometry[type(ly)]
-        s = session_of(new[0])
-        self.hidden[id(s)] = hidden
-        self.active[id(s)] = self.active.get(id(session))
-        if s.stacked:
-            self.viewer.dims.set_current_step(0, step)
-        self.viewer.layers.selection.active = new[0]
-        self._pick_session()
 
     def make_dataset(self, path: str | Path | None = None, labels: Any = None) -> list:
         labels = labels or self.viewer.layers.selection.active

@@ -73,6 +73,7 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self._counts: dict[int, int] = {}  # id(shapes) -> shapes seen
         self._watched: dict[int, list] = {}  # id(layer) -> its (emitter, callback) links
         self._guard = False
+        self._rebase_hooked: set[int] = set()  # id(session) of sessions whose saves we follow
         self._build()
         v = self.viewer
         # every link to napari is undone when the dock is deleted (no call into a dead widget)
@@ -238,8 +239,12 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         self._later(self._apply_all)
 
     def _watch(self, layer: Any) -> None:
-        if session_of(layer) is None or id(layer) in self._watched:
+        session = session_of(layer)
+        if session is None or id(layer) in self._watched:
             return
+        if id(session) not in self._rebase_hooked:
+            self._rebase_hooked.add(id(session))
+            session.on_rebase(self._on_rebased)  # held weakly by the session
         links = []
         if isinstance(layer, Shapes):
             self._counts[id(layer)] = len(layer.data)
@@ -252,6 +257,22 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
             emitter.connect(cb)
         self._watched[id(layer)] = links
 
+    def _on_rebased(self, session: CocoSession) -> None:
+        """A save over the session's file: its layers show the saved file (the browser swaps
+        it in); counts, colours of hidden categories and the list follow once Qt is idle."""
+        if not self._alive[0]:
+            return
+
+        def after() -> None:
+            self._count_cache.pop(id(session), None)
+            for shapes in self.layers(session).shapes:
+                self._counts[id(shapes)] = len(shapes.data)
+            self._apply(session)
+            if session is self.session:
+                self.refresh()
+
+        self._later(after)
+
     def _on_removed(self, event: Any) -> None:
         for emitter, cb in self._watched.pop(id(event.value), []):
             emitter.disconnect(cb)
@@ -260,7 +281,7 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
 
     def _swapping(self, session: CocoSession) -> bool:
         browser = browser_of(self.viewer, session)
-        return browser is not None and browser._swapping
+        return browser is not None and browser.swapping
 
     def _on_shapes_data(self, layer: Any, event: Any) -> None:
         session = session_of(layer)

@@ -135,6 +135,8 @@ class CocoSession:
         self.shapes: dict[int, ShapesState] = {}
         self.points: dict[int, ShapesState] = {}
         self.category_edits = CategoryEdits()
+        #: Called with the session after :meth:`rebase` (the napari adapter re-shows the image).
+        self._on_rebase: list = []
 
     @property
     def default_category(self) -> Any:
@@ -443,6 +445,50 @@ class CocoSession:
             write_coco(self.to_dict(mode), path)
             return
         write_atomic(path, lambda fh: write_segments(segments, self.dataset.source, fh))
+        if self.is_source(path):
+            self.rebase()
+
+    def is_source(self, path: Any) -> bool:
+        """Whether ``path`` is the file this session reads its bytes from."""
+        import os
+
+        if self.dataset.source is None or self.dataset.path is None:
+            return False
+        try:
+            return os.path.samefile(path, self.dataset.path)
+        except OSError:
+            return False
+
+    def rebase(self) -> None:
+        """Read the session's file again after it was saved over: the new bytes are indexed,
+        the edit store (planes, tables, shapes, points, category edits) is emptied, as it is
+        in the file now, and the shown image stays. Listeners added with :meth:`on_rebase`
+        are called (the layers show the saved records, with their new ids and label values).
+        """
+        from .model import load_coco
+
+        self.dataset = load_coco(self.dataset.path, invalid=self.dataset._invalid)
+        self.colors = category_colors(self.dataset)
+        self.current = min(self.current, max(self.n_images - 1, 0))
+        self.planes.reset()  # the same object: a Labels layer holds it as its data
+        self.label_features.clear()
+        self.shapes.clear()
+        self.points.clear()
+        self.category_edits = CategoryEdits()
+        for ref in list(self._on_rebase):
+            fn = ref()
+            if fn is None:
+                self._on_rebase.remove(ref)
+            else:
+                fn(self)
+
+    def on_rebase(self, fn: Any) -> None:
+        """Call ``fn(session)`` after each :meth:`rebase` (held weakly: a bound method of an
+        object that goes away is dropped)."""
+        import weakref
+
+        ref = weakref.WeakMethod(fn) if hasattr(fn, "__self__") else weakref.ref(fn)
+        self._on_rebase.append(ref)
 
 
 def _next_int_id(ids: Sequence[Any]) -> int:
@@ -482,6 +528,13 @@ class LabelPlanes:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.session.n_images, *self.session.canvas)
+
+    def reset(self) -> None:
+        """Forget every edit and decoded plane (the session's file was read again)."""
+        self._edited.clear()
+        self._parked.clear()
+        self._cache.clear()
+        self.errors.clear()
 
     @property
     def size(self) -> int:
