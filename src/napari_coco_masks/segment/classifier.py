@@ -32,6 +32,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._frames import drain
+from ._validate import check_connectivity, check_finite, check_spacing
+
 __all__ = [
     "FORMAT",
     "TRUSTED_TYPES",
@@ -175,10 +178,7 @@ def _as_image(image: ArrayLike, name: str = "image") -> np.ndarray:
         )
     if array.size == 0:
         raise ValueError(f"`{name}` (shape {array.shape}) is empty")
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"`{name}` contains NaN or infinite values; replace them first (numpy.nan_to_num)"
-        )
+    check_finite(array, name)
     return array
 
 
@@ -203,20 +203,6 @@ def _spatial(
             f"`{name}` (shape {image.shape}) must be 2D or 3D, got {ndim} spatial axes{hint}"
         )
     return spatial, n_channels
-
-
-def _pixel_spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...]:
-    if spacing is None:
-        return (1.0,) * ndim
-    values = np.atleast_1d(np.asarray(spacing, dtype=float)).ravel()
-    if values.size == 1:
-        values = np.repeat(values, ndim)
-    if values.size != ndim or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(
-            f"`spacing` {tuple(np.atleast_1d(spacing))} must be {ndim} positive pixel size(s), "
-            f"one per spatial axis"
-        )
-    return tuple(float(v) for v in values)
 
 
 # --------------------------------------------------------------------------- features
@@ -293,7 +279,7 @@ def pixel_features(
     settings = FeatureSettings() if settings is None else settings
     spatial, n_channels = _spatial(_as_image(image), channel_axis)
     ndim = spatial.ndim - (channel_axis is not None)
-    px = _pixel_spacing(spacing, ndim)
+    px = check_spacing(spacing, ndim)
     if len(set(px)) == 1:
         s = px[0]
         return multiscale_basic_features(
@@ -596,7 +582,7 @@ def _feature_bands(
     if band >= n_rows:
         yield 0, n_rows, pixel_features(spatial, settings, spacing=spacing, channel_axis=channels)
         return
-    row_px = _pixel_spacing(spacing, ndim)[0]
+    row_px = check_spacing(spacing, ndim)[0]
     halo = int(4.0 * settings.sigmas[-1] / row_px + 0.5) + 3
     for start in range(0, n_rows, band):
         stop = min(start + band, n_rows)
@@ -673,7 +659,7 @@ def iter_predict_pixels(
     spatial, n_channels = _spatial(first, channel_axis)
     ndim = spatial.ndim - (channel_axis is not None)
     _check_usable(classifier, array, n_channels, ndim, settings)
-    _pixel_spacing(spacing, ndim)
+    check_spacing(spacing, ndim)
     dtype = np.min_scalar_type(int(classifier.classes.max()))
     n = 1 if axis is None else array.shape[axis]
 
@@ -691,15 +677,6 @@ def iter_predict_pixels(
         return (labels, proba) if probabilities else labels
 
     return steps()
-
-
-def _drain(steps: Generator[tuple[int, int], None, Any]) -> Any:
-    """Run a step generator to its end; return its result."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def predict_pixels(
@@ -753,7 +730,7 @@ def predict_pixels(
     >>> predict_pixels(clf, image)[0, [0, 5, 14, 19]].tolist()
     [1, 1, 2, 2]
     """
-    return _drain(
+    return drain(
         iter_predict_pixels(
             classifier, image, spacing=spacing, channel_axis=channel_axis, frame_axis=frame_axis,
             probabilities=probabilities, settings=settings,
@@ -799,9 +776,7 @@ def semantic_to_instances(
     mask = np.isin(array, np.atleast_1d(np.asarray(classes)))
     if split is not None:
         return np.asarray(split(mask)).astype(np.int32, copy=False)
-    if not 1 <= connectivity <= array.ndim:
-        raise ValueError(f"`connectivity` must be 1..{array.ndim}, got {connectivity!r}")
-    structure = ndi.generate_binary_structure(array.ndim, connectivity)
+    structure = check_connectivity(connectivity, array.ndim)
     return ndi.label(mask, structure=structure)[0].astype(np.int32, copy=False)
 
 

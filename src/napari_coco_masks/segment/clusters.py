@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._validate import check_spacing
+
 __all__ = [
     "felzenszwalb_segments",
     "kmeans_colour",
@@ -143,17 +145,11 @@ def kmeans_colour(
     return labels.reshape(spatial)
 
 
-def _px(value: float, spacing: Sequence[float] | None, ndim: int, name: str) -> np.ndarray:
-    size = (
-        np.ones(ndim)
-        if spacing is None
-        else np.broadcast_to(np.asarray(spacing, float).ravel(), (ndim,))
-    )
-    if np.any(size <= 0) or not np.all(np.isfinite(size)):
-        raise ValueError(f"`spacing` {spacing!r} must hold positive pixel sizes")
+def _px(value: float, spacing: float | Sequence[float] | None, ndim: int, name: str) -> np.ndarray:
+    """A length ``value`` in the units of ``spacing`` as pixels per axis."""
     if value < 0 or not np.isfinite(value):
         raise ValueError(f"`{name}` must be >= 0, got {value!r}")
-    return value / size
+    return value / np.asarray(check_spacing(spacing, ndim))
 
 
 def slic_superpixels(
@@ -207,11 +203,7 @@ def slic_superpixels(
     spatial = array.shape[:-1] if colour else array.shape
     keep = _mask(mask, spatial)
     sigma_px = _px(sigma, spacing, len(spatial), "sigma")
-    px = (
-        None
-        if spacing is None
-        else np.broadcast_to(np.asarray(spacing, float).ravel(), (len(spatial),))
-    )
+    px = None if spacing is None else list(check_spacing(spacing, len(spatial)))
     segments = slic(
         array, n_segments=int(n_segments), compactness=float(compactness), max_num_iter=int(max_num_iter),
         sigma=sigma_px, spacing=px, channel_axis=-1 if colour else None, mask=keep, start_label=1,
@@ -266,8 +258,8 @@ def felzenszwalb_segments(
         )
     size = 1.0
     if spacing is not None:
-        px = np.broadcast_to(np.asarray(spacing, float).ravel(), (2,))
-        if not np.isclose(px[0], px[1]) or px[0] <= 0:
+        px = check_spacing(spacing, 2)
+        if not np.isclose(px[0], px[1]):
             raise ValueError(
                 f"Felzenszwalb needs square pixels, got spacing {tuple(px)}; resample the image first"
             )

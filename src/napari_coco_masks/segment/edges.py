@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage as ndi
 
+from ._validate import check_connectivity, check_finite, check_spacing
+
 __all__ = ["EDGE_METHODS", "canny", "edge_magnitude", "edges_to_objects", "laplacian_of_gaussian"]
 
 #: Gradient operators of :func:`edge_magnitude` (scikit-image filters of the same names).
@@ -39,24 +41,13 @@ def _grey(image: ArrayLike, name: str = "image") -> np.ndarray:
             f"`{name}` (shape {array.shape}) must be a non-empty 2D or 3D grey image; for colour "
             "use one channel or segment.threshold.luminance"
         )
-    if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
-        raise ValueError(
-            f"`{name}` contains NaN or infinite values; replace them first (numpy.nan_to_num)"
-        )
+    check_finite(array, name)
     return array
 
 
 def _spacing(spacing: float | Sequence[float] | None, ndim: int) -> tuple[float, ...] | None:
-    if spacing is None:
-        return None
-    values = np.atleast_1d(np.asarray(spacing, dtype=float)).ravel()
-    if values.size == 1:
-        values = np.repeat(values, ndim)
-    if values.size != ndim or not np.all(np.isfinite(values)) or np.any(values <= 0):
-        raise ValueError(
-            f"`spacing` {tuple(np.atleast_1d(spacing))} must be {ndim} positive pixel size(s)"
-        )
-    return tuple(float(v) for v in values)
+    """:func:`._validate.check_spacing`, or None when no spacing is given (pixels)."""
+    return None if spacing is None else check_spacing(spacing, ndim)
 
 
 def _sigma_px(
@@ -286,12 +277,10 @@ def edges_to_objects(
     if mask.ndim not in (2, 3):
         raise ValueError(f"`edges` (shape {mask.shape}) must be a 2D or 3D mask")
     mask = mask.astype(bool, copy=False)
-    if not 1 <= connectivity <= mask.ndim:
-        raise ValueError(f"`connectivity` must be 1..{mask.ndim}, got {connectivity!r}")
+    structure = check_connectivity(connectivity, mask.ndim)
     px = _spacing(spacing, mask.ndim)
     filled = ndi.binary_fill_holes(mask)
     inside = filled & ~mask
-    structure = ndi.generate_binary_structure(mask.ndim, connectivity)
     labels, _ = ndi.label(inside, structure=structure)
     labels = _grow_over(labels, mask & filled)
     return _drop_small(labels, min_size, px)

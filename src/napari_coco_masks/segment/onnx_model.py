@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._frames import drain
+
 __all__ = [
     "GPU_PROVIDERS",
     "LAYOUTS",
@@ -551,11 +553,7 @@ def predict_onnx(
         tile_size=tile_size, overlap=overlap, output=output, threshold=threshold,
         multiple=multiple,
     )  # fmt: skip
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
+    return drain(steps)
 
 
 def _argmax_planes(planes: np.ndarray) -> NDArray[np.unsignedinteger]:
