@@ -58,6 +58,24 @@ def test_2d_equals_regionprops_table(coins_labels, spacing):
     assert df.attrs["units"]["orientation"] == "rad" and df.attrs["units"]["roundness"] == ""
 
 
+@pytest.mark.parametrize("spacing", [(1.0, 1.0), (0.5, 2.0)])
+def test_feret_diameter_equals_regionprops_table(coins_labels, spacing):
+    labels, _ = coins_labels
+    ref = regionprops_table(labels, properties=["label", "feret_diameter_max"], spacing=spacing)
+    df = measure(labels, spacing=spacing, units="µm", properties=["feret_diameter_max"])
+    assert_same_as_skimage(df, ref)
+    assert df.attrs["units"]["feret_diameter_max"] == "µm"
+
+
+def test_feret_diameter_3d_equals_regionprops_table():
+    volume = np.zeros((12, 14, 16), np.uint8)
+    volume[2:9, 3:7, 4:14] = 1
+    volume[9:11, 8:12, 1:3] = 2
+    ref = regionprops_table(volume, properties=["label", "feret_diameter_max"], spacing=(2, 1, 1))
+    df = measure(volume, spacing=(2, 1, 1), properties=["feret_diameter_max"])
+    assert_same_as_skimage(df, ref)
+
+
 def test_orientation_and_roundness_of_known_shapes():
     """An ellipse tilted by 30° from the rows axis, and a disc (roundness 1)."""
     yy, xx = np.mgrid[-40:41, -40:41].astype(float)

@@ -27,6 +27,7 @@ PROPERTIES: tuple[str, ...] = (
     "perimeter",
     "surface_area",
     "equivalent_diameter_area",
+    "feret_diameter_max",
     "axis_major_length",
     "axis_minor_length",
     "eccentricity",
@@ -183,6 +184,33 @@ def _surface_area_3d(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
     return float(mesh_surface_area(verts, faces))
 
 
+def _feret_max(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
+    """scikit-image's ``feret_diameter_max`` of one object crop: the longest distance between
+    two points of the contour (2D) or surface (3D) of its convex hull, in physical units."""
+    from scipy.spatial.distance import pdist
+    from skimage.measure import find_contours, marching_cubes
+    from skimage.morphology import convex_hull_image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        hull = convex_hull_image(mask) if min(mask.shape) > 1 else mask
+    padded = np.pad(hull if hull.any() else mask, 2).astype(np.float64)
+    if mask.ndim == 2:
+        points = np.vstack(find_contours(padded, 0.5, fully_connected="high"))
+    else:
+        points = marching_cubes(padded, level=0.5)[0]
+    points = points * np.asarray(spacing)
+    if len(points) > 64:  # the farthest pair are hull vertices: pdist of those only
+        from scipy.spatial import ConvexHull, QhullError
+
+        try:
+            points = points[ConvexHull(points).vertices]
+        except QhullError:  # flat: every point
+            pass
+    distances = pdist(points, "sqeuclidean")
+    return float(np.sqrt(distances.max())) if distances.size else 0.0
+
+
 def _convex_count(mask: np.ndarray) -> float:
     """Pixel count of the convex hull of one object crop (scikit-image's ``convex_hull_image``).
 
@@ -268,7 +296,7 @@ def _sums_from_crops(
         sums.second = {(i, j): np.empty(n) for i in range(ndim) for j in range(i, ndim)}
     if need_intensity:
         sums.intensity = {p: np.empty(n) for p in INTENSITY if p in wanted}
-    crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area")}
+    crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area", "feret")}
     for k, value in enumerate(present):
         slc = slices[value - 1]
         mask = lab[slc] == value
@@ -296,6 +324,8 @@ def _sums_from_crops(
             crop["convex_count"][k] = _convex_count(mask)
         if "surface_area" in wanted:
             crop["surface_area"][k] = _surface_area_3d(mask, spacing)
+        if "feret_diameter_max" in wanted:
+            crop["feret"][k] = _feret_max(mask, spacing)
         if progress is not None and k % 64 == 0:
             progress(k, n)
     sums.crop = crop
@@ -344,7 +374,8 @@ def frame_properties(
     origin = origin.reshape(-1, ndim)
     if intensity is not None:
         intensity = np.asarray(intensity)
-    if any(p in wanted for p in ("perimeter", "solidity", "surface_area", "circularity")):
+    if any(p in wanted for p in ("perimeter", "solidity", "surface_area", "circularity",
+                                 "feret_diameter_max")):  # fmt: skip
         sums = _sums_from_crops(lab, intensity, present, origin, slices, spacing, wanted, progress)
     else:
         sums = _sums_from_image(lab, intensity, present, origin, nbins, wanted)
@@ -380,6 +411,8 @@ def frame_properties(
         cols["solidity"] = area / (sums.crop["convex_count"] * pixel_area)
     if "surface_area" in wanted:
         cols["surface_area"] = sums.crop["surface_area"]
+    if "feret_diameter_max" in wanted:
+        cols["feret_diameter_max"] = sums.crop["feret"]
     if "circularity" in wanted:
         with np.errstate(invalid="ignore", divide="ignore"):
             cols["circularity"] = 4 * np.pi * area / cols["perimeter"] ** 2

@@ -38,7 +38,7 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
             if not (p in ONLY_2D and ndim != 2)
             and not (p in ONLY_3D and ndim != 3)
             and not (p in INTENSITY and not has_intensity)
-            and not (p in ("axis_major_length", "axis_minor_length") and ndim not in (2, 3))
+            and not (p in ("axis_major_length", "axis_minor_length", "feret_diameter_max") and ndim not in (2, 3))
         ]
         return wanted
     wanted = list(dict.fromkeys(["label", *properties]))
@@ -47,7 +47,7 @@ def _check_properties(properties: Iterable[str] | None, ndim: int, has_intensity
         raise ValueError(f"`properties` has unknown names {unknown}; choose from {list(PROPERTIES)}")
     if ndim != 2 and (bad := [p for p in wanted if p in ONLY_2D]):
         raise ValueError(f"`properties` {bad} exist for 2D objects only (objects here are {ndim}D)")
-    axes = ("axis_major_length", "axis_minor_length")
+    axes = ("axis_major_length", "axis_minor_length", "feret_diameter_max")
     if ndim not in (2, 3) and (bad := [p for p in wanted if p in axes]):
         raise ValueError(f"`properties` {bad} exist for 2D and 3D objects only, not {ndim}D")
     if ndim != 3 and (bad := [p for p in wanted if p in ONLY_3D]):
@@ -122,8 +122,8 @@ def measure(
         One row per object (per frame), columns named as :func:`skimage.measure.regionprops_table`
         names them (``label``, ``area``, ``perimeter``, ``centroid-0``, ``bbox-0``, ...) plus
         ``circularity`` = 4·π·area/perimeter² and ``roundness`` = 4·area/(π·major axis²)
-        (2D; ``orientation`` in radians as scikit-image) and ``surface_area`` (3D, marching
-        cubes).
+        (2D; ``orientation`` in radians and ``feret_diameter_max`` as scikit-image) and
+        ``surface_area`` (3D, marching cubes).
         Lengths, areas and centroids are in the units of ``spacing``; ``bbox`` stays in pixel
         indices. ``df.attrs["units"]`` maps each column to its unit (``"µm²"``, ``"px"``,
         ``""`` for dimensionless), ``df.attrs["spacing"]`` holds the spacing used.

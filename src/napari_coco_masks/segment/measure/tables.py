@@ -55,6 +55,7 @@ def column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, st
         "perimeter": length,
         "surface_area": _power(units, 2) if len(set(units)) == 1 else f"({length})²",
         "equivalent_diameter_area": length,
+        "feret_diameter_max": length,
         "axis_major_length": length,
         "axis_minor_length": length,
         "orientation": "rad",
