@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -174,3 +175,40 @@ def test_distributions_pass_twine_check(tmp_path: Path) -> None:
     assert {p.suffix for p in dists} == {".gz", ".whl"}, dists
     checked = _run(sys.executable, "-m", "twine", "check", "--strict", *dists)
     assert checked.returncode == 0, f"twine check --strict failed:\n{checked.stdout}\n{checked.stderr}"
+
+
+def _pictures() -> list[Path]:
+    """Every local PNG that the README, the hub description and the docs pages show."""
+    pages = [ROOT / "README.md", ROOT / ".napari-hub" / "DESCRIPTION.md", *DOCS.rglob("*.md")]
+    found = set()
+    for page in pages:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+\.png)\)", page.read_text()):
+            name = target.split("/main/")[-1] if target.startswith("http") else target
+            path = (ROOT / name) if target.startswith("http") else (page.parent / name)
+            found.add(path.resolve())
+    return sorted(found)
+
+
+def test_every_picture_exists_and_is_not_blank() -> None:
+    import imageio.v3 as iio
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_screenshots import TARGETS, blank_reason
+
+    pictures = _pictures()
+    assert len(pictures) >= 2  # the README and hub pictures at least
+    made = {(DOCS / file).resolve() for file, _ in TARGETS.values()}
+    for path in pictures:
+        assert path.exists(), f"{path} is referenced but missing"
+        assert blank_reason(iio.imread(path)) is None, f"{path} looks blank"
+        assert path in made, f"{path.name} is not made by scripts/make_screenshots.py"
+
+
+def test_make_screenshots_makes_a_drawn_picture(tmp_path: Path) -> None:
+    import imageio.v3 as iio
+
+    out = _run(sys.executable, ROOT / "scripts" / "make_screenshots.py", "reader",
+               "--out", tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    shot = iio.imread(tmp_path / "reader-screenshot.png")[..., :3]
+    assert shot.std() > 20 and len(np.unique(shot.reshape(-1, 3), axis=0)) > 1000
