@@ -117,6 +117,7 @@ class DatasetBrowser:
         elif isinstance(layer, Points):
             self.points.append(layer)
             layer.events.data.connect(lambda e, ly=layer: self._mark(ly, e))
+            layer.events.features.connect(lambda e, ly=layer: self._mark(ly, e))  # visibility
         first = len(self.labels) + len(self.shapes) + len(self.points) == 1
         if first and self._slider_shared(layer):
             # another file's layers (the ground truth of these predictions) own the slider:
@@ -205,7 +206,8 @@ class DatasetBrowser:
             # Each assignment of the swap (colormap, shapes data, features, colours) would
             # refresh its layer, slicing and drawing it again: held back, then one refresh each.
             layers = self.labels + self.shapes + self.points
-            with _refresh_blocked(layers):
+            # (not Points: its colour setters draw from its slice, which must follow its data)
+            with _refresh_blocked(self.labels + self.shapes):
                 self.show(i)
             for layer in layers:
                 layer.refresh()
@@ -252,7 +254,7 @@ class DatasetBrowser:
             coco = layer.metadata.get("coco")
             if isinstance(coco, dict):  # the same dict on every layer of the file
                 coco["skipped_annotations"] = list(session.dataset.skipped)
-        with _refresh_blocked(layers):
+        with _refresh_blocked(self.labels + self.shapes):  # (see _on_step)
             self._swap(i)
             if not session.stacked:  # a single image's Labels hold a plain array
                 self._swapping = True

@@ -291,3 +291,37 @@ def test_rebase_keeps_the_plane_stack_object_and_calls_listeners(session):
     session.save(session.dataset.path)
     assert session.planes is planes and seen == [session]
     assert not session.planes.plane(0).any() and session.annotations(0) == []
+
+
+def test_keypoints_of_an_instance_without_any_get_the_categorys_array(tmp_path):
+    import pandas as pd
+    from pycocotools.coco import COCO
+
+    obj = {"images": [{"id": 1, "file_name": "a.png", "height": 20, "width": 30},
+                      {"id": 2, "file_name": "b.png", "height": 20, "width": 30}],
+           "categories": [{"id": 1, "name": "fish", "keypoints": ["head", "fin", "tail"],
+                           "skeleton": [[1, 2], [2, 3]]}],
+           "annotations": [
+               {"id": 5, "image_id": 2, "category_id": 1, "iscrowd": 0, "area": 50.0,
+                "bbox": [2, 2, 10, 5], "segmentation": [[2, 2, 12, 2, 12, 7, 2, 7]]},
+               {"id": 6, "image_id": 2, "category_id": 1, "iscrowd": 0, "area": 50.0,
+                "bbox": [2, 12, 10, 5], "segmentation": [[2, 12, 12, 12, 12, 17, 2, 17]],
+                "keypoints": [3, 13, 2, 7, 14, 2, 11, 15, 1], "num_keypoints": 3}]}
+    path = tmp_path / "fish.json"
+    path.write_text(json.dumps(obj))
+    session = CocoSession(load_coco(path))
+    state = session.file_points(1)
+    assert state.features["annotation_id"] == [6, 6, 6]
+    # instance 5 gets its tail (row 4, col 9) and fin (occluded); 6 loses its head (v=0)
+    data = [*state.data, np.array([4.0, 9.0]), np.array([3.0, 6.0])]
+    features = pd.DataFrame(state.features)
+    features["visibility"] = [0, 2, 1]
+    features = pd.concat([features, pd.DataFrame({"annotation_id": [5, 5], "keypoint": [2, 1],
+                                                  "visibility": [None, 1]})],
+                         ignore_index=True)
+    session.points[1] = ShapesState(data, ["point"] * 5, features)
+    session.save(path)
+    with __import__("contextlib").redirect_stdout(__import__("io").StringIO()):
+        anns = COCO(str(path)).anns
+    assert anns[5]["keypoints"] == [0, 0, 0, 6, 3, 1, 9, 4, 2] and anns[5]["num_keypoints"] == 2
+    assert anns[6]["keypoints"] == [0, 0, 0, 7, 14, 2, 11, 15, 1] and anns[6]["num_keypoints"] == 2

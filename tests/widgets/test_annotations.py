@@ -476,3 +476,64 @@ def test_opening_predictions_keeps_the_image_shown(make_napari_viewer, qtbot, da
     assert browser.swapping is False
     with pytest.raises(AttributeError):
         browser.swapping = True
+
+
+def test_keypoints_move_add_and_visibility_are_saved_with_their_instance(
+        make_napari_viewer, qtbot, tmp_path):
+    shutil.copytree(KEYPOINTS, tmp_path / "kp")
+    folder = tmp_path / "kp" / "annotations"
+    viewer = make_napari_viewer()
+
+    # val: move a keypoint, make one occluded (v=1) and one not labelled (v=0)
+    path = folder / "person_keypoints_val.json"
+    before = _coco(path).anns
+    layers = _open(viewer, path)
+    points = layers["points"]
+    dock = _dock(viewer, qtbot)
+    viewer.layers.selection.active = points
+    assert dock.keypoint_button.isEnabled()
+    assert points.features["annotation_id"].tolist() == [1, 1, 1, 2, 2, 2]
+    data = np.asarray(points.data).copy()
+    data[0] += [3.0, 1.0]  # (row, col): y += 3, x += 1
+    points.data = data
+    points.selected_data = {1}
+    assert dock.set_visibility(1) == 1
+    points.selected_data = {4}
+    assert dock.set_visibility(0) == 1 and "not labelled" in dock.status.text()
+    assert dock.save(), dock.status.text()
+    after = _coco(path).anns
+    kp1, kp2 = after[1]["keypoints"], after[2]["keypoints"]
+    old1, old2 = before[1]["keypoints"], before[2]["keypoints"]
+    assert kp1 == [old1[0] + 1, old1[1] + 3, 2, old1[3], old1[4], 1, *old1[6:9]]
+    assert kp2 == [*old2[:3], 0, 0, 0, *old2[6:9]] and after[2]["num_keypoints"] == 2
+    assert after[1]["num_keypoints"] == 3
+    assert {k: v for k, v in after[1].items() if k != "keypoints"} == {
+        k: v for k, v in before[1].items() if k != "keypoints"}
+    # saved in place: the same layers show the saved file (the unlabelled keypoint is gone)
+    assert points in viewer.layers and len(points.data) == 5
+    assert points.features["visibility"].tolist() == [2, 1, 2, 2, 2]
+
+    # train: add the keypoint annotation 1 lacks (keypoint 0), drag it, make it occluded
+    path = folder / "person_keypoints_train.json"
+    layers = _open(viewer, path)
+    points = layers["points"]
+    viewer.layers.selection.active = points
+    qtbot.wait(20)
+    assert dock.session is session_of(points)
+    assert dock.add_keypoint() is None and "select one" in dock.status.text()
+    points.selected_data = {0}
+    assert dock.add_keypoint() == 0, dock.status.text()
+    assert len(points.data) == 3 and points.selected_data == {2}
+    row = points.features.iloc[2]
+    assert row["annotation_id"] == 1 and row["keypoint"] == 0 and row["visibility"] == 2
+    assert dock.add_keypoint() is None and "every keypoint" in dock.status.text()
+    assert dock.add_keypoint(0) is None and "already has keypoint 0" in dock.status.text()
+    assert dock.add_keypoint(5) is None and "not one of the 3" in dock.status.text()
+    data = np.asarray(points.data).copy()
+    data[2] = [3.0, 7.0]  # row 3, col 7: x = 7, y = 3
+    points.data = data
+    assert dock.set_visibility(1) == 1
+    out = tmp_path / "train.json"
+    assert dock.save_as(out), dock.status.text()
+    saved = _coco(out).anns[1]
+    assert saved["keypoints"] == [7, 3, 1, 0, 2, 1, 4, 1, 2] and saved["num_keypoints"] == 3

@@ -388,3 +388,4 @@ def ground_truth_of(predictions: CocoSession, sessions: Iterable[CocoSession]) -
                 Path(s.dataset.path).resolve() == Path(path).resolve()):
             return s
     return None
+

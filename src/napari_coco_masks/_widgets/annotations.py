@@ -9,10 +9,15 @@ shapes and the selected label the active category. Categories are added and rena
 session and saved with a minimal diff. Predictions (layers with a ``score`` feature) get a
 score threshold; exports and COCOeval per category run in a ``thread_worker`` with throttled
 progress. A plain Labels layer (a segmentation widget's) becomes a COCO file with *Make COCO
-dataset*. Every save writes the file or says why not in the status line.
+dataset*. Keypoints: *Add keypoint* puts the next keypoint of the selected instance at its
+middle, selected to drag; *v=0 / v=1 / v=2* set the selected keypoints' COCO visibility; moved,
+added and re-flagged keypoints are saved into their instance's record. Every save writes the
+file or says why not in the status line; a save over the file keeps the layers (the session
+re-bases on the saved bytes).
 
 What the dock does to layers lives in :mod:`._annotate` (no Qt widgets); saving, exports and
-evaluation in :mod:`._annotation_jobs`; category edits in :mod:`..coco.categories`.
+evaluation in :mod:`._annotation_jobs`; keypoints in :mod:`._annotation_keypoints`; category
+edits in :mod:`..coco.categories`.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from qtpy.QtWidgets import (
 
 from napari_coco_masks._browse import browser_of, session_of
 from napari_coco_masks._widgets import _annotate as ann
+from napari_coco_masks._widgets import _annotation_keypoints as kps
 from napari_coco_masks._widgets._annotation_jobs import FilesAndJobs
 from napari_coco_masks.coco.categories import refresh_names
 from napari_coco_masks.coco.errors import CocoError
@@ -126,6 +132,18 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
                                self.rename_button, self.new_button, self.reassign_button)):
             grid.addWidget(w, k // 2, k % 2)
         box.addLayout(grid)
+        row = QHBoxLayout()
+        self.keypoint_button = self._button("Add keypoint", self.add_keypoint)
+        self.keypoint_button.setToolTip("add the next keypoint of the selected instance at its "
+                                        "middle, selected: drag it where it belongs")
+        row.addWidget(self.keypoint_button)
+        self.visibility_buttons = {}
+        for v, text in kps.VISIBILITY.items():
+            button = self._button(f"v={v}", lambda v=v: self.set_visibility(v))
+            button.setToolTip(f"the selected keypoints become {text} (COCO visibility {v})")
+            self.visibility_buttons[v] = button
+            row.addWidget(button)
+        box.addLayout(row)
         row = QHBoxLayout()
         self.score_label = QLabel("score ≥ 0.00")
         self.score = QSlider(Qt.Horizontal)
@@ -221,6 +239,9 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
         if session is not None and id(session) not in self.active:
             self.active[id(session)] = session.default_category
         self.score.setEnabled(any(ann.is_predictions(s) for s in self.sessions()))
+        has_points = session is not None and bool(self.layers(session).points)
+        for button in (self.keypoint_button, *self.visibility_buttons.values()):
+            button.setEnabled(has_points)
         self.evaluate_button.setEnabled(any(
             ann.is_predictions(s) and ann.ground_truth_of(s, self.sessions()) is not None
             for s in self.sessions()))
@@ -496,3 +517,40 @@ class AnnotationsWidget(FilesAndJobs, QWidget):
                 layer.features = table
         self.refresh()
         self._say(f"Renamed to {session.category(self.active_category()).name!r}")
+
+    # ------------------------------------------------------------------ keypoints
+    def add_keypoint(self, index: int | None = None) -> int | None:
+        """Add a keypoint (the first one missing, or ``index``) to the selected instance: a
+        selected point, shape or label names it. The new point is selected and the Points
+        layer is in select mode, to drag it into place."""
+        layers = self.layers() if self.session is not None else None
+        if layers is None or not layers.points:
+            self._say("Add keypoint: open a COCO file with keypoints first")
+            return None
+        active = self.viewer.layers.selection.active
+        instance = kps.selected_instance(layers, labels=active in layers.labels)
+        if instance is None:
+            self._say("Add keypoint: select one saved instance (a keypoint, shape or label)")
+            return None
+        try:
+            k = kps.add_keypoint(layers, instance, index)
+        except CocoError as exc:
+            self._say(f"No keypoint added: {exc}")
+            return None
+        points = layers.points[0]
+        self.viewer.layers.selection.active = points
+        points.mode = "select"
+        self._apply(self.session)
+        name = points.features["name"].iloc[-1]
+        self._say(f"Added keypoint {k} ({name}) to annotation {instance}: drag it into place")
+        return k
+
+    def set_visibility(self, visibility: int) -> int:
+        """The selected keypoints get COCO visibility 0, 1 or 2 (saved with their instance;
+        0 is saved as an unlabelled ``0, 0, 0``)."""
+        if self.session is None:
+            return 0
+        n = kps.set_visibility(self.layers(), visibility)
+        self._say(f"{n} keypoint(s) now {kps.VISIBILITY[visibility]} (v={visibility})" if n
+                  else "Visibility: select keypoints in the Points layer first")
+        return n

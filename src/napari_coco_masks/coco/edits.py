@@ -102,18 +102,23 @@ def _apply_keypoints(session: CocoSession, i: int, out: list[Any]) -> list[Any]:
         if ann_id is None or index is None:
             orphans += 1
             continue
-        visibility = int(row.get("visibility", 2) or 2)
-        by_id.setdefault(_match_id(ann_id), []).append((int(index), rc, visibility))
+        by_id.setdefault(_match_id(ann_id), []).append((int(index), rc, _visibility(row)))
+    names = {_match_id(c.id): len(c.keypoints) for c in session.dataset.categories}
     result = []
     for rec in out:
         now = by_id.pop(_match_id(rec.get("id")), None) if isinstance(rec, dict) else None
         kp = rec.get("keypoints") if isinstance(rec, dict) else None
+        if kp is None and now:  # the instance's first keypoints: an array of the category's size
+            kp = [0] * (3 * names.get(_match_id(rec.get("category_id")), 0))
         if isinstance(kp, list) and len(kp) % 3 == 0 and (now is not None or any(kp[2::3])):
+            size = max([len(kp) // 3, *(index + 1 for index, _, _ in now or [])])
+            kp = kp + [0] * (3 * size - len(kp))  # a keypoint past the file's array extends it
             new = [0.0] * len(kp)
             for index, rc, visibility in now or []:
-                if 0 <= index < len(kp) // 3:
+                if 0 <= index < size and visibility > 0:  # v=0: not labelled, written 0, 0, 0
                     new[3 * index : 3 * index + 3] = napari_keypoints_to_coco(rc[None], [visibility])
-            if _keypoints_differ(kp, new):
+            if rec.get("keypoints") is None or len(rec["keypoints"]) != len(kp) or (
+                    _keypoints_differ(kp, new)):
                 rec = {**rec, "keypoints": _as_written(kp, new),
                        "num_keypoints": sum(1 for v in new[2::3] if v > 0)}
         result.append(rec)
@@ -126,6 +131,17 @@ def _apply_keypoints(session: CocoSession, i: int, out: list[Any]) -> list[Any]:
             stacklevel=3,
         )
     return result
+
+
+def _visibility(row: dict) -> int:
+    """A point row's COCO visibility: 0 (not labelled), 1 (labelled, not visible) or 2
+    (visible); a row without one (a point added in napari) is visible."""
+    v = row.get("visibility")
+    try:
+        v = int(v)
+    except (TypeError, ValueError):
+        return 2
+    return v if v in (0, 1, 2) else 2
 
 
 def _keypoints_differ(old: list, new: list) -> bool:
