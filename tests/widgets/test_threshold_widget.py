@@ -142,14 +142,14 @@ def test_time_series_preview_frame_then_apply(make_napari_viewer, qtbot, coins) 
     worker = widget.apply()
     assert worker is not None
     _idle(qtbot, widget)
-    np.testing.assert_array_equal(out.data, threshold(series, time_axis=0))
+    np.testing.assert_array_equal(out.data, threshold(series, frame_axis=0))
     np.testing.assert_allclose(out.translate, (0, 5, 5))
 
     widget.stack.value = "global"
     _idle(qtbot, widget)
     widget.apply()
     _idle(qtbot, widget)
-    expected = threshold(series, time_axis=0, per_frame=False)
+    expected = threshold(series, frame_axis=0, per_frame=False)
     np.testing.assert_array_equal(viewer.layers[f"movie{OUTPUT_SUFFIX}"].data, expected)
     assert len(_labels_layers(viewer)) == 1
 
@@ -377,7 +377,7 @@ def test_apply_right_after_a_change_is_not_overwritten_by_the_preview(
     widget.apply()  # ...and Apply is pressed before it fires
     qtbot.wait(3 * widget_module._DEBOUNCE_MS)
     _idle(qtbot, widget)
-    expected = threshold(series, time_axis=0, fill_holes=True, spacing=(0.5, 0.5))
+    expected = threshold(series, frame_axis=0, fill_holes=True, spacing=(0.5, 0.5))
     np.testing.assert_array_equal(viewer.layers[f"movie{OUTPUT_SUFFIX}"].data, expected)
     assert "in frame" not in widget.status.value
     assert widget.status.value.startswith(f"{expected.max()} objects")
