@@ -537,3 +537,55 @@ def test_keypoints_move_add_and_visibility_are_saved_with_their_instance(
     assert dock.save_as(out), dock.status.text()
     saved = _coco(out).anns[1]
     assert saved["keypoints"] == [7, 3, 1, 0, 2, 1, 4, 1, 2] and saved["num_keypoints"] == 3
+
+
+def test_a_keypoint_added_on_a_later_image_survives_the_slider_and_is_saved(
+        make_napari_viewer, qtbot, tmp_path):
+    """A stack of images: the keypoint gets the image index, is kept in the session when the
+    slider moves (with its visibility), and is saved into its instance's record."""
+    import warnings
+
+    obj = {"images": [{"id": 1, "file_name": "a.png", "height": 20, "width": 30},
+                      {"id": 2, "file_name": "b.png", "height": 20, "width": 30}],
+           "categories": [{"id": 1, "name": "fish", "supercategory": "",
+                           "keypoints": ["head", "fin", "tail"], "skeleton": [[1, 2], [2, 3]]}],
+           "annotations": [
+               {"id": 4, "image_id": 1, "category_id": 1, "iscrowd": 0, "area": 50.0,
+                "bbox": [2, 2, 10, 5], "segmentation": [[2, 2, 12, 2, 12, 7, 2, 7]],
+                "keypoints": [3, 3, 2, 0, 0, 0, 0, 0, 0], "num_keypoints": 1},
+               {"id": 5, "image_id": 2, "category_id": 1, "iscrowd": 0, "area": 50.0,
+                "bbox": [2, 2, 10, 5], "segmentation": [[2, 2, 12, 2, 12, 7, 2, 7]]}]}
+    path = tmp_path / "fish.json"
+    path.write_text(json.dumps(obj))
+    viewer = make_napari_viewer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no image files
+        layers = _open(viewer, path)
+    points, shapes = layers["points"], layers["shapes"]
+    dock = _dock(viewer, qtbot)
+    viewer.dims.set_current_step(0, 1)
+    qtbot.wait(20)
+    assert len(points.data) == 0
+    viewer.layers.selection.active = shapes
+    shapes.selected_data = {0}  # annotation 5
+    assert dock.add_keypoint() == 0, dock.status.text()
+    row, col = 4.0, 6.0  # the instance's pixels are rows 2..6, cols 2..11
+    assert points.data[0][0] == 1 and 2 <= points.data[0][1] <= 6 and 2 <= points.data[0][2] <= 11
+    assert points.features["name"].tolist() == ["head"]
+    points.data = np.array([[1.0, row, col]])
+    assert dock.set_visibility(1) == 1
+    assert dock.add_keypoint(2) == 2  # the tail, via the selected keypoint's instance
+    viewer.dims.set_current_step(0, 0)
+    qtbot.wait(20)
+    assert points.features["annotation_id"].tolist() == [4]
+    viewer.dims.set_current_step(0, 1)
+    qtbot.wait(20)
+    assert points.features["keypoint"].tolist() == [0, 2]
+    assert points.features["visibility"].tolist() == [1, 2]
+    tail = np.asarray(points.data[1]).copy()
+    assert dock.save(), dock.status.text()
+    ann = _coco(path).anns[5]
+    assert ann["keypoints"][:3] == [6, 4, 1] and ann["num_keypoints"] == 2
+    assert ann["keypoints"][3:6] == [0, 0, 0]
+    assert ann["keypoints"][6:] == [int(round(tail[2])), int(round(tail[1])), 2]
+    assert _coco(path).anns[4]["keypoints"] == [3, 3, 2, 0, 0, 0, 0, 0, 0]
