@@ -305,3 +305,44 @@ def test_label_planes_keep_few_whole_planes_and_every_edit(big):
         assert np.array_equal(stack[i], dense[i]), i
         assert len(stack._edited) <= 2 and len(stack._cache) <= 3
     assert np.array_equal(np.asarray(stack), dense) and stack.edited == edited
+
+
+def test_save_over_the_source_with_parked_edits_then_browse(make_napari_viewer, big):
+    """More edited images than are kept whole (parked edits), saved over the file the layers
+    read: every image then reads the new bytes, painted instances have their new ids."""
+    viewer = make_napari_viewer()
+    layers = _open(viewer, big)
+    labels = layers["labels"]
+    session = labels.metadata["coco"]["session"]
+    top = max(int(v) for v in session.dataset.annotation_ids)
+    edited = list(range(0, N_IMAGES, 3))  # 10 images: more than LIVE_EDITS
+    painted = {}
+    for i in edited:
+        viewer.dims.set_current_step(0, i)
+        value = int(labels.features["index"].max()) + 1
+        labels.selected_label = value
+        labels.brush_size = 3
+        h, _ = SIZES[i % len(SIZES)]
+        before = np.asarray(labels.data[i]).copy()
+        labels.paint((i, h - 3, 2), value)
+        painted[i] = (np.asarray(labels.data[i]) != before)
+    assert len(labels.data._parked) > 0 and session.edited_images() == edited
+    viewer.dims.set_current_step(0, 5)
+    viewer.layers.selection = {labels, layers["shapes"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # never "changed on disk" / "shown empty"
+        assert viewer.layers.save(str(big), selected=True, plugin=PLUGIN) == [str(big)]
+        assert session.edited_images() == [] and session.current == 5
+        saved = load_coco(big)
+        new = [a for a in saved.annotation_ids.tolist() if a > top]
+        assert len(new) == len(edited)
+        masks = _masks(big)
+        for i in [*range(N_IMAGES), 5]:
+            viewer.dims.set_current_step(0, i)
+            h, w = SIZES[i % len(SIZES)]
+            assert np.array_equal(_shown(labels)[:h, :w], per_image_labels(saved, i))
+            assert labels.features["annotation_id"].tolist() == [
+                a.id for a in saved.image_annotations(i)]
+            if i in painted:
+                mine = next(a.id for a in saved.image_annotations(i) if a.id > top)
+                assert np.array_equal(masks[mine], painted[i][:h, :w])
