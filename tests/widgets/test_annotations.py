@@ -360,10 +360,17 @@ def test_make_a_dataset_from_a_plain_labels_layer_and_save_in_place(
     assert [a["category_id"] for a in saved["annotations"]] == [1, 1, cid]
     coco = _coco(path)
     assert coco.annToMask(saved["annotations"][2]).sum() > 10
-    # saved in place: the layers are the saved file's, where the old ones were
-    labels = next(ly for ly in viewer.layers if ly._type_string == "labels" and ly.visible)
-    assert session_of(labels) is dock.session and tuple(labels.scale) == (0.5, 0.5)
-    assert dock.session.dataset.n_records == 3
+    # saved in place: the same layers show the saved file, where they were
+    shown = next(ly for ly in viewer.layers if ly._type_string == "labels" and ly.visible)
+    assert shown is labels and session_of(labels) is dock.session
+    assert tuple(labels.scale) == (0.5, 0.5)
+    assert dock.session.dataset.n_records == 3 and dock.session.edited_images() == []
+    from napari_coco_masks.coco.session import CocoSession
+
+    assert np.array_equal(labels.data, CocoSession(load_coco(path)).label_plane(0))
+    assert labels.features["annotation_id"].tolist() == [a["id"] for a in saved["annotations"]]
+    qtbot.wait(20)
+    assert dock.table.item(1, 2).text() == "1"  # the list follows the saved file
 
 
 def test_saving_says_why_not(make_napari_viewer, qtbot, dataset, tmp_path):
