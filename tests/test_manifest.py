@@ -13,7 +13,8 @@ from npe2.manifest.utils import import_python_name
 PLUGIN = "napari-coco-masks"
 WIDGETS = [
     "Threshold and colour mask", "Watershed", "Seeded region growing", "Measure objects",
-    "COCO annotations",
+    "COCO annotations", "Learn from examples", "Colour clusters and superpixels", "Edges",
+    "Your own model (ONNX)", "Cut-outs and masked images",
 ]
 
 
@@ -39,6 +40,14 @@ def test_widgets_are_in_the_layers_menus() -> None:
         f"{PLUGIN}.threshold_widget",
         f"{PLUGIN}.watershed_widget",
         f"{PLUGIN}.region_growing_widget",
+        f"{PLUGIN}.classifier_widget",
+        f"{PLUGIN}.clusters_widget",
+        f"{PLUGIN}.edges_widget",
+        f"{PLUGIN}.onnx_widget",
+    ]
+    assert [item.command for item in menus["napari/layers/filter"]] == [f"{PLUGIN}.cutout_widget"]
+    assert [item.command for item in menus["napari/file/io_utilities"]] == [
+        f"{PLUGIN}.cutout_widget"
     ]
     assert measure == [f"{PLUGIN}.measure_widget"]
     annotate = [item.command for item in menus["napari/layers/annotate"]]
