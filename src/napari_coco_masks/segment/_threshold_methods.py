@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ._validate import check_axis, check_finite
+from .cleanup import LabelOptions, options_from
 
 __all__ = [
     "GLOBAL_METHODS",
@@ -30,9 +31,12 @@ __all__ = [
     "luminance",
     "method_threshold",
     "normalize_method",
+    "pick_options",
+    "refuse_unknown",
     "select_channel",
     "sigma_pixels",
     "smooth",
+    "split_options",
     "validate_image",
 ]
 
@@ -358,3 +362,32 @@ class ThresholdOptions:
     def option_names(cls) -> frozenset[str]:
         """The option names (to pick them out of keyword arguments)."""
         return frozenset(f.name for f in fields(cls))
+
+
+def pick_options(options: ThresholdOptions | str | None, kwargs: dict[str, Any]) -> ThresholdOptions:
+    """The threshold options: ``options`` (or a method name) and the fields popped from
+    ``kwargs``."""
+    if isinstance(options, str):
+        kwargs.setdefault("method", options)
+        options = None
+    return options_from(options, ThresholdOptions, kwargs)
+
+
+def refuse_unknown(kwargs: dict[str, Any]) -> None:
+    """Refuse keyword arguments that are no option."""
+    if kwargs:
+        raise TypeError(f"unknown threshold option(s): {', '.join(sorted(kwargs))}")
+
+
+def split_options(
+    options: ThresholdOptions | str | None, labels: LabelOptions | None, kwargs: dict[str, Any]
+) -> tuple[ThresholdOptions, LabelOptions]:
+    """Both option objects from the positional ones and the keyword fields; reject the rest."""
+    refuse_unknown({k: v for k, v in kwargs.items()
+              if k not in ThresholdOptions.option_names() | LabelOptions.option_names()})
+    kwargs = dict(kwargs)
+    found = pick_options(options, kwargs)
+    clean = options_from(labels, LabelOptions, kwargs)
+    if clean.output == "classes" and found.method != "multiotsu":
+        raise ValueError(f"output='classes' needs method='multiotsu', got method={found.method!r}")
+    return found, clean

@@ -34,13 +34,16 @@ from ._threshold_methods import (
     luminance,
     method_threshold,
     normalize_method,
+    pick_options,
+    refuse_unknown,
     select_channel,
     sigma_pixels,
     smooth,
+    split_options,
     validate_image,
 )
 from ._validate import check_axis, check_spacing, renamed_axis
-from .cleanup import OUTPUTS, LabelOptions, mask_to_labels, options_from
+from .cleanup import OUTPUTS, LabelOptions, mask_to_labels
 
 __all__ = [
     "GLOBAL_METHODS",
@@ -72,35 +75,6 @@ class Thresholded(NamedTuple):
     #: array of the image's shape (local methods); per frame a list of those (None for a
     #: constant frame).
     threshold: Any
-
-
-def _pick(options: ThresholdOptions | str | None, kwargs: dict[str, Any]) -> ThresholdOptions:
-    """The threshold options: ``options`` (or a method name) and the fields popped from
-    ``kwargs``."""
-    if isinstance(options, str):
-        kwargs.setdefault("method", options)
-        options = None
-    return options_from(options, ThresholdOptions, kwargs)
-
-
-def _unknown(kwargs: dict[str, Any]) -> None:
-    """Refuse keyword arguments that are no option."""
-    if kwargs:
-        raise TypeError(f"unknown threshold option(s): {', '.join(sorted(kwargs))}")
-
-
-def _options(
-    options: ThresholdOptions | str | None, labels: LabelOptions | None, kwargs: dict[str, Any]
-) -> tuple[ThresholdOptions, LabelOptions]:
-    """Both option objects from the positional ones and the keyword fields; reject the rest."""
-    _unknown({k: v for k, v in kwargs.items()
-              if k not in ThresholdOptions.option_names() | LabelOptions.option_names()})
-    kwargs = dict(kwargs)
-    found = _pick(options, kwargs)
-    clean = options_from(labels, LabelOptions, kwargs)
-    if clean.output == "classes" and found.method != "multiotsu":
-        raise ValueError(f"output='classes' needs method='multiotsu', got method={found.method!r}")
-    return found, clean
 
 
 def threshold_value(
@@ -142,8 +116,8 @@ def threshold_value(
     >>> bool(threshold_value(data.coins()) == filters.threshold_otsu(data.coins()))
     True
     """
-    found = _pick(options, kwargs)
-    _unknown(kwargs)
+    found = pick_options(options, kwargs)
+    refuse_unknown(kwargs)
     grey = validate_image(select_channel(image, channel_axis, channel),
                           allow_constant=found.method == "manual")  # fmt: skip
     axis = check_axis(renamed_axis(frame_axis, time_axis, "threshold_value"), grey.ndim)
@@ -194,8 +168,8 @@ def foreground(
     >>> bool((foreground(coins, "li") == (coins > filters.threshold_li(coins))).all())
     True
     """
-    found = _pick(options, kwargs)
-    _unknown(kwargs)
+    found = pick_options(options, kwargs)
+    refuse_unknown(kwargs)
     grey = validate_image(image, allow_constant=found.method == "manual" or threshold is not None)
     smoothed = smooth(grey, sigma_pixels(found.sigma, check_spacing(spacing, grey.ndim)))
     value = _value(smoothed, found, grey.dtype) if threshold is None else threshold
@@ -273,7 +247,7 @@ def iter_threshold_frames(
     >>> [(i, int(t)) for i, _, t in iter_threshold_frames(series, "otsu", frames=[1])]
     [(1, 107)]
     """
-    found, clean = _options(options, labels, kwargs)
+    found, clean = split_options(options, labels, kwargs)
     frame_axis = renamed_axis(frame_axis, time_axis, "iter_threshold_frames")
     grey = validate_image(image, allow_constant=found.method == "manual")
     axis = check_axis(frame_axis, grey.ndim)
@@ -329,7 +303,7 @@ def threshold_labels(
     >>> int(value), int(labels.max())
     (107, 24)
     """
-    found, clean = _options(options, labels, kwargs)
+    found, clean = split_options(options, labels, kwargs)
     frame_axis = renamed_axis(frame_axis, time_axis, "threshold")
     array = validate_image(select_channel(image, channel_axis, channel),
                            allow_constant=found.method == "manual")  # fmt: skip
