@@ -285,7 +285,7 @@ def pixel_features(
         return multiscale_basic_features(
             spatial, intensity=settings.intensity, edges=settings.edges, texture=settings.texture,
             sigma_min=settings.sigmas[0] / s, sigma_max=settings.sigmas[-1] / s,
-            num_sigma=len(settings.sigmas), workers=workers,
+            num_sigma=len(settings.sigmas), **_workers_kwarg(workers),
             channel_axis=-1 if channel_axis is not None else None,
         ).astype(np.float32, copy=False)  # fmt: skip
     sigmas_px = settings.sigmas[:, None] / np.asarray(px)[None, :]
@@ -876,3 +876,14 @@ def load_classifier(path: str | os.PathLike) -> PixelClassifier:
         n_channels=int(payload["n_channels"]), ndim=int(payload["ndim"]), dtype=str(payload["dtype"]),
         class_names={int(k): v for k, v in payload.get("class_names", {}).items()}, versions=versions,
     )  # fmt: skip
+
+
+def _workers_kwarg(workers: int | None) -> dict[str, int | None]:
+    """``multiscale_basic_features``' thread count under its name (``num_workers`` before
+    scikit-image 0.26 named it ``workers``)."""
+    import inspect
+
+    from skimage.feature import multiscale_basic_features
+
+    params = inspect.signature(multiscale_basic_features).parameters
+    return {"workers" if "workers" in params else "num_workers": workers}
