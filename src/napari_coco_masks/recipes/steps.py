@@ -405,3 +405,5 @@ STEPS: dict[str, StepSpec] = {
         "intensity": Param("bool", True),
     }, needs_labels=True, doc="segment.measure (physical units)"),
 }  # fmt: skip
+
+from . import steps_learned  # noqa: E402, F401  (registers the steps of issue 16 into STEPS)
