@@ -1,7 +1,28 @@
 """Segmentation and measurement on numpy and dask arrays. No napari or Qt import lives here."""
 
+from .classifier import (
+    FeatureSettings,
+    PixelClassifier,
+    coco_training_labels,
+    iter_predict_pixels,
+    load_classifier,
+    pixel_features,
+    predict_pixels,
+    save_classifier,
+    semantic_to_instances,
+    train_classifier,
+)
 from .cleanup import LabelOptions, mask_to_labels
+from .clusters import (
+    felzenszwalb_segments,
+    kmeans_colour,
+    segments_at,
+    select_segments,
+    slic_superpixels,
+)
 from .colour import colour_labels, colour_mask, hsv_range_around, rgb_to_hsv
+from .cutout import Cutout, apply_mask, composite, contact_sheet, cutouts, export_cutouts
+from .edges import canny, edge_magnitude, edges_to_objects, laplacian_of_gaussian
 from .measure import (
     PROPERTIES,
     concat_frames,
@@ -21,6 +42,7 @@ from .morphology import (
     fill_label_holes,
     open_labels,
 )
+from .onnx_model import OnnxModel, iter_predict_onnx, load_onnx_model, predict_onnx
 from .preprocess import contrast_stretch, median, rolling_ball, white_tophat
 from .region_growing import GrowOptions, Region, RegionSizeWarning, grow_region, grow_regions
 from .threshold import (
@@ -46,6 +68,35 @@ from .watershed import (
 )
 
 __all__ = [
+    "Cutout",
+    "FeatureSettings",
+    "OnnxModel",
+    "PixelClassifier",
+    "apply_mask",
+    "canny",
+    "coco_training_labels",
+    "composite",
+    "contact_sheet",
+    "cutouts",
+    "edge_magnitude",
+    "edges_to_objects",
+    "export_cutouts",
+    "felzenszwalb_segments",
+    "iter_predict_onnx",
+    "iter_predict_pixels",
+    "kmeans_colour",
+    "laplacian_of_gaussian",
+    "load_classifier",
+    "load_onnx_model",
+    "pixel_features",
+    "predict_onnx",
+    "predict_pixels",
+    "save_classifier",
+    "segments_at",
+    "select_segments",
+    "semantic_to_instances",
+    "slic_superpixels",
+    "train_classifier",
     "GrowOptions",
     "LabelOptions",
     "SplitOptions",
