@@ -15,6 +15,11 @@ COINS = [("threshold", {"method": "local_gaussian", "block_size": 51, "sigma": 1
          ("remove_small", {"min_size": 125.0}), "measure"]  # fmt: skip
 
 
+#: The steps that make objects, as the refusals list them.
+MAKERS = ", ".join(name for name, spec in STEPS.items() if spec.segments)
+assert MAKERS.startswith("threshold, colour_mask, watershed, grow_regions")
+
+
 def _doc(*steps, **top):
     return {"recipe": RECIPE_VERSION, "plugin_version": __version__, "steps": list(steps), **top}
 
@@ -74,12 +79,12 @@ def test_aliases_and_ints_are_normalised() -> None:
          "{'threshold': {'method': 'otsu'}, 'measure': {}}"),
         (_doc({"split_touching": {}}, {"threshold": {"method": "otsu"}}),
          "steps[0] (split_touching): needs objects, but no step before it makes them: put "
-         "threshold, colour_mask, watershed or grow_regions first"),
+         f"one of {MAKERS} first"),
         (_doc({"grow_regions": {"seeds": "labels"}}),
          "steps[0] (grow_regions): needs objects, but no step before it makes them: put "
-         "threshold, colour_mask, watershed or grow_regions first"),
+         f"one of {MAKERS} first"),
         (_doc({"smooth": {"sigma": 1}}),
-         "no step makes objects: add threshold, colour_mask, watershed or grow_regions"),
+         f"no step makes objects: add one of {MAKERS}"),
         (_doc(),
          "`steps` must be a non-empty list of {step: {parameters}} mappings"),
         ({"recipe": 1},

@@ -184,6 +184,7 @@ def check_step(index: int, item: Any) -> Step:
 
 def check_order(steps: Sequence[Step]) -> None:
     """Refuse a recipe whose steps cannot run in order (objects needed before a segmenting step)."""
+    makers = ", ".join(name for name, spec in STEPS.items() if spec.segments)
     have_labels = False
     for index, step in enumerate(steps):
         spec = STEPS[step.name]
@@ -191,12 +192,11 @@ def check_order(steps: Sequence[Step]) -> None:
         if (spec.needs_labels or uses_labels) and not have_labels:
             raise RecipeError(
                 f"steps[{index}] ({step.name}): needs objects, but no step before it makes "
-                "them: put threshold, colour_mask, watershed or grow_regions first"
+                f"them: put one of {makers} first"
             )
         have_labels |= spec.segments
     if not have_labels:
-        raise RecipeError("no step makes objects: add threshold, colour_mask, watershed or "
-                          "grow_regions")
+        raise RecipeError(f"no step makes objects: add one of {makers}")
 
 
 def run_steps(steps: Sequence[Step], state: State) -> State:
