@@ -146,3 +146,34 @@ def test_coco_labels_train_by_category(make_napari_viewer, qtbot):
     np.testing.assert_array_equal(out.data, cl.predict_pixels(clf, np.asarray(image.data)))
     assert widget.classifier.class_names == names
     assert out is not labels
+
+
+def test_painting_a_stack_previews_the_shown_frame_and_apply_does_all(make_napari_viewer, qtbot):
+    rng = np.random.default_rng(0)
+    stack = rng.integers(0, 60, (2, 48, 48)).astype(np.uint8)
+    stack[:, 10:30, 12:36] += 150
+    viewer = make_napari_viewer()
+    viewer.add_image(stack, name="coins", scale=(1.0, *SCALE), units=("s", "µm", "µm"))
+    widget = ClassifierWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.trees.value = 5
+    widget.sigma_min.value, widget.sigma_max.value = 0.5, 2.0
+    strokes = widget.add_strokes_layer()
+    viewer.dims.set_point(0, 1)  # show the second frame
+    strokes.brush_size = 3
+    for col in range(14, 34):  # brush strokes, as the mouse paints them (events.paint)
+        strokes.paint((1, 20, col), 2)
+    for col in range(2, 46):
+        strokes.paint((1, 42, col), 1)
+    qtbot.waitUntil(lambda: "coins classes" in viewer.layers, timeout=30_000)
+    _wait(qtbot, widget)
+    clf = cl.train_classifier([stack[1]], [strokes.data[1]], widget.settings(), spacing=SCALE,
+                              n_estimators=5)
+    shown = viewer.layers["coins classes"].data
+    np.testing.assert_array_equal(shown[1], cl.predict_pixels(clf, stack[1], spacing=SCALE))
+    assert not shown[0].any()  # only the shown frame is previewed
+    widget.apply_button.clicked.emit()
+    _wait(qtbot, widget)
+    np.testing.assert_array_equal(viewer.layers["coins classes"].data,
+                                  cl.predict_pixels(clf, stack, spacing=SCALE, frame_axis=0))
+    assert [la.name for la in viewer.layers].count("coins classes") == 1
