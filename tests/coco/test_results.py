@@ -90,6 +90,19 @@ def test_edited_predictions_save_as_a_dataset(predictions, tmp_path):
     assert load_coco(out).images[0].id == session.dataset.images[0].id
 
 
+def test_predictions_are_never_saved_over_their_ground_truth(predictions, tmp_path):
+    gt, res = predictions
+    before = gt.read_bytes()
+    session = CocoSession(load_results(res))
+    assert session.dataset.path == gt and session.dataset.results_path == res
+    with pytest.raises(CocoError, match="would replace the ground truth") as err:
+        session.save(gt)
+    assert err.value.path is not None and gt.read_bytes() == before
+    session.save(tmp_path / "predictions_as_dataset.json")  # another name is fine
+    assert load_coco(tmp_path / "predictions_as_dataset.json").n_records == len(
+        json.loads(res.read_text()))
+
+
 def test_predictions_open_in_a_viewer_with_their_scores(make_napari_viewer, predictions):
     _, res = predictions
     viewer = make_napari_viewer()

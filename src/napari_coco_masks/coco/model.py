@@ -198,6 +198,9 @@ class CocoDataset:
         invalid: str = "raise",
     ) -> None:
         self.path = path
+        #: The predictions' own file, for a results file read beside its ground truth
+        #: (whose file is ``path``); None for a dataset.
+        self.results_path: Path | None = None
         self.images = images
         self.categories = categories
         self.source = source

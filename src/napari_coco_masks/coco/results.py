@@ -96,4 +96,6 @@ def load_results(
         annotations.append(record)
     obj = {"images": gt["images"], "categories": gt.get("categories", []),
            "annotations": annotations}
-    return parse_coco(obj, path=gt_path, invalid="skip")
+    dataset = parse_coco(obj, path=gt_path, invalid="skip")
+    dataset.results_path = path
+    return dataset

@@ -22,6 +22,7 @@ import warnings
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -442,11 +443,31 @@ class CocoSession:
 
         segments = None if self.dataset.source is None else self.segments(mode)
         if segments is None:
+            self._refuse_ground_truth(path)
             write_coco(self.to_dict(mode), path)
             return
         write_atomic(path, lambda fh: write_segments(segments, self.dataset.source, fh))
         if self.is_source(path):
             self.rebase()
+
+    def _refuse_ground_truth(self, path: Any) -> None:
+        """Predictions read beside their ground truth must not be saved over it."""
+        import os
+
+        gt, results = self.dataset.path, self.dataset.results_path
+        if results is None or gt is None:
+            return
+        try:
+            same = os.path.samefile(path, gt)
+        except OSError:
+            return
+        if same:
+            raise CocoError(
+                f"these are the predictions of {Path(results).name}, shown beside their ground "
+                f"truth {Path(gt).name}: saving them there would replace the ground truth; "
+                "save the predictions under another name",
+                path=path,
+            )
 
     def is_source(self, path: Any) -> bool:
         """Whether ``path`` is the file this session reads its bytes from."""
