@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 
 import numpy as np
@@ -91,3 +92,29 @@ def test_bad_mask_is_a_message(make_napari_viewer):
     widget.mask.value = viewer.add_labels(np.zeros((10, 10), np.int32), name="small")
     assert widget.apply() is None
     assert "does not cover" in widget.status.value
+
+
+def test_composite_pastes_cutouts_and_writes_their_coco(make_napari_viewer, qtbot, tmp_path):
+    from pycocotools import mask as mask_utils
+
+    image = data.astronaut()[:40, :50]
+    viewer, layer, widget = _setup(make_napari_viewer, image)
+    widget.mask.value = viewer.add_labels(_labels(), name="objects")
+    target = viewer.add_image(np.zeros((60, 70, 3), np.uint8), name="bg", scale=(2.0, 2.0))
+    widget.paste_on.value = target
+    widget.folder.value, widget.pastes.value, widget.seed.value = str(tmp_path), 3, 7
+    widget.composite_button.clicked.emit()
+    qtbot.waitUntil(lambda: not widget.busy and bool(widget.written), timeout=20_000)
+    expected, coco = co.composite(co.cutouts(image, _labels()), np.zeros((60, 70, 3), np.uint8),
+                                  n=3, seed=7, file_name="bg composite.png")
+    out = viewer.layers["bg composite"]
+    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(out.scale, (2.0, 2.0))
+    written = json.loads(widget.written[0].read_text())
+    assert written == json.loads(json.dumps(coco))
+    np.testing.assert_array_equal(imread(tmp_path / "bg composite.png"), expected)
+    # every annotation is exactly the pasted pixels that show
+    shown = np.zeros((60, 70), bool)
+    for ann in written["annotations"]:
+        shown |= mask_utils.decode(ann["segmentation"]).astype(bool)
+    assert shown.any() and (expected[shown] != 0).any()

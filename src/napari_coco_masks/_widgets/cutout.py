@@ -5,18 +5,30 @@ Image layer ``"<image> masked"`` (the image's scale, translate and units) whose 
 the mask are 0 or transparent; the mask is any Labels layer (every non-zero label) or Shapes
 layer (every shape). *Export cut-outs* writes one RGBA PNG per object, cropped to its box, and a
 CSV of file → annotation id / category (:func:`~napari_coco_masks.segment.cutout.export_cutouts`)
-in the background. A Labels layer read from COCO exports its annotations (masks exactly as
+in the background. *Composite* pastes the cut-outs on another image (augmentation), adds the
+result as a new Image layer and writes it with the COCO annotations of what shows
+(:func:`~napari_coco_masks.segment.cutout.composite`) into the folder. A Labels layer read from COCO exports its annotations (masks exactly as
 pycocotools'); any other Labels layer exports its labels.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, LineEdit, PushButton
+from magicgui.widgets import (
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    PushButton,
+    SpinBox,
+)
 from napari.layers import Image, Labels, Shapes
 from napari.utils.notifications import show_error
 
@@ -86,10 +98,18 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
         self.folder = FileEdit(label="folder", mode="d", value=str(Path.home()))
         self.stem = LineEdit(label="name (empty: automatic)", value="")
         self.export_button = PushButton(text="Export cut-outs")
+        self.paste_on = ComboBox(label="paste on", choices=self._image_choices)
+        self.pastes = SpinBox(label="pastes (0 = each once)", value=0, min=0, max=100_000)
+        self.seed = SpinBox(label="seed", value=0, min=0, max=2**31 - 1)
+        self.min_visible = FloatSpinBox(label="min visible fraction", value=0.0, min=0, max=1,
+                                        step=0.05)  # fmt: skip
+        self.composite_button = PushButton(text="Composite")
         self.status = Label(value="")
         wrap_status(self.status.native)
         super().__init__(widgets=[self.image, self.mask, self.background, self.apply_button,
-                                  self.folder, self.stem, self.export_button, self.status],
+                                  self.folder, self.stem, self.export_button, self.paste_on,
+                                  self.pastes, self.seed, self.min_visible,
+                                  self.composite_button, self.status],
                          scrollable=True)  # fmt: skip
         #: Files written by the last export.
         self.written: list[Path] = []
@@ -99,6 +119,7 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
         self._runner.start()
         self.apply_button.changed.connect(self.apply)
         self.export_button.changed.connect(self.export)
+        self.composite_button.changed.connect(self.composite)
 
     def _image_choices(self, _widget: Any = None) -> list[Image]:
         return [la for la in self._viewer.layers if isinstance(la, Image)]
@@ -137,20 +158,22 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
         self.status.value = f"{int(keep.sum())} pixel(s) kept in {layer.name!r}"
         return layer
 
+    def _source(self) -> tuple[np.ndarray, Any, int]:
+        """``(frame, objects, image position)``: COCO annotations, or a Labels layer's labels."""
+        image, frame, index = self._frame()
+        mask = self.mask.value
+        coco = getattr(mask, "metadata", {}).get("coco")
+        if coco is not None:
+            return frame, coco["session"].dataset, index or 0
+        if isinstance(mask, Labels):
+            labels = np.asarray(level0(mask.data))
+            return frame, labels if index is None or labels.ndim == 2 else labels[index], 0
+        raise ValueError("cut-outs come from a Labels layer (each label an object)")
+
     def export(self, _value: Any = None) -> Any:
         """Write one RGBA PNG per object and the CSV into the folder (background)."""
         try:
-            image, frame, index = self._frame()
-            mask = self.mask.value
-            coco = getattr(mask, "metadata", {}).get("coco")
-            if coco is not None:
-                source, position = coco["session"].dataset, index or 0
-            elif isinstance(mask, Labels):
-                labels = np.asarray(level0(mask.data))
-                source, position = (labels if index is None or labels.ndim == 2
-                                    else labels[index]), 0  # fmt: skip
-            else:
-                raise ValueError("export cut-outs from a Labels layer (each label an object)")
+            frame, source, position = self._source()
         except ValueError as error:
             self._report(str(error), True)
             return None
@@ -161,6 +184,45 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
 
         return self._runner.run(Task(_once(job), self._exported, total=0,
                                      desc="exporting cut-outs"))  # fmt: skip
+
+    def composite(self, _value: Any = None) -> Any:
+        """Paste the cut-outs on the *paste on* image; add it, write its PNG and COCO file."""
+        try:
+            frame, source, position = self._source()
+            target = self.paste_on.value
+            if target is None:
+                raise ValueError("choose the image to paste on")
+            background = np.asarray(level0(target.data))
+        except ValueError as error:
+            self._report(str(error), True)
+            return None
+        folder = Path(self.folder.value)
+        stem = self.stem.value.strip() or f"{target.name} composite"
+        n, seed = int(self.pastes.value) or None, int(self.seed.value)
+        min_visible = float(self.min_visible.value)
+
+        def job() -> tuple[np.ndarray, dict, Path]:
+            import json
+
+            from napari_coco_masks.coco.write import write_bytes
+
+            pieces = co.cutouts(frame, source, image_position=position)
+            image, dataset = co.composite(pieces, background, n=n, seed=seed,
+                                          min_visible=min_visible, file_name=f"{stem}.png")
+            import imageio.v3 as iio
+
+            write_bytes(iio.imwrite("<bytes>", image, extension=".png"), folder / f"{stem}.png")
+            path = write_bytes(json.dumps(dataset).encode(), folder / f"{stem}.json")
+            return image, dataset, path
+
+        return self._runner.run(Task(_once(job), partial(self._composited, target, stem),
+                                     total=0, desc="composite"))  # fmt: skip
+
+    def _composited(self, target: Image, stem: str, result: tuple) -> None:
+        image, dataset, path = result
+        self._viewer.add_image(image, name=stem, rgb=True, **layer_geometry(target, 2))
+        self.written = [path]
+        self.status.value = f"{len(dataset['annotations'])} object(s) pasted; wrote {path.name}"
 
     def _exported(self, files: list[Path]) -> None:
         self.written = files
