@@ -363,12 +363,13 @@ class ClassifierWidget(KeepsLayerChoices, ScrollingNative, Container):
 
     @staticmethod
     def _into_stack(output: OutputLayer, image: Image, index: int, frame: np.ndarray) -> np.ndarray:
+        """The output's stack with frame ``index`` replaced (zeros where nothing was computed)."""
         layer = output.layer
         shape = level0(image.data).shape[:1] + frame.shape
-        if layer is not None and layer.data.shape == shape:
-            stack = np.asarray(layer.data)
-            stack = stack if stack.dtype.kind in "iu" and stack.dtype.itemsize >= frame.dtype.itemsize \
-                else stack.astype(np.int32)
+        data = None if layer is None else layer.data
+        if isinstance(data, np.ndarray) and data.shape == shape and np.can_cast(frame.dtype,
+                                                                                data.dtype):
+            stack = data  # in place (the layer refreshes): no copy of a long stack per stroke
         else:
             stack = np.zeros(shape, np.int32)
         stack[index] = frame
