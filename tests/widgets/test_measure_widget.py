@@ -116,6 +116,12 @@ def test_coco_features_are_kept_and_summarised_per_category(make_napari_viewer, 
     assert columns.index("annotation_id") > columns.index("circularity")
     headers = [widget.table.horizontalHeaderItem(j).text() for j in range(4)]
     assert headers == ["label", "category", "area [px²]", "perimeter [px]"]
+    # the minimum feret diameter is a column of the table, in the layer's units (scale 2)
+    all_headers = [widget.table.horizontalHeaderItem(j).text()
+                   for j in range(widget.table.columnCount())]
+    assert "feret_diameter_min [px]" in all_headers
+    assert (widget.results["feret_diameter_min"] <= widget.results["feret_diameter_max"]).all()
+    assert (widget.results["feret_diameter_min"] > 0).all()
 
     summary = widget.summary.set_index("category")
     assert summary.loc["cell", "count"] == 2

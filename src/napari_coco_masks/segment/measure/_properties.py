@@ -1,25 +1,34 @@
 """The per-object properties of a label image, computed the way scikit-image defines them.
 
 Object crops come from one :func:`scipy.ndimage.find_objects` pass. When a requested property
-needs the crops (perimeter, solidity, surface area), one loop over them also gathers moments and
-intensity statistics from the small arrays; otherwise every property is computed for all
-objects at once with :func:`numpy.bincount`, with no per-object Python loop. Only the requested
+needs the crops (perimeter, solidity, surface area, feret diameters: :mod:`._crop_shapes`),
+one loop over them also gathers moments and intensity statistics from the small arrays;
+otherwise every property is computed for all objects at once with :func:`numpy.bincount`, with no per-object Python loop. Only the requested
 properties are computed. The public API is :mod:`napari_coco_masks.segment.measure.labels`.
 No napari or Qt import lives here.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._crop_shapes import (
+    convex_count,
+    feret_points,
+    max_distance,
+    min_width,
+    perimeter_2d,
+    surface_area_3d,
+)
+
 #: Every property :func:`measure` knows, in output order. ``perimeter``, ``eccentricity``,
 #: ``orientation``, ``circularity`` and ``roundness`` exist in 2D only, ``surface_area`` in 3D
-#: only. ``orientation`` is scikit-image's (radians, between the rows axis and the major axis);
+#: only. ``feret_diameter_min`` is the narrowest caliper width (2D). ``orientation`` is
+#: scikit-image's (radians, between the rows axis and the major axis);
 #: ``roundness`` is ImageJ's 4·area / (π·major axis²).
 PROPERTIES: tuple[str, ...] = (
     "label",
@@ -28,6 +37,7 @@ PROPERTIES: tuple[str, ...] = (
     "surface_area",
     "equivalent_diameter_area",
     "feret_diameter_max",
+    "feret_diameter_min",
     "axis_major_length",
     "axis_minor_length",
     "eccentricity",
@@ -44,7 +54,8 @@ PROPERTIES: tuple[str, ...] = (
 )
 
 
-ONLY_2D = {"perimeter", "eccentricity", "orientation", "circularity", "roundness"}
+ONLY_2D = {"perimeter", "eccentricity", "orientation", "circularity", "roundness",
+           "feret_diameter_min"}  # fmt: skip
 
 
 ONLY_3D = {"surface_area"}
@@ -161,73 +172,6 @@ def _axes_lengths(eig: np.ndarray, ndim: int) -> tuple[np.ndarray, np.ndarray]:
     raise ValueError(f"axis lengths are defined for 2D and 3D objects only, not {ndim}D")
 
 
-def _perimeter_2d(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
-    """Perimeter of one object crop: scikit-image's 4-neighbourhood estimate when the spacing is
-    isotropic (equal to ``regionprops``); the marching-squares contour length otherwise."""
-    from skimage.measure import find_contours, perimeter
-
-    if spacing[0] == spacing[1]:
-        return float(perimeter(mask, 4)) * spacing[0]
-    contours = find_contours(np.pad(mask, 1).astype(np.float32), 0.5)
-    total = 0.0
-    for contour in contours:
-        steps = np.diff(contour, axis=0) * np.asarray(spacing)
-        total += float(np.sqrt((steps**2).sum(axis=1)).sum())
-    return total
-
-
-def _surface_area_3d(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
-    """Surface area of one 3D object crop: marching cubes at level 0.5 on the padded crop."""
-    from skimage.measure import marching_cubes, mesh_surface_area
-
-    verts, faces, _, _ = marching_cubes(np.pad(mask, 1).astype(np.float32), 0.5, spacing=spacing)
-    return float(mesh_surface_area(verts, faces))
-
-
-def _feret_max(mask: np.ndarray, spacing: tuple[float, ...]) -> float:
-    """scikit-image's ``feret_diameter_max`` of one object crop: the longest distance between
-    two points of the contour (2D) or surface (3D) of its convex hull, in physical units."""
-    from scipy.spatial.distance import pdist
-    from skimage.measure import find_contours, marching_cubes
-    from skimage.morphology import convex_hull_image
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        hull = convex_hull_image(mask) if min(mask.shape) > 1 else mask
-    padded = np.pad(hull if hull.any() else mask, 2).astype(np.float64)
-    if mask.ndim == 2:
-        points = np.vstack(find_contours(padded, 0.5, fully_connected="high"))
-    else:
-        points = marching_cubes(padded, level=0.5)[0]
-    points = points * np.asarray(spacing)
-    if len(points) > 64:  # the farthest pair are hull vertices: pdist of those only
-        from scipy.spatial import ConvexHull, QhullError
-
-        try:
-            points = points[ConvexHull(points).vertices]
-        except QhullError:  # flat: every point
-            pass
-    distances = pdist(points, "sqeuclidean")
-    return float(np.sqrt(distances.max())) if distances.size else 0.0
-
-
-def _convex_count(mask: np.ndarray) -> float:
-    """Pixel count of the convex hull of one object crop (scikit-image's ``convex_hull_image``).
-
-    Flat objects (an axis of length 1) are hulled in the remaining axes; a hull qhull cannot
-    build (collinear pixels in 3D) gives NaN instead of scikit-image's warning and infinity.
-    """
-    from skimage.morphology import convex_hull_image
-
-    flat = mask.reshape([n for n in mask.shape if n > 1])
-    if flat.ndim <= 1:
-        return float(mask.size)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        count = np.count_nonzero(convex_hull_image(flat))
-    return float(count) if count else float("nan")
-
-
 @dataclass
 class _Sums:
     """Per-object raw sums shared by both strategies (all arrays indexed like ``present``).
@@ -296,7 +240,9 @@ def _sums_from_crops(
         sums.second = {(i, j): np.empty(n) for i in range(ndim) for j in range(i, ndim)}
     if need_intensity:
         sums.intensity = {p: np.empty(n) for p in INTENSITY if p in wanted}
-    crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area", "feret")}
+    crop = {p: np.empty(n) for p in ("perimeter", "convex_count", "surface_area", "feret",
+                                     "feret_min")}  # fmt: skip
+    want_feret = [p for p in ("feret_diameter_max", "feret_diameter_min") if p in wanted]
     for k, value in enumerate(present):
         slc = slices[value - 1]
         mask = lab[slc] == value
@@ -319,13 +265,17 @@ def _sums_from_crops(
                 else:
                     out[k] = np.sqrt(np.mean((vals - mean) ** 2))
         if want_perimeter:
-            crop["perimeter"][k] = _perimeter_2d(mask, spacing)
+            crop["perimeter"][k] = perimeter_2d(mask, spacing)
         if "solidity" in wanted:
-            crop["convex_count"][k] = _convex_count(mask)
+            crop["convex_count"][k] = convex_count(mask)
         if "surface_area" in wanted:
-            crop["surface_area"][k] = _surface_area_3d(mask, spacing)
-        if "feret_diameter_max" in wanted:
-            crop["feret"][k] = _feret_max(mask, spacing)
+            crop["surface_area"][k] = surface_area_3d(mask, spacing)
+        if want_feret:
+            points = feret_points(mask, spacing)
+            if "feret_diameter_max" in wanted:
+                crop["feret"][k] = max_distance(points)
+            if "feret_diameter_min" in wanted:
+                crop["feret_min"][k] = min_width(points)
         if progress is not None and k % 64 == 0:
             progress(k, n)
     sums.crop = crop
@@ -375,7 +325,7 @@ def frame_properties(
     if intensity is not None:
         intensity = np.asarray(intensity)
     if any(p in wanted for p in ("perimeter", "solidity", "surface_area", "circularity",
-                                 "feret_diameter_max")):  # fmt: skip
+                                 "feret_diameter_max", "feret_diameter_min")):  # fmt: skip
         sums = _sums_from_crops(lab, intensity, present, origin, slices, spacing, wanted, progress)
     else:
         sums = _sums_from_image(lab, intensity, present, origin, nbins, wanted)
@@ -413,6 +363,8 @@ def frame_properties(
         cols["surface_area"] = sums.crop["surface_area"]
     if "feret_diameter_max" in wanted:
         cols["feret_diameter_max"] = sums.crop["feret"]
+    if "feret_diameter_min" in wanted:
+        cols["feret_diameter_min"] = sums.crop["feret_min"]
     if "circularity" in wanted:
         with np.errstate(invalid="ignore", divide="ignore"):
             cols["circularity"] = 4 * np.pi * area / cols["perimeter"] ** 2

@@ -122,7 +122,8 @@ def measure(
         One row per object (per frame), columns named as :func:`skimage.measure.regionprops_table`
         names them (``label``, ``area``, ``perimeter``, ``centroid-0``, ``bbox-0``, ...) plus
         ``circularity`` = 4·π·area/perimeter² and ``roundness`` = 4·area/(π·major axis²)
-        (2D; ``orientation`` in radians and ``feret_diameter_max`` as scikit-image) and
+        (2D; ``orientation`` in radians and ``feret_diameter_max`` as scikit-image;
+        ``feret_diameter_min``, the narrowest caliper width of the same convex hull) and
         ``surface_area`` (3D, marching cubes).
         Lengths, areas and centroids are in the units of ``spacing``; ``bbox`` stays in pixel
         indices. ``df.attrs["units"]`` maps each column to its unit (``"µm²"``, ``"px"``,

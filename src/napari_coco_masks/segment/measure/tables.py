@@ -56,6 +56,7 @@ def column_units(columns: Iterable[str], units: tuple[str, ...]) -> dict[str, st
         "surface_area": _power(units, 2) if len(set(units)) == 1 else f"({length})²",
         "equivalent_diameter_area": length,
         "feret_diameter_max": length,
+        "feret_diameter_min": length,
         "axis_major_length": length,
         "axis_minor_length": length,
         "orientation": "rad",
