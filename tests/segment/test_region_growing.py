@@ -268,6 +268,44 @@ def test_smoothing_is_a_gaussian_prefilter():
     assert not np.array_equal(got, grow_regions(image, seeds, tolerance=6))
 
 
+def test_sigma_and_max_size_are_in_the_units_of_spacing():
+    """Like every segment function: sigma is a length, max_size an area, in spacing's units."""
+    image = data.coins()
+    seeds = _seeds(image, 3, 9)
+    spacing = (0.5, 2.0)
+    got = grow_regions(image, seeds, tolerance=6, sigma=1.0, spacing=spacing)
+    prefiltered = ndi.gaussian_filter(image.astype(np.float32), (2.0, 0.5))  # 1 / spacing
+    np.testing.assert_array_equal(got, grow_regions(prefiltered, seeds, tolerance=6))
+    # per-axis sigma too; without spacing it stays in pixels
+    np.testing.assert_array_equal(
+        grow_regions(image, seeds, tolerance=6, sigma=(1.0, 0.25), spacing=(0.5, 0.5)), got)
+    full = grow_region(image, seeds[:1], tolerance=40)
+    pixel_area = spacing[0] * spacing[1]
+    limit = full.size // 3 * pixel_area  # an area: full.size // 3 pixels of 1 unit² each
+    with pytest.warns(RegionSizeWarning, match=f"max_size={limit}"):
+        capped = grow_regions(image, seeds[:1], tolerance=40, max_size=limit, spacing=spacing)
+    assert np.count_nonzero(capped) == full.size // 3
+    region = grow_region(image, seeds[:1], tolerance=40, max_size=limit, spacing=spacing)
+    assert region.truncated and region.size == full.size // 3
+    assert grow_region(image, seeds[:1], tolerance=40, max_size=limit).size == round(limit)
+
+
+def test_deprecated_smoothing_keeps_its_pixel_meaning_with_spacing():
+    image = data.coins()
+    seeds = _seeds(image, 3, 9)
+    with pytest.warns(DeprecationWarning, match="use sigma"):
+        old = grow_regions(image, seeds, tolerance=6, smoothing=1.5, spacing=(0.5, 2.0))
+    np.testing.assert_array_equal(old, grow_regions(image, seeds, tolerance=6, sigma=1.5))
+    with pytest.warns(DeprecationWarning, match="use sigma"):
+        region = grow_region(image, seeds[:1], tolerance=6, smoothing=1.5, spacing=3.0)
+    expected = grow_region(image, seeds[:1], tolerance=6, sigma=4.5, spacing=3.0)
+    np.testing.assert_array_equal(region.mask, expected.mask)
+    with pytest.raises(ValueError, match="`sigma`"):
+        GrowOptions(tolerance=1, sigma=(1.0, -1.0))
+    with pytest.raises(ValueError, match="`max_size`"):
+        GrowOptions(tolerance=1, max_size=float("inf"))
+
+
 # ------------------------------------------------------------------------- max_size
 
 

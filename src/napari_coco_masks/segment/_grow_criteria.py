@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from ._threshold_methods import histogram_input
-from ._validate import check_finite
+from ._threshold_methods import histogram_input, sigma_pixels
+from ._validate import check_finite, check_spacing
 
 __all__ = ["auto_bounds", "smooth"]
 
@@ -66,12 +66,19 @@ def check_seeds(seeds: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return idx
 
 
-def smooth(image: np.ndarray, sigma: float | Sequence[float]) -> np.ndarray:
-    """Gaussian pre-smoothing (float32) used by the ``smoothing`` option; 0 returns ``image``.
+def smooth(
+    image: np.ndarray,
+    sigma: float | Sequence[float],
+    spacing: float | Sequence[float] | None = None,
+) -> np.ndarray:
+    """Gaussian pre-smoothing (float32) of the ``sigma`` option; 0 returns ``image``.
 
-    ``sigma`` is in pixels: one value, or one per axis (a physical σ divided by the spacing).
+    ``sigma`` is one value, or one per axis, in the units of ``spacing`` (the pixel size per
+    axis; pixels when it is None).
     """
     image = check_image(image)
+    if spacing is not None:
+        sigma = sigma_pixels(sigma, check_spacing(spacing, image.ndim))
     sigmas = np.broadcast_to(np.asarray(sigma, dtype=float), (image.ndim,))
     if not np.any(sigmas > 0):
         return image

@@ -12,12 +12,15 @@ The flood itself works on a window around the seeds that grows only while the re
 its border (:mod:`._window_flood`), so the cost of a region depends on its size, not on the
 image's: a seed growing a few thousand pixels in a 4-megapixel image costs well under a
 millisecond. The options are one frozen, self-checking :class:`GrowOptions`; the functions also
-take its fields as keyword arguments. No napari or Qt import lives here.
+take its fields as keyword arguments. As every segment function, ``sigma`` and ``max_size`` are
+in the units of ``spacing`` (pixels when it is not given). No napari or Qt import lives here.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
@@ -33,7 +36,7 @@ from ._grow_criteria import (
     range_bounds,
     smooth,
 )
-from ._validate import check_connectivity
+from ._validate import check_connectivity, check_spacing
 from ._window_flood import Region, flood_window, merge_regions
 from .cleanup import options_from
 
@@ -51,7 +54,7 @@ Mode = Literal["range", "confidence"]
 
 
 class RegionSizeWarning(UserWarning):
-    """A region reached ``max_size`` pixels and its growth was stopped there."""
+    """A region reached ``max_size`` and its growth was stopped there."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +82,14 @@ class GrowOptions:
     connectivity : int
         1 for face neighbours only (4 in 2D, 6 in 3D) up to ``image.ndim`` for all neighbours
         (8 in 2D, 26 in 3D; SimpleITK's ``FullyConnected``).
-    max_size : int, optional
-        Largest region in pixels. A region that would be larger keeps the ``max_size`` pixels
-        nearest its seeds (in steps) and is marked ``truncated``.
-    sigma : float
-        Gaussian pre-smoothing of the image, in pixels (0: none). ``smoothing`` is its
-        deprecated name.
+    max_size : float, optional
+        Largest region: an area (2D) or volume (3D) in the units of the functions' ``spacing``
+        (pixels without one). A region that would be larger keeps the pixels nearest its seeds
+        (in steps), ``round(max_size / pixel size)`` of them (at least 1), and is marked
+        ``truncated``.
+    sigma : float or sequence of float
+        Gaussian pre-smoothing of the image in the units of ``spacing`` (pixels without one),
+        one value or one per axis (0: none). ``smoothing=`` is its deprecated name, in pixels.
 
     Examples
     --------
@@ -104,10 +109,12 @@ class GrowOptions:
     iterations: int = 4
     radius: int = 1
     connectivity: int = 1
-    max_size: int | None = None
-    sigma: float = 0.0
+    max_size: float | None = None
+    sigma: float | tuple[float, ...] = 0.0
 
     def __post_init__(self) -> None:
+        if not np.isscalar(self.sigma):
+            object.__setattr__(self, "sigma", tuple(float(v) for v in np.ravel(self.sigma)))
         _check_options(
             self.mode, self.tolerance, self.lower, self.upper, self.multiplier,
             self.iterations, self.radius, self.max_size, self.sigma,
@@ -119,13 +126,21 @@ class GrowOptions:
         return frozenset(f.name for f in fields(cls))
 
 
-def _grow_options(options: GrowOptions | None, kwargs: dict[str, Any], name: str) -> GrowOptions:
-    """``options`` with the fields of ``kwargs`` applied (``smoothing``: deprecated ``sigma``)."""
+def _grow_options(
+    options: GrowOptions | None, kwargs: dict[str, Any], name: str, spacing: tuple[float, ...]
+) -> GrowOptions:
+    """``options`` with the fields of ``kwargs`` applied.
+
+    ``smoothing`` is the deprecated name of ``sigma`` and keeps its old meaning, pixels: it
+    becomes ``sigma = smoothing * spacing`` per axis.
+    """
     kwargs = dict(kwargs)
     if "smoothing" in kwargs:
-        warnings.warn(f"{name}(smoothing=...) is deprecated: use sigma=... (pixels)",
-                      DeprecationWarning, stacklevel=3)  # fmt: skip
-        kwargs["sigma"] = kwargs.pop("smoothing")
+        warnings.warn(f"{name}(smoothing=...) is deprecated: use sigma=... (in the units of "
+                      "`spacing`; pixels without one)", DeprecationWarning, stacklevel=3)  # fmt: skip
+        pixels = np.broadcast_to(np.asarray(kwargs.pop("smoothing"), float), (len(spacing),))
+        physical = tuple(float(p * d) for p, d in zip(pixels, spacing, strict=True))
+        kwargs["sigma"] = physical[0] if len(set(physical)) == 1 else physical
     unknown = set(kwargs) - GrowOptions.option_names()
     if unknown:
         raise TypeError(f"unknown region growing option(s): {', '.join(sorted(unknown))}")
@@ -140,8 +155,8 @@ def _check_options(
     multiplier: float,
     iterations: int,
     radius: int,
-    max_size: int | None,
-    sigma: float,
+    max_size: float | None,
+    sigma: float | tuple[float, ...],
 ) -> None:
     """Raise ValueError naming the first inconsistent option."""
     if mode not in ("range", "confidence"):
@@ -173,10 +188,17 @@ def _check_options(
             raise ValueError(f"`iterations` = {iterations} must be an int >= 0")
         if int(radius) != radius or radius < 0:
             raise ValueError(f"`radius` = {radius} must be an int >= 0")
-    if max_size is not None and (int(max_size) != max_size or max_size < 1):
-        raise ValueError(f"`max_size` = {max_size} must be a positive int or None (no limit)")
-    if not sigma >= 0:
-        raise ValueError(f"`sigma` = {sigma} must be >= 0 (Gaussian sigma in pixels)")
+    if max_size is not None and not (max_size > 0 and math.isfinite(max_size)):
+        raise ValueError(f"`max_size` = {max_size} must be a positive number or None (no limit)")
+    if not np.all(np.asarray(sigma, dtype=float) >= 0):
+        raise ValueError(f"`sigma` = {sigma} must be >= 0 (Gaussian sigma in units of `spacing`)")
+
+
+def _max_pixels(max_size: float | None, spacing: tuple[float, ...]) -> int | None:
+    """``max_size`` (area or volume in the units of ``spacing``) as a pixel count (>= 1)."""
+    if max_size is None:
+        return None
+    return max(1, round(max_size / math.prod(spacing)))
 
 
 def _grow_confidence(
@@ -213,7 +235,12 @@ def _grow_confidence(
 
 
 def grow_region(
-    image: np.ndarray, seeds: np.ndarray, options: GrowOptions | None = None, **kwargs: Any
+    image: np.ndarray,
+    seeds: np.ndarray,
+    options: GrowOptions | None = None,
+    *,
+    spacing: float | Sequence[float] | None = None,
+    **kwargs: Any,
 ) -> Region:
     """Grow ONE object from one or more seeds.
 
@@ -228,6 +255,9 @@ def grow_region(
         instead. In range mode with ``tolerance`` each seed floods with the bounds around its
         own value and the object is the union; with fixed bounds, and in confidence mode, all
         seeds flood together (confidence statistics are pooled over the seeds, as ITK does).
+    spacing : float or sequence of float, optional
+        Pixel size per axis (napari's ``layer.scale``): ``sigma`` is a length and ``max_size``
+        an area or volume in its units. Default 1 (pixels).
 
     Returns
     -------
@@ -241,14 +271,18 @@ def grow_region(
     >>> region = grow_region(image, [[0, 0]], tolerance=3)
     >>> region.size, region.truncated
     (4, False)
+    >>> grow_region(image, [[0, 0]], tolerance=3, spacing=0.5, max_size=0.5).size  # 2 pixels
+    2
     """
-    options = _grow_options(options, kwargs, "grow_region")
-    image = smooth(check_image(image), options.sigma)
+    image = check_image(image)
+    space = check_spacing(spacing, image.ndim)
+    options = _grow_options(options, kwargs, "grow_region", space)
+    image = smooth(image, options.sigma, space)
     pts = check_seeds(seeds, image.shape)
     footprint = check_connectivity(options.connectivity, image.ndim)
     if pts.shape[0] == 0:
         raise ValueError("`seeds` is empty: give at least one (N, ndim) seed")
-    max_size = options.max_size
+    max_size = _max_pixels(options.max_size, space)
     if options.mode == "confidence":
         return _grow_confidence(image, pts, options.multiplier, options.iterations,
                                 options.radius, footprint, max_size)  # fmt: skip
@@ -284,6 +318,7 @@ def grow_regions(
     options: GrowOptions | None = None,
     *,
     labels: np.ndarray | None = None,
+    spacing: float | Sequence[float] | None = None,
     **kwargs: Any,
 ) -> np.ndarray:
     """Grow one labelled region per seed (or per ``labels`` value) from seed points.
@@ -301,6 +336,9 @@ def grow_regions(
         by a :class:`RegionSizeWarning`.
     labels : (S,) array_like of int, optional
         Label value per seed; seeds sharing a value grow one object. Default ``1..S``.
+    spacing : float or sequence of float, optional
+        Pixel size per axis (napari's ``layer.scale``): ``sigma`` is a length and ``max_size``
+        an area or volume in its units. Default 1 (pixels).
 
     Returns
     -------
@@ -323,8 +361,10 @@ def grow_regions(
     array([[1, 1, 2],
            [1, 1, 2]], dtype=uint8)
     """
-    options = _grow_options(options, kwargs, "grow_regions")
-    image = smooth(check_image(image), options.sigma)
+    image = check_image(image)
+    space = check_spacing(spacing, image.ndim)
+    options = _grow_options(options, kwargs, "grow_regions", space)
+    image = smooth(image, options.sigma, space)
     pts = check_seeds(seeds, image.shape)
     values = _check_labels(labels, pts.shape[0])
     dtype = np.min_scalar_type(int(values.max()) if values.size else 1)
@@ -334,7 +374,7 @@ def grow_regions(
     _, first = np.unique(values, return_index=True)
     for k in np.sort(first):
         value = values[k]
-        region = grow_region(image, pts[values == value], unsmoothed)
+        region = grow_region(image, pts[values == value], unsmoothed, spacing=space)
         if out is None:
             out = np.zeros(image.shape, dtype=dtype)
             region._paint_fresh(out, int(value))
@@ -344,7 +384,7 @@ def grow_regions(
             truncated.append(int(value))
     if truncated:
         warnings.warn(
-            f"regions {truncated} reached max_size={options.max_size} pixels and were stopped "
+            f"regions {truncated} reached max_size={options.max_size} and were stopped "
             "there; raise `max_size` or narrow the criterion if they should be complete",
             RegionSizeWarning,
             stacklevel=2,
