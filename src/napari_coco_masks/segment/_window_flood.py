@@ -10,19 +10,18 @@ cheap passes over the window) when the previous window showed it to be sparse. A
 fill carries over from one window to the next: the old fill is copied in and only its pixels on
 the old window's moved sides flood on, so an enlarged window costs only its new pixels (plus the
 copies); after a runs window a fresh fill is used only for regions that are not large. The
-region is painted straight into its own bounding box. Per-call overheads weigh as much as per-pixel work: a seed
-growing a few thousand pixels in a 4-megapixel image costs well under a millisecond.
+region is painted straight into its own bounding box (:mod:`._region`). Per-call overheads
+weigh as much as per-pixel work: a seed growing a few thousand pixels in a 4-megapixel image
+costs well under a millisecond.
 No napari or Qt import lives here.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 from skimage.segmentation import flood
 
+from ._region import Region, merge_regions, tight_window
 from ._runs import Runs, connected_runs
 
 try:  # scikit-image's breadth-first kernels, used directly to skip its copies of the window
@@ -30,7 +29,7 @@ try:  # scikit-image's breadth-first kernels, used directly to skip its copies o
 except ImportError:  # pragma: no cover - other scikit-image layouts: public ``flood`` instead
     _flood_fill_equal = _flood_fill_tolerance = None
 
-__all__ = ["Region"]
+__all__ = ["Region", "flood_window", "merge_regions"]
 
 
 _FIRST_MARGIN = 96  # pixels around the seeds' bounding box in the first window
@@ -43,50 +42,6 @@ _SPARSE = 0.8  # region / window below this: the next window is filled breadth-f
 
 
 _SPARSE_PIXELS = 200_000  # ... and, unless the fill carries over, it holds fewer pixels than this
-
-
-@dataclass(frozen=True)
-class Region:
-    """One grown object: a boolean mask over a window of the image.
-
-    Attributes
-    ----------
-    slices : tuple of slice
-        The window of the image that ``mask`` covers.
-    mask : ndarray of bool
-        The region inside the window.
-    truncated : bool
-        True when growth was stopped at ``max_size`` pixels.
-    lower, upper : float
-        The intensity bounds of the last flood (after the cast to the pixel type).
-    """
-
-    slices: tuple[slice, ...]
-    mask: np.ndarray
-    truncated: bool = False
-    lower: float = math.nan
-    upper: float = math.nan
-
-    @property
-    def size(self) -> int:
-        """Number of pixels in the region."""
-        return int(np.count_nonzero(self.mask))
-
-    def paint(self, out: np.ndarray, value: int, *, overwrite: bool = False) -> None:
-        """Write ``value`` into ``out`` (shaped like the image) where the region is.
-
-        Pixels that already hold a non-zero label keep it unless ``overwrite`` is True.
-        """
-        view = out[self.slices]
-        where = self.mask if overwrite else self.mask & (view == 0)
-        np.copyto(view, value, where=where, casting="unsafe")
-
-    def _paint_fresh(self, out: np.ndarray, value: int) -> None:
-        """``paint`` into an all-zero ``out``: a cast and a scale beat a masked copy."""
-        view = out[self.slices]
-        view[...] = self.mask
-        if value != 1:
-            view *= value
 
 
 def _window(
@@ -206,7 +161,7 @@ def flood_window(
             open_margins = [s - a for s, a, o in zip(start, lo, lo > 0, strict=True) if o]
             open_margins += [b - e for e, b, o in zip(stop, hi, hi < shape, strict=True) if o]
             if not open_margins or layers <= min(open_margins):
-                return Region(*_tight(slices, limited), True, float(lower), float(upper))
+                return Region(*tight_window(slices, limited), True, float(lower), float(upper))
             reach = _GROWTH * (layers + 1)
             below, above = np.maximum(below, reach), np.maximum(above, reach)
             continue
@@ -227,7 +182,7 @@ def flood_window(
                 )
                 return Region(window, cropped, False, float(lower), float(upper))
             empty = np.zeros(view.shape, dtype=bool)
-            return Region(*_tight(slices, empty), False, float(lower), float(upper))
+            return Region(*tight_window(slices, empty), False, float(lower), float(upper))
         lo, hi = _window(start, stop, below, above, shape)
         if np.prod(hi - lo) * 2 > image.size:  # close to the whole image: take all of it
             below[:] = above[:] = shape
@@ -379,23 +334,6 @@ def _component(mask: np.ndarray, seeds: np.ndarray, footprint: np.ndarray) -> np
     return np.zeros(mask.shape, dtype=bool) if region is None else region
 
 
-def _tight(slices: tuple[slice, ...], mask: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray]:
-    """Crop a window and its mask to the mask's bounding box (empty mask: empty window)."""
-    crop = []
-    for ax in range(mask.ndim):
-        others = tuple(a for a in range(mask.ndim) if a != ax)
-        hit = np.flatnonzero(mask.any(axis=others) if others else mask)
-        if hit.size == 0:
-            crop = [slice(0, 0)] * mask.ndim
-            break
-        crop.append(slice(int(hit[0]), int(hit[-1]) + 1))
-    tight = tuple(
-        slice(s.start + c.start, s.start + c.stop) for s, c in zip(slices, crop, strict=True)
-    )
-    cropped = mask[tuple(crop)]
-    return tight, cropped.copy() if 2 * cropped.size < mask.size else cropped
-
-
 def _connectivity_of(footprint: np.ndarray) -> int:
     """The connectivity number of a ``generate_binary_structure`` footprint."""
     centre = np.ones(footprint.ndim, dtype=np.intp)
@@ -421,17 +359,3 @@ def _widen(
             above[ax] *= _GROWTH
             grow = True
     return grow
-
-
-def merge_regions(a: Region, b: Region) -> Region:
-    """Union of two regions over the window that covers both."""
-    lo = [min(s.start, t.start) for s, t in zip(a.slices, b.slices, strict=True)]
-    hi = [max(s.stop, t.stop) for s, t in zip(a.slices, b.slices, strict=True)]
-    slices = tuple(slice(x, y) for x, y in zip(lo, hi, strict=True))
-    mask = np.zeros([y - x for x, y in zip(lo, hi, strict=True)], dtype=bool)
-    for r in (a, b):
-        sub = tuple(slice(s.start - x, s.stop - x) for s, x in zip(r.slices, lo, strict=True))
-        mask[sub] |= r.mask
-    return Region(
-        slices, mask, a.truncated or b.truncated, min(a.lower, b.lower), max(a.upper, b.upper)
-    )

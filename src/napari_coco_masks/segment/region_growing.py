@@ -36,8 +36,9 @@ from ._grow_criteria import (
     range_bounds,
     smooth,
 )
+from ._region import Region, merge_regions
 from ._validate import check_connectivity, check_spacing
-from ._window_flood import Region, flood_window, merge_regions
+from ._window_flood import flood_window
 from .cleanup import options_from
 
 __all__ = [
