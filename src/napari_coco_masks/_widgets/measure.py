@@ -53,6 +53,8 @@ from napari_coco_masks._widgets._measure_views import (
     MeasureViews,
 )
 from napari_coco_masks._widgets._progress import drain
+from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
+from napari_coco_masks._widgets._recipe_maps import measure_recipe, set_measure
 from napari_coco_masks.segment.measure import (
     join_features,
     measure_shapes,
@@ -143,6 +145,11 @@ class MeasureWidget(MeasureViews, QWidget):
         buttons.addWidget(self.measure_button)
         buttons.addWidget(self.save_button)
         buttons.addWidget(self.copy_button)
+        self.save_recipe_button, self.load_recipe_button = recipe_buttons(
+            self, lambda: measure_recipe(self), lambda r: set_measure(self, r), self._report)
+        recipe_row = QHBoxLayout()
+        recipe_row.addWidget(self.save_recipe_button.native)
+        recipe_row.addWidget(self.load_recipe_button.native)
 
         self.table = new_table()
         self.shapes_table = new_table()
@@ -183,6 +190,7 @@ class MeasureWidget(MeasureViews, QWidget):
         layout = QVBoxLayout(content)
         layout.addLayout(form)
         layout.addLayout(buttons)
+        layout.addLayout(recipe_row)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
         outer = QVBoxLayout(self)

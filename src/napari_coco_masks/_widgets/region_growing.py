@@ -36,6 +36,8 @@ from napari_coco_masks._widgets._base import (
     upsert_labels,
     wrap_status,
 )
+from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
+from napari_coco_masks._widgets._recipe_maps import region_recipe, set_region
 from napari_coco_masks._widgets._region_job import (
     TINY,
     Plan,
@@ -98,6 +100,8 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         )
         self._status = Label(value="")
         wrap_status(self._status.native)
+        self.save_recipe_button, self.load_recipe_button = recipe_buttons(
+            self, lambda: region_recipe(self), lambda r: set_region(self, r), self._say)
         self._option_widgets = (
             self._mode,
             self._tolerance,
@@ -118,6 +122,8 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
                 self._seeds,
                 self._new_seeds,
                 *self._option_widgets,
+                self.save_recipe_button,
+                self.load_recipe_button,
                 self._status,
             ],
             scrollable=True,  # docks stay small on small screens
@@ -387,6 +393,10 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
             notes.append(f"{plan.ignored} point(s) outside the image ignored")
         self._status.value = "; ".join(notes)
         self._last_error = None
+
+    def _say(self, message: str) -> None:
+        """A recipe button's message: the status line only (no notification)."""
+        self._status.value = message
 
     def _report(self, message: str, notify: bool = True) -> None:
         """Show one clear message (status label, and a notification once per new message).

@@ -42,6 +42,8 @@ from napari_coco_masks._widgets._base import (
     wrap_status,
 )
 from napari_coco_masks._widgets._colour_pick import ColourPick
+from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
+from napari_coco_masks._widgets._recipe_maps import set_threshold, threshold_recipe
 from napari_coco_masks._widgets._threshold_job import (
     Job,
     Result,
@@ -154,6 +156,8 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
         self.output = ComboBox(label="output", choices=OUTPUT_CHOICES)
         self.live = CheckBox(text="live preview", value=True)
         self.apply_button = PushButton(text="Apply to whole stack")
+        self.save_recipe_button, self.load_recipe_button = recipe_buttons(
+            self, lambda: threshold_recipe(self), lambda r: set_threshold(self, r), self._report)
         self.status = Label(label="status", value="")
         wrap_status(self.status.native)
         self._threshold_controls = (self.method, self.value, self.histogram, self.dark_objects,
@@ -170,7 +174,7 @@ class ThresholdWidget(ColourPick, KeepsLayerChoices, ScrollingNative, Container)
             *self._threshold_controls[3:], self.block_size, self.offset, self.classes, self.k,
             *self._colour_controls, self.fill_holes, self.min_size, self.clear_border,
             self.morphology, self.morphology_radius, self.output, self.live, self.apply_button,
-            self.status,
+            self.save_recipe_button, self.load_recipe_button, self.status,
         ])  # fmt: skip
 
     def _connect(self) -> None:

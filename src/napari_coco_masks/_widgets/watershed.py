@@ -34,6 +34,8 @@ from napari_coco_masks._widgets._base import (
     upsert_labels,
     wrap_status,
 )
+from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
+from napari_coco_masks._widgets._recipe_maps import set_watershed, watershed_recipe
 from napari_coco_masks._widgets._watershed_job import Job, image_as_mask, points_in_image, run_steps
 from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
 
@@ -68,6 +70,9 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
         self.time_series = CheckBox(text="Time series (frames along the first axis)", value=False)
         self.preview = CheckBox(text="Live preview (2D)", value=False)
         self.run_button = PushButton(text="Run")
+        self.save_recipe_button, self.load_recipe_button = recipe_buttons(
+            self, lambda: watershed_recipe(self), lambda r: set_watershed(self, r),
+            lambda message: self._report(message, notify=False))
         self.status = Label(value="")
         wrap_status(self.status.native)  # a long message must not widen the dock
         self.extend(
@@ -78,6 +83,8 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
                 self.time_series,
                 self.preview,
                 self.run_button,
+                self.save_recipe_button,
+                self.load_recipe_button,
                 self.status,
             ]
         )

@@ -406,4 +406,5 @@ STEPS: dict[str, StepSpec] = {
     }, needs_labels=True, doc="segment.measure (physical units)"),
 }  # fmt: skip
 
-from . import steps_learned  # noqa: E402, F401  (registers the steps of issue 16 into STEPS)
+# register the steps of issue 16 and the widgets' preprocess, morphology, input_labels
+from . import steps_learned, steps_widgets  # noqa: E402, F401
