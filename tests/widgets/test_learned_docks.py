@@ -1,4 +1,5 @@
-"""The five docks of issue 16 together: small docks, and layers cleared under running previews."""
+"""The five docks of issue 16 together: small docks, and layers cleared under running previews
+(before the fix, outputs added for removed images crashed the shown canvas in glDrawArrays)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from napari_coco_masks._widgets.onnx_model import OnnxWidget
 
 
 def test_docks_are_small_and_survive_cleared_layers(make_napari_viewer, qtbot):
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     image = np.random.default_rng(0).integers(0, 255, (48, 48)).astype(np.uint8)
     viewer.add_image(image, name="img")
     widgets = [ClassifierWidget(viewer), EdgesWidget(viewer), ClustersWidget(viewer),
@@ -27,7 +28,7 @@ def test_docks_are_small_and_survive_cleared_layers(make_napari_viewer, qtbot):
     widgets[2].n_clusters.value = 2
     viewer.layers.clear()  # while previews run or wait
     qtbot.waitUntil(lambda: not any(w._runner.busy for w in widgets), timeout=30_000)
-    assert len(viewer.layers) == 0 or all(la.name.startswith("img") for la in viewer.layers)
+    assert len(viewer.layers) == 0  # nothing is written for layers removed meanwhile
     viewer.layers.clear()
     viewer.add_image(image, name="again")
     widgets[1].sigma.value = 1.0

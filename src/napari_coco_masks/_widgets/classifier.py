@@ -347,6 +347,9 @@ class ClassifierWidget(KeepsLayerChoices, ScrollingNative, Container):
         if plan["train"] is not None:
             self._dirty = False
         image, active = plan["image"], self._viewer.layers.selection.active
+        if image not in self._viewer.layers:  # removed while computing: keep the classifier
+            self.status.value = f"image {image.name!r} was removed: nothing written"
+            return
         semantic, objects = result["semantic"], result["objects"]
         if plan["index"] is not None:  # one frame of a stack: the rest stays as it was
             semantic = self._into_stack(self._classes, image, plan["index"], semantic)

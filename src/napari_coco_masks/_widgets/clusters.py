@@ -213,6 +213,8 @@ class ClustersWidget(KeepsLayerChoices, ScrollingNative, Container):
         return Task(_once(job), partial(self._show_segments, image))
 
     def _show_segments(self, image: Image, segments: np.ndarray) -> None:
+        if image not in self._viewer.layers:  # removed while computing: nothing to show
+            return
         active = self._viewer.layers.selection.active
         self.segments, self._segments_of = segments, image
         layer = self._segments_out.put(segments, image)

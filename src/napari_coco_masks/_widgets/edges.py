@@ -184,6 +184,8 @@ class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
         return Task(_once(self._edges(grey, spacing)), partial(self._show_edges, image))
 
     def _show_edges(self, image: Image, result: np.ndarray) -> None:
+        if image not in self._viewer.layers:  # removed while computing: nothing to show
+            return
         data = result.astype(np.uint8) if result.dtype == bool else result
         name = f"{image.name}{EDGES_SUFFIX}"
         layer = self._edges_layer
@@ -244,6 +246,9 @@ class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
                                      total=0, desc="edge watershed"))  # fmt: skip
 
     def _put(self, output: OutputLayer, image: Image, labels: np.ndarray) -> None:
+        if image not in self._viewer.layers:
+            self._report(f"image {image.name!r} was removed: nothing written")
+            return
         active = self._viewer.layers.selection.active
         output.put(labels, image)
         if active is not None and active in self._viewer.layers:

@@ -197,6 +197,9 @@ class OnnxWidget(KeepsLayerChoices, ScrollingNative, Container):
         self.run_button.enabled = True
 
     def _show(self, plan: dict[str, Any], result: dict[str, Any]) -> None:
+        if plan["image"] not in self._viewer.layers:
+            self._report(f"image {plan['image'].name!r} was removed: nothing written")
+            return
         self._classes.put(result["semantic"], plan["image"])
         if result["objects"] is not None:
             self._objects.put(result["objects"], plan["image"])
