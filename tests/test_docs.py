@@ -215,3 +215,12 @@ def test_make_screenshots_makes_a_drawn_picture(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     shot = iio.imread(tmp_path / "reader-screenshot.png")[..., :3]
     assert shot.std() > 20 and len(np.unique(shot.reshape(-1, 3), axis=0)) > 1000
+
+
+def test_readme_pictures_render_off_repository() -> None:
+    """PyPI shows the README without the repository's files: its pictures need absolute URLs
+    (each naming a file of docs/ that exists, checked above)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)", text)
+    assert images
+    assert all(u.startswith("https://") and "/main/docs/" in u for u in images), images
