@@ -220,8 +220,11 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
 
     def _composited(self, target: Image, stem: str, result: tuple) -> None:
         image, dataset, path = result
-        self._viewer.add_image(image, name=stem, rgb=True, **layer_geometry(target, 2))
         self.written = [path]
+        if target not in self._viewer.layers:  # removed meanwhile: the files are written
+            self.status.value = f"wrote {path.name}; image {target.name!r} was removed"
+            return
+        self._viewer.add_image(image, name=stem, rgb=True, **layer_geometry(target, 2))
         self.status.value = f"{len(dataset['annotations'])} object(s) pasted; wrote {path.name}"
 
     def _exported(self, files: list[Path]) -> None:
