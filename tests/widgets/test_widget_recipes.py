@@ -139,6 +139,13 @@ def test_rgb_channel_and_colour_mask_equal_their_recipe(make_napari_viewer, qtbo
         np.testing.assert_array_equal(state.labels, labels, err_msg=str(controls))
         if controls["mode"] == "colour":
             assert recipe.steps[0].name == "colour_mask"
+    # the last (colour) recipe loads back into the same colour controls
+    widget.mode.value, widget.hue.value, widget.hue_tolerance.value = "threshold", 90.0, 5.0
+    widget.morphology.value = ""
+    widget.load_recipe_button.changed.emit(True)
+    assert (widget.mode.value, widget.hue.value, widget.hue_tolerance.value) == (
+        "colour", pytest.approx(350.0), pytest.approx(30.0))
+    assert (widget.morphology.value, widget.morphology_radius.value) == ("dilate", 1)
 
 
 def test_3d_stack_and_run_recipe_on_dask(make_napari_viewer, qtbot, dialog, tmp_path) -> None:
@@ -290,7 +297,8 @@ def test_threshold_recipe_round_trip_and_bad_recipes(make_napari_viewer, dialog,
     assert dialog.asked == asked + 1
 
 
-def test_watershed_and_region_growing_round_trip(make_napari_viewer, dialog, coins) -> None:
+def test_watershed_and_region_growing_round_trip(make_napari_viewer, qtbot, dialog,
+                                                 coins) -> None:
     viewer = make_napari_viewer()
     image = viewer.add_image(coins, name="coins", scale=SCALE, units="um")
     points = viewer.add_points(np.array([[30.0, 30.0], [50.0, 70.0]]), name="seeds",
@@ -305,18 +313,29 @@ def test_watershed_and_region_growing_round_trip(make_napari_viewer, dialog, coi
 
     grow = RegionGrowingWidget(viewer)
     grow._image.value, grow._seeds.value = image, points
+    # settings with no exact recipe: said before any file dialog
+    asked = dialog.asked
+    grow.save_recipe_button.changed.emit(True)  # tolerance 0: auto bounds
+    assert dialog.asked == asked and "tolerance 0" in _status(grow)
+    grow._smoothing.value = 1.0
+    grow._tolerance.value = 20.0
+    grow.save_recipe_button.changed.emit(True)
+    assert dialog.asked == asked and "pre-smoothing σ has no exact recipe" in _status(grow)
     settings = {"_mode": "confidence", "_multiplier": 1.5, "_iterations": 3, "_radius": 2,
-                "_smoothing": 1.0, "_connectivity": "full", "_max_size": 200.0}  # fmt: skip
+                "_smoothing": 0.0, "_connectivity": "full", "_max_size": 200.0}  # fmt: skip
     for name, value in settings.items():
         getattr(grow, name).value = value
+    qtbot.waitUntil(lambda: not grow.busy and "coins regions" in viewer.layers, timeout=TIMEOUT)
     recipe = _save(grow, dialog)
-    assert [s.name for s in recipe.steps] == ["smooth", "grow_regions", "measure"]
-    assert recipe.steps[1].params["seeds"] == [[15.0, 15.0], [25.0, 35.0]]  # physical units
+    assert [s.name for s in recipe.steps] == ["grow_regions", "measure"]
+    assert recipe.steps[0].params["seeds"] == [[15.0, 15.0], [25.0, 35.0]]  # physical units
     assert "seeds are per-image input" in recipe.description
     assert "seeds are per-image input" in _status(grow)
+    regions = viewer.layers["coins regions"].data
+    assert regions.max() == 2
+    np.testing.assert_array_equal(apply_recipe(recipe, coins, spacing=SCALE).labels, regions)
     for name, value in {"_mode": "range", "_multiplier": 2.5, "_iterations": 4, "_radius": 1,
-                        "_smoothing": 0.0, "_connectivity": "face",
-                        "_max_size": 0.0}.items():  # fmt: skip
+                        "_connectivity": "face", "_max_size": 0.0}.items():  # fmt: skip
         getattr(grow, name).value = value
     grow.load_recipe_button.changed.emit(True)
     assert {name: getattr(grow, name).value for name in settings} == settings

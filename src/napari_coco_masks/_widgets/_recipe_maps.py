@@ -234,7 +234,7 @@ def set_watershed(widget: Any, recipe: Recipe) -> None:
 
 
 def region_recipe(widget: Any) -> Recipe:
-    """The region-growing widget's recipe: [smooth] → grow_regions from the seed points.
+    """The region-growing widget's recipe: grow_regions from the seed points → measure.
 
     Seeds are per-image input: the recipe holds this image's points in physical units, and a
     batch grows the same points on every image (the description says so).
@@ -250,13 +250,15 @@ def region_recipe(widget: Any) -> Recipe:
     spacing = np.asarray(layer_spacing(image, len(shape)))
     points = points_to_image(seeds, image) * spacing
     options = widget._options(len(shape), tuple(spacing))
-    options.pop("auto", None)
+    if options.pop("auto", False):
+        raise ValueError("tolerance 0 (auto: the seed's side of the image's Otsu threshold) has "
+                         "no recipe step: set a tolerance or fixed lower/upper bounds")
     if options["max_size"] is not None:
         options["max_size"] = float(widget._max_size.value)
-    steps: list[tuple[str, dict]] = []
     if widget._smoothing.value > 0:
-        steps.append(("smooth", {"sigma": float(widget._smoothing.value)}))
-    steps += [("grow_regions", {"seeds": points.tolist(), **options}), ("measure", {})]
+        raise ValueError("pre-smoothing σ has no exact recipe step yet (the recipe's `smooth` "
+                         "filters the image edges differently): set σ to 0 to save a recipe")
+    steps = [("grow_regions", {"seeds": points.tolist(), **options}), ("measure", {})]
     return _recipe(steps, image, len(shape),
                    f"seeds: the {len(points)} points of {seeds.name!r} in physical units, the "
                    "same points for every image (seeds are per-image input)")
@@ -264,7 +266,7 @@ def region_recipe(widget: Any) -> Recipe:
 
 def set_region(widget: Any, recipe: Recipe) -> None:
     """Set the region-growing widget's controls (its seeds stay the chosen Points layer)."""
-    found = _match(recipe, "Seeded region growing", ("grow_regions",), (), ("smooth",))
+    found = _match(recipe, "Seeded region growing", ("grow_regions",), ())
     p = found["grow_regions"].params
     if p["seeds"] == "labels":
         raise RecipeError("grow_regions: the widget grows from Points seeds, not 'labels'")
@@ -274,7 +276,7 @@ def set_region(widget: Any, recipe: Recipe) -> None:
              (widget._multiplier, p["multiplier"]), (widget._iterations, p["iterations"]),
              (widget._radius, p["radius"]), (widget._max_size, p["max_size"] or 0.0),
              (widget._connectivity, "face" if p["connectivity"] == 1 else "full"),
-             (widget._smoothing, found["smooth"].params["sigma"] if "smooth" in found else 0.0)]
+             (widget._smoothing, 0.0)]
     if fixed:
         pairs += [(widget._lower, p["lower"]), (widget._upper, p["upper"])]
     _set_all(pairs, "grow_regions")
