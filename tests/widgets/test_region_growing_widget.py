@@ -340,6 +340,41 @@ def test_sigma_and_max_size_are_in_physical_units(make_napari_viewer, qtbot):
     expected = rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=2.0)
     np.testing.assert_array_equal(viewer.layers["img regions"].data, expected)
     assert not np.array_equal(expected, rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=1.0))
+    # the same call in physical units, as the widget now makes it
+    np.testing.assert_array_equal(
+        expected, rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=1.0, spacing=0.5))
+
+
+def test_widget_passes_physical_sigma_and_max_size_with_spacing(
+    make_napari_viewer, qtbot, monkeypatch
+):
+    """No pixel conversion in the widget: grow_region gets µm / µm² and the image's spacing."""
+    from napari_coco_masks._widgets import _region_job
+
+    calls = []
+    real = _region_job.grow_region
+
+    def spy(frame, seeds, **kwargs):
+        calls.append(kwargs)
+        return real(frame, seeds, **kwargs)
+
+    monkeypatch.setattr(_region_job, "grow_region", spy)
+    image = _blocks_2d()
+    viewer, layer, widget, points = _setup(
+        make_napari_viewer, image, scale=(0.5, 2.0), units=("um", "um")
+    )
+    widget._tolerance.value = 5
+    widget._max_size.value = 50.0  # µm²: 50 pixels of 1 µm²
+    widget._smoothing.value = 1.0  # µm: (2, 0.5) pixels
+    points.add([35, 50])
+    _wait(qtbot, widget)
+    assert calls and calls[-1]["spacing"] == (0.5, 2.0) and calls[-1]["max_size"] == 50.0
+    got = viewer.layers["img regions"].data
+    with pytest.warns(rg.RegionSizeWarning, match="max_size=50.0"):
+        expected = rg.grow_regions(image, [[35, 50]], tolerance=5, sigma=1.0, max_size=50.0,
+                                   spacing=(0.5, 2.0))
+    np.testing.assert_array_equal(got, expected)
+    assert np.count_nonzero(got) == 50
 
 
 def test_nan_image_gives_one_clear_message(make_napari_viewer, qtbot, monkeypatch):

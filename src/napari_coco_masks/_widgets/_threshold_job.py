@@ -3,7 +3,7 @@
 A :class:`Job` is read from the controls on the Qt thread; :func:`run_job` computes it in a
 worker (yielding once per frame) and returns a :class:`Result`; :func:`describe` says what the
 result is in the status line; :func:`value_range` fits the histogram and the manual-value
-slider to an image.
+slider to an image. The controls' choices (``METHOD_CHOICES``, ...) name the values a job takes.
 """
 
 from __future__ import annotations
@@ -39,6 +39,31 @@ from napari_coco_masks.segment.threshold import (
 
 __all__ = ["Job", "Result", "ValueRange", "compact_labels", "describe", "run_job",
            "run_job_now", "value_range"]  # fmt: skip
+
+# The widget's choices, (label, value): the values are what a Job understands (``options``
+# method and output, ``time_axis``/``per_frame`` from the stack mode, ``prepare``, ``morphology``).
+METHOD_CHOICES = [
+    ("Otsu", "otsu"), ("Li", "li"), ("Yen", "yen"), ("Triangle", "triangle"),
+    ("Isodata", "isodata"), ("Mean", "mean"), ("Minimum", "minimum"),
+    ("Multi-Otsu", "multiotsu"), ("Manual value", "manual"), ("Local mean", "local_mean"),
+    ("Local Gaussian", "local_gaussian"), ("Sauvola", "sauvola"), ("Niblack", "niblack"),
+]  # fmt: skip
+STACK_CHOICES = [
+    ("volume (nD)", "volume"),
+    ("time series (axis 0): per frame", "per_frame"),
+    ("time series (axis 0): one threshold", "global"),
+]
+PREPARE_CHOICES = [
+    ("none", ""), ("median", "median"), ("background: white top-hat", "white_tophat"),
+    ("background: rolling ball", "rolling_ball"), ("contrast stretch (2-98 %)", "contrast_stretch"),
+]  # fmt: skip
+MORPHOLOGY_CHOICES = [
+    ("none", ""), ("open", "open"), ("close", "close"), ("erode", "erode"),
+    ("dilate (no merging)", "dilate"), ("fill holes per object", "fill_holes"),
+]  # fmt: skip
+OUTPUT_CHOICES = [
+    ("labels (objects)", "labels"), ("binary mask", "binary"), ("classes (multi-Otsu)", "classes"),
+]  # fmt: skip
 
 
 @dataclass

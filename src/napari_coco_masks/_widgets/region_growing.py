@@ -39,9 +39,10 @@ from napari_coco_masks._widgets._base import (
 from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
 from napari_coco_masks._widgets._recipe_maps import region_recipe, set_region
 from napari_coco_masks._widgets._region_job import (
-    TINY,
     Plan,
     Seeds,
+    compose,
+    group_seeds,
     grow_in_thread,
     spatial_shape,
 )
@@ -254,12 +255,11 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
         self._max_size.label = f"max size ({unit}{power}, 0 = none)"
 
     def _options(self, spatial_ndim: int, spacing: tuple[float, ...]) -> dict[str, Any]:
-        size = float(self._max_size.value)
-        max_pixels = max(1, round(size / float(np.prod(spacing)))) if size > 0 else None
+        size = float(self._max_size.value)  # physical: grow_region converts it with spacing
         options: dict[str, Any] = {
             "mode": self._mode.value,
             "connectivity": 1 if self._connectivity.value == "face" else spatial_ndim,
-            "max_size": max_pixels,
+            "max_size": size if size > 0 else None,
         }
         if self._mode.value == "confidence":
             options.update(
@@ -300,22 +300,13 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
                 f"{len(shape)}D; use 'New seeds layer' to make matching seeds"
             )
         grow_ndim = min(int(self._dims.value), len(shape))
-        lead = len(shape) - grow_ndim
         coords = np.rint(points_to_image(points, image)).astype(np.int64)
-        labels = self._seed_labels(points)
-        inside = np.all((coords >= 0) & (coords < np.asarray(shape)), axis=1)
-        groups: dict[tuple[tuple[int, ...], int], list[tuple[int, ...]]] = {}
-        for coord, label in zip(coords[inside], labels[inside], strict=True):
-            key = (tuple(int(c) for c in coord[:lead]), int(label))
-            groups.setdefault(key, []).append(tuple(int(c) for c in coord[lead:]))
-        objects = tuple(Seeds(f, lab, tuple(p)) for (f, lab), p in groups.items())
+        objects, ignored = group_seeds(coords, self._seed_labels(points), shape, grow_ndim)
         spacing = tuple(float(v) for v in image.scale[len(image.scale) - grow_ndim :])
         options = tuple(sorted(self._options(grow_ndim, spacing).items()))
-        smoothing = tuple(float(self._smoothing.value) / d for d in spacing)
-        source = (id(image), id(image.data), smoothing)
-        return Plan(
-            image, shape, objects, options, smoothing, int(np.count_nonzero(~inside)), source
-        )
+        sigma = float(self._smoothing.value)  # physical, as max size: no conversion here
+        source = (id(image), id(image.data), (sigma, *spacing))
+        return Plan(image, shape, objects, options, sigma, spacing, ignored, source)
 
     # ------------------------------------------------------------------ compute and show
 
@@ -345,8 +336,8 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
             self._show(plan)
             return None
         steps = grow_in_thread(
-            plan.image.data, plan.image.rgb, missing, dict(plan.options), plan.smoothing,
-            self._frames,
+            plan.image.data, plan.image.rgb, missing, dict(plan.options), plan.sigma,
+            plan.spacing, self._frames,
         )
         return Task(
             steps, lambda _result: self._show(plan), total=len(missing),
@@ -363,13 +354,7 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
             return
         keys = {plan.key(obj) for obj in plan.objects}
         self._cache = {k: v for k, v in self._cache.items() if k in keys}
-        out = np.zeros(plan.shape, dtype=np.int32)
-        truncated = []
-        for obj in plan.objects:
-            region = self._cache[plan.key(obj)]
-            region.paint(out[obj.frame], obj.label)
-            if region.truncated:
-                truncated.append(obj.label)
+        out, notes = compose(plan, self._cache)
         name = f"{plan.image.name} regions"
         if not plan.objects and name not in self._viewer.layers:
             return
@@ -380,17 +365,6 @@ class RegionGrowingWidget(KeepsLayerChoices, ScrollingNative, Container):
             layers.move(layers.index(output), layers.index(self._points))
         if active is not None and active in layers and layers.selection.active is not active:
             layers.selection.active = active  # keep clicking seeds, not painting labels
-        notes = [f"{len(plan.objects)} region(s)"]
-        tiny = sorted({obj.label for obj in plan.objects if self._cache[plan.key(obj)].size < TINY})
-        if tiny:
-            notes.append(
-                f"{len(tiny)} tiny (< {TINY} px): labels {tiny}; widen the range "
-                "(tolerance 0 = auto)"
-            )
-        if truncated:
-            notes.append(f"stopped at max size: labels {sorted(set(truncated))}")
-        if plan.ignored:
-            notes.append(f"{plan.ignored} point(s) outside the image ignored")
         self._status.value = "; ".join(notes)
         self._last_error = None
 

@@ -45,6 +45,11 @@ from napari_coco_masks._widgets._colour_pick import ColourPick
 from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
 from napari_coco_masks._widgets._recipe_maps import set_threshold, threshold_recipe
 from napari_coco_masks._widgets._threshold_job import (
+    METHOD_CHOICES,
+    MORPHOLOGY_CHOICES,
+    OUTPUT_CHOICES,
+    PREPARE_CHOICES,
+    STACK_CHOICES,
     Job,
     Result,
     compact_labels,
@@ -64,28 +69,6 @@ __all__ = ["OUTPUT_SUFFIX", "Job", "Result", "ThresholdWidget", "compact_labels"
 #: The output layer of image ``name`` is called ``name + OUTPUT_SUFFIX``.
 OUTPUT_SUFFIX = " threshold"
 
-METHOD_CHOICES = [
-    ("Otsu", "otsu"), ("Li", "li"), ("Yen", "yen"), ("Triangle", "triangle"),
-    ("Isodata", "isodata"), ("Mean", "mean"), ("Minimum", "minimum"),
-    ("Multi-Otsu", "multiotsu"), ("Manual value", "manual"), ("Local mean", "local_mean"),
-    ("Local Gaussian", "local_gaussian"), ("Sauvola", "sauvola"), ("Niblack", "niblack"),
-]  # fmt: skip
-STACK_CHOICES = [
-    ("volume (nD)", "volume"),
-    ("time series (axis 0): per frame", "per_frame"),
-    ("time series (axis 0): one threshold", "global"),
-]
-PREPARE_CHOICES = [
-    ("none", ""), ("median", "median"), ("background: white top-hat", "white_tophat"),
-    ("background: rolling ball", "rolling_ball"), ("contrast stretch (2-98 %)", "contrast_stretch"),
-]  # fmt: skip
-MORPHOLOGY_CHOICES = [
-    ("none", ""), ("open", "open"), ("close", "close"), ("erode", "erode"),
-    ("dilate (no merging)", "dilate"), ("fill holes per object", "fill_holes"),
-]  # fmt: skip
-OUTPUT_CHOICES = [
-    ("labels (objects)", "labels"), ("binary mask", "binary"), ("classes (multi-Otsu)", "classes"),
-]  # fmt: skip
 _HIST_SIZE = (260, 64)
 _DEBOUNCE_MS = 150
 

@@ -29,15 +29,21 @@ from napari_coco_masks._widgets._base import (
     Task,
     axis_unit,
     layer_choices,
-    layer_spacing,
     level0,
     upsert_labels,
     wrap_status,
 )
 from napari_coco_masks._widgets._recipe_buttons import recipe_buttons
 from napari_coco_masks._widgets._recipe_maps import set_watershed, watershed_recipe
-from napari_coco_masks._widgets._watershed_job import Job, image_as_mask, points_in_image, run_steps
-from napari_coco_masks.segment.watershed import iter_split_touching, iter_watershed
+from napari_coco_masks._widgets._watershed_job import (
+    Job,
+    frame_axis,
+    image_as_mask,
+    points_in_image,
+    run_steps,
+    seeded_job,
+    split_job,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -288,15 +294,6 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
 
     # ------------------------------------------------------------------ jobs
 
-    def _frame_axis(self, ndim: int) -> int | None:
-        """Frames along axis 0 for 4D data, and for 3D data marked as a time series."""
-        if ndim == 4 or (ndim == 3 and self.time_series.value):
-            return 0
-        return None
-
-    def _output_name(self, layer: Layer) -> str:
-        return f"{layer.name} {'split' if self.mode.value == SPLIT else 'watershed'}"
-
     def build_job(self) -> Job:
         """Validate the current choices and return the job to run.
 
@@ -309,70 +306,20 @@ class WatershedWidget(KeepsLayerChoices, ScrollingNative, Container):
             return self._split_job()
         return self._seeded_job()
 
+    def _frame_axis(self, ndim: int) -> int | None:
+        """Frames along axis 0 for 4D data, and for 3D data marked as a time series."""
+        return frame_axis(ndim, self.time_series.value)
+
     def _split_job(self) -> Job:
-        layer = self.mask_layer.value
-        if layer is None:
-            raise ValueError("Choose a mask or Labels layer to split.")
-        if getattr(layer, "rgb", False):
-            raise ValueError(f"Layer {layer.name!r} is RGB: a mask or Labels layer is needed.")
-        data = level0(layer.data)
-        if isinstance(layer, Image):
-            data = image_as_mask(data, layer.name)
-        axis = self._frame_axis(np.ndim(data))
-        spatial = np.ndim(data) - (axis is not None)
-        spacing = layer_spacing(layer, spatial) if spatial in (2, 3) else None
-        steps = iter_split_touching(
-            data,
-            min_distance=self.min_distance.value,
-            spacing=spacing,
-            h=self.h.value or None,
-            frame_axis=axis,
-        )
-        frames = 1 if axis is None else data.shape[axis]
-        return Job(steps, layer, self._output_name(layer), frames)
+        return split_job(self.mask_layer.value, min_distance=self.min_distance.value,
+                         h=self.h.value, time_series=self.time_series.value)  # fmt: skip
 
     def _seeded_job(self) -> Job:
-        image = self.image_layer.value
-        markers_layer = self.markers_layer.value
-        if image is None:
-            raise ValueError("Choose an Image layer to flood.")
-        if markers_layer is None:
-            raise ValueError("Choose a Points or Labels layer of markers.")
-        if getattr(image, "rgb", False):
-            raise ValueError(
-                f"Image {image.name!r} is RGB: convert it to one channel (grey) first."
-            )
-        data = level0(image.data)
-        if isinstance(markers_layer, Points):
-            markers = points_in_image(markers_layer, image)
-        else:
-            markers = level0(markers_layer.data)
-            if tuple(markers.shape) != tuple(data.shape):
-                raise ValueError(
-                    f"Markers layer {markers_layer.name!r} (shape {tuple(markers.shape)}) must "
-                    f"have the shape of image {image.name!r} {tuple(data.shape)}."
-                )
-        mask = None
-        if self.seeded_mask.value is not None:
-            mask_data = level0(self.seeded_mask.value.data)
-            if tuple(mask_data.shape) != tuple(data.shape):
-                raise ValueError(
-                    f"Mask layer {self.seeded_mask.value.name!r} (shape "
-                    f"{tuple(mask_data.shape)}) must have the shape of image {image.name!r} "
-                    f"{tuple(data.shape)}."
-                )
-            mask = mask_data  # any non-zero value is inside; read frame by frame
-        axis = self._frame_axis(np.ndim(data))
-        steps = iter_watershed(
-            data,
-            markers,
-            mask=mask,
-            compactness=self.compactness.value,
-            gradient=self.flood.value == FLOOD_GRADIENT,
-            frame_axis=axis,
-        )
-        frames = 1 if axis is None else data.shape[axis]
-        return Job(steps, image, self._output_name(image), frames)
+        return seeded_job(
+            self.image_layer.value, self.markers_layer.value, self.seeded_mask.value,
+            compactness=self.compactness.value, gradient=self.flood.value == FLOOD_GRADIENT,
+            time_series=self.time_series.value,
+        )  # fmt: skip
 
     def _try_job(self, *, notify: bool = True) -> Job | None:
         try:
