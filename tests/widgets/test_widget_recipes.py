@@ -221,6 +221,16 @@ def test_watershed_split_and_seeded_equal_their_recipe(make_napari_viewer, qtbot
     assert recipe.steps[0].params["markers"] == [[20.0, 25.0], [40.0, 60.0], [60.0, 20.0]]
     assert "the same points for every image" in recipe.description
     np.testing.assert_array_equal(apply_recipe(recipe, coins, spacing=SCALE).labels, out)
+    # loaded back: the recipe's markers become a Points layer over the image, same result
+    widget.compactness.value, widget.flood.value = 0.0, "image"
+    widget.load_recipe_button.changed.emit(True)
+    assert (widget.compactness.value, widget.flood.value) == (0.01, FLOOD_GRADIENT)
+    assert widget.markers_layer.value is viewer.layers["coins recipe markers"]
+    viewer.layers.remove("coins watershed")
+    widget.run()
+    qtbot.waitUntil(lambda: not widget.busy and "coins watershed" in viewer.layers,
+                    timeout=TIMEOUT)  # fmt: skip
+    np.testing.assert_array_equal(viewer.layers["coins watershed"].data, out)
 
 
 def test_measure_widget_equals_its_recipe(make_napari_viewer, dialog, coins) -> None:
@@ -333,12 +343,20 @@ def test_watershed_and_region_growing_round_trip(make_napari_viewer, qtbot, dial
     assert "seeds are per-image input" in _status(grow)
     regions = viewer.layers["coins regions"].data
     assert regions.max() == 2
-    np.testing.assert_array_equal(apply_recipe(recipe, coins, spacing=SCALE).labels, regions)
+    with pytest.warns(Warning, match="reached max_size=800"):  # 200 µm² of 0.25 µm² pixels
+        batch = apply_recipe(recipe, coins, spacing=SCALE).labels
+    np.testing.assert_array_equal(batch, regions)  # truncated where the widget's are
     for name, value in {"_mode": "range", "_multiplier": 2.5, "_iterations": 4, "_radius": 1,
                         "_connectivity": "face", "_max_size": 0.0}.items():  # fmt: skip
         getattr(grow, name).value = value
     grow.load_recipe_button.changed.emit(True)
     assert {name: getattr(grow, name).value for name in settings} == settings
+    loaded = viewer.layers["coins recipe seeds"]  # the recipe's seeds, over the image
+    assert grow._seeds.value is loaded
+    np.testing.assert_allclose(loaded.data, [[30.0, 30.0], [50.0, 70.0]])
+    np.testing.assert_allclose(loaded.scale, SCALE)
+    qtbot.waitUntil(lambda: not grow.busy, timeout=TIMEOUT)
+    np.testing.assert_array_equal(viewer.layers["coins regions"].data, regions)
     # a watershed recipe is not a region-growing recipe
     water.mode.value = SEEDED
     water.image_layer.value, water.markers_layer.value = image, points

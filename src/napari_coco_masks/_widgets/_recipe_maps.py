@@ -15,7 +15,13 @@ from typing import Any
 import numpy as np
 from napari.layers import Image, Labels, Points
 
-from napari_coco_masks._widgets._base import axis_unit, layer_spacing, level0, points_to_image
+from napari_coco_masks._widgets._base import (
+    axis_unit,
+    layer_geometry,
+    layer_spacing,
+    level0,
+    points_to_image,
+)
 from napari_coco_masks.recipes import Recipe, RecipeError, Step, from_widget_settings
 
 __all__ = ["measure_recipe", "region_recipe", "set_measure", "set_region", "set_threshold",
@@ -78,6 +84,16 @@ def _set_all(pairs: list[tuple[Any, Any]], where: str) -> None:
     for control, value in pairs:
         with control.changed.blocked():
             control.value = value
+
+
+def _points_layer(viewer: Any, image: Any, points: list, name: str) -> Points | None:
+    """A Points layer of a recipe's points (physical units) over ``image``; None without one."""
+    if not isinstance(image, Image):
+        return None
+    spacing = np.asarray(layer_spacing(image, len(points[0])))
+    pixels = np.asarray(points, dtype=float) / spacing
+    return viewer.add_points(pixels, name=f"{image.name} {name}", size=6, face_color="yellow",
+                             **layer_geometry(image))
 
 
 # ----------------------------------------------------------------------------- threshold
@@ -205,7 +221,8 @@ def watershed_recipe(widget: Any) -> Recipe:
 
 
 def set_watershed(widget: Any, recipe: Recipe) -> None:
-    """Set the Watershed widget's controls (markers stay the chosen Points layer)."""
+    """Set the Watershed widget's controls; a seeded recipe's markers become a Points layer
+    over the chosen image (``"<image> recipe markers"``)."""
     from napari_coco_masks._widgets.watershed import FLOOD_GRADIENT, FLOOD_IMAGE, SEEDED, SPLIT
 
     names = [step.name for step in recipe.steps]
@@ -218,6 +235,10 @@ def set_watershed(widget: Any, recipe: Recipe) -> None:
         pairs = [(widget.mode, SEEDED), (widget.compactness, p["compactness"]),
                  (widget.flood, FLOOD_GRADIENT if p["gradient"] else FLOOD_IMAGE)]
         _set_all(pairs, "watershed")
+        markers = _points_layer(widget._viewer, widget.image_layer.value, p["markers"],
+                                "recipe markers")
+        if markers is not None:
+            widget.markers_layer.value = markers
     else:
         found = _match(recipe, "Watershed", ("input_labels",), ("split_touching",))
         if "split_touching" not in found:
@@ -265,7 +286,8 @@ def region_recipe(widget: Any) -> Recipe:
 
 
 def set_region(widget: Any, recipe: Recipe) -> None:
-    """Set the region-growing widget's controls (its seeds stay the chosen Points layer)."""
+    """Set the region-growing widget's controls; the recipe's seeds become a Points layer over
+    the chosen image (``"<image> recipe seeds"``), the widget's seeds."""
     found = _match(recipe, "Seeded region growing", ("grow_regions",), ())
     p = found["grow_regions"].params
     if p["seeds"] == "labels":
@@ -280,6 +302,9 @@ def set_region(widget: Any, recipe: Recipe) -> None:
     if fixed:
         pairs += [(widget._lower, p["lower"]), (widget._upper, p["upper"])]
     _set_all(pairs, "grow_regions")
+    seeds = _points_layer(widget._viewer, widget._image.value, p["seeds"], "recipe seeds")
+    if seeds is not None:
+        widget._seeds.value = seeds
     widget._on_option_changed()
 
 
