@@ -160,10 +160,87 @@ def shot_dock(out: Path) -> Path:
         return _save(viewer, out)
 
 
+def _coins_strokes():
+    """skimage's coins, and strokes on 3 coins (2) and the background (1) as a user paints."""
+    from scipy import ndimage as ndi
+    from skimage import data
+
+    from napari_coco_masks.demo import DATA
+    from napari_coco_masks.segment.classifier import coco_training_labels
+
+    image = data.coins()
+    labels, _ = coco_training_labels(DATA / "coins.json", by="object")
+    truth = labels[0] == 2
+    objects, _ = ndi.label(truth)
+    strokes = np.zeros(image.shape, np.uint8)
+    for k in (0, 12, 18):
+        rows, cols = ndi.find_objects(objects)[k]
+        cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+        r = (rows.stop - rows.start) // 2
+        cross = np.zeros(image.shape, bool)
+        cross[cy - 1 : cy + 2, cx - r : cx + r] = True
+        cross[cy - r : cy + r, cx - 1 : cx + 2] = True
+        strokes[cross & (objects == k + 1)] = 2
+    lines = np.zeros(image.shape, bool)
+    lines[5:8, :] = lines[:, 5:8] = lines[140:143, :] = lines[295:298, :] = True
+    strokes[lines & ~ndi.binary_dilation(truth, iterations=4)] = 1
+    return image, strokes
+
+
+def shot_classifier(out: Path) -> Path:
+    """Learn from examples: strokes on 3 coins and the background, every coin found."""
+    import time
+
+    import napari
+
+    from napari_coco_masks._widgets.classifier import ClassifierWidget
+
+    image, strokes = _coins_strokes()
+    viewer = _viewer((1400, 900))
+    viewer.add_image(image, name="coins", scale=(0.5, 0.5), units=("µm", "µm"))
+    widget = ClassifierWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Learn from examples")
+    widget.trees.value = 20
+    widget.sigma_min.value, widget.sigma_max.value = 0.5, 8.0
+    widget.instances.value = "connected"
+    layer = widget.add_strokes_layer()
+    layer.data = strokes
+    app = napari.qt.get_qapp()
+    deadline = time.monotonic() + 120
+    while (widget.busy or "coins classes" not in viewer.layers) and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.05)
+    if "coins classes" not in viewer.layers:
+        raise RuntimeError("the classifier made no prediction in 120 s")
+    viewer.layers["coins classes"].opacity = 0.4
+    viewer.layers.move(viewer.layers.index(layer), len(viewer.layers))
+    viewer.layers.selection.active = layer
+    viewer.reset_view()
+    return _save(viewer, out)
+
+
+def shot_cutouts(out: Path) -> Path:
+    """A contact sheet of the 24 coins cut out with alpha from the bundled COCO masks."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    from napari_coco_masks.demo import DATA
+    from napari_coco_masks.segment import cutout
+
+    sheet, _ = cutout.contact_sheet(cutout.cutouts(data.coins(), DATA / "coins.json"), columns=6)
+    reason = blank_reason(sheet)
+    if reason:
+        raise RuntimeError(f"{out.name}: the sheet is blank ({reason})")
+    iio.imwrite(out, sheet)
+    return out
+
+
 TARGETS: dict[str, tuple[str, Callable[[Path], Path]]] = {
     "demo": ("screenshot.png", shot_demo),
     "reader": ("reader-screenshot.png", shot_reader),
     "dock": ("annotations-dock.png", shot_dock),
+    "classifier": ("learn-from-examples.png", shot_classifier),
+    "cutouts": ("cutouts.png", shot_cutouts),
 }
 
 
