@@ -23,7 +23,12 @@ from skimage import data, transform
 from skimage.feature import multiscale_basic_features
 from skimage.future import predict_segmenter
 
-from napari_coco_masks.segment.classifier import FeatureSettings, predict_pixels, train_classifier
+from napari_coco_masks.segment.classifier import (
+    FeatureSettings,
+    _workers_kwarg,
+    predict_pixels,
+    train_classifier,
+)
 
 TARGET = 1.3
 
@@ -67,7 +72,7 @@ def main(quick: bool = False) -> list[dict]:
     clf = train_classifier(image, _strokes(image), settings, n_estimators=trees, n_jobs=1)
 
     def reference() -> np.ndarray:
-        features = multiscale_basic_features(image, sigma_min=0.5, sigma_max=16, workers=1)
+        features = multiscale_basic_features(image, sigma_min=0.5, sigma_max=16, **_workers_kwarg(1))
         return predict_segmenter(features, clf.forest)
 
     same = np.array_equal(predict_pixels(clf, image), reference())

@@ -61,7 +61,7 @@ def _model_bytes(shapes: list[tuple[int, int, int, int]], seed: int = 0) -> byte
         nodes, "bench", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])], inits,
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 

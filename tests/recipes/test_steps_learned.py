@@ -102,7 +102,7 @@ def test_onnx_step_equals_predict_onnx(tmp_path: Path) -> None:
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])],
         [numpy_helper.from_array(w, "w")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     path = tmp_path / "m.onnx"
     path.write_bytes(model.SerializeToString())

@@ -61,7 +61,7 @@ def conv_model(
         nodes, "test", [helper.make_tensor_value_info("x", TensorProto.FLOAT, in_shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)], inits,
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 
@@ -206,7 +206,7 @@ def unet_like(skip: bool) -> bytes:
         nodes, "unet", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, channels, "h", "w"])], [w, scales],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 
@@ -237,7 +237,7 @@ def test_float16_models_run_and_integer_inputs_are_refused() -> None:
         "half", [helper.make_tensor_value_info("x", TensorProto.FLOAT16, [1, 1, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])], [w],
     )  # fmt: skip
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     half = load_onnx_model(model.SerializeToString())
     assert half.input_dtype == "float16"
@@ -250,7 +250,7 @@ def test_float16_models_run_and_integer_inputs_are_refused() -> None:
         [helper.make_tensor_value_info("x", TensorProto.INT64, [1, 1, "H", "W"])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])],
     )  # fmt: skip
-    ints = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ints = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     ints.ir_version = 8
     with pytest.raises(
         ValueError,

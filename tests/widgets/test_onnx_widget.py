@@ -22,7 +22,7 @@ def conv(weight: np.ndarray, bias: np.ndarray, in_shape: list, out_shape: list) 
         [numpy_helper.from_array(weight.astype(np.float32), "w"),
          numpy_helper.from_array(bias.astype(np.float32), "b")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, ir_version=8, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 

@@ -194,7 +194,7 @@ def load_onnx_model(
     >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
     ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
     ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])], [w])
-    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> m = load_onnx_model(helper.make_model(graph, ir_version=8).SerializeToString())
     >>> m.describe()
     "model input 'x' (1, 1, H, W), output 'y' (1, 2, H, W), layout NCHW"
     """
@@ -422,7 +422,7 @@ def iter_predict_onnx(
     >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
     ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
     ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "H", "W"])], [w])
-    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> m = load_onnx_model(helper.make_model(graph, ir_version=8).SerializeToString())
     >>> steps = iter_predict_onnx(m, np.zeros((50, 40)), tile_size=32, overlap=8)
     >>> [next(steps) for _ in range(4)]
     [(1, 4), (2, 4), (3, 4), (4, 4)]
@@ -541,7 +541,7 @@ def predict_onnx(
     >>> graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
     ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "H", "W"])],
     ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2, "H", "W"])], [w])
-    >>> m = load_onnx_model(helper.make_model(graph).SerializeToString())
+    >>> m = load_onnx_model(helper.make_model(graph, ir_version=8).SerializeToString())
     >>> image = np.array([[-1, 0, 3]], np.float32)
     >>> predict_onnx(m, image, output="probabilities")[..., 0].tolist()
     [[-2.0, 0.0, 6.0]]
