@@ -31,7 +31,27 @@ __all__ = [
 
 
 def export_classes(dataset: CocoDataset) -> list[Any]:
-    """The categories that become classes, in file order (class ``k`` is the ``k``-th)."""
+    """The categories that become classes, in file order (class ``k`` is the ``k``-th).
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        The parsed dataset.
+
+    Returns
+    -------
+    list of CocoCategory
+        The categories some drawable annotation uses.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> [c.name for c in export_classes(dataset)]
+    ['small coin', 'large coin']
+    """
     used = set(np.unique(dataset._category_of[dataset._category_of >= 0]).tolist())
     return [
         c for c in dataset.categories
@@ -45,7 +65,29 @@ def _class_of(dataset: CocoDataset) -> dict[int, int]:
 
 
 def semantic_mask(dataset: CocoDataset, image_position: int) -> np.ndarray:
-    """(H, W) uint16 mask of one image: ``class + 1`` per pixel, 0 for background."""
+    """(H, W) uint16 mask of one image: ``class + 1`` per pixel, 0 for background.
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        The parsed dataset.
+    image_position : int
+        Position of the image in the file's ``images`` list.
+
+    Returns
+    -------
+    (H, W) ndarray of uint16
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> mask = semantic_mask(dataset, 0)
+    >>> mask.dtype, sorted(np.unique(mask).tolist())
+    (dtype('uint16'), [0, 1, 2])
+    """
     classes = _class_of(dataset)
     anns = dataset.image_annotations(image_position)
     lut = np.zeros(len(anns) + 1, dtype=np.uint16)
@@ -82,7 +124,31 @@ def _box(ann: Any, height: int, width: int) -> tuple[float, float, float, float]
 
 
 def yolo_lines(dataset: CocoDataset, image_position: int, task: str = "segment") -> list[str]:
-    """The YOLO label lines of one image (``task`` "segment" or "detect")."""
+    """The YOLO label lines of one image (``task`` "segment" or "detect").
+
+    Parameters
+    ----------
+    dataset : CocoDataset
+        The parsed dataset.
+    image_position : int
+        Position of the image in the file's ``images`` list.
+    task : {"segment", "detect"}
+        ``class x1 y1 x2 y2 ...`` polygon lines, or ``class cx cy w h`` box lines (normalised).
+
+    Returns
+    -------
+    list of str
+        One line per instance.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> yolo_lines(dataset, 0, "detect")[0]
+    '1 0.872396 0.145215 0.156250 0.184818'
+    """
     if task not in ("segment", "detect"):
         raise CocoError(f"`task` must be 'segment' or 'detect', got {task!r}")
     classes = _class_of(dataset)
@@ -133,6 +199,28 @@ def export_semantic(
     -------
     list of Path
         The files written, ``classes.json`` last.
+
+    Parameters
+    ----------
+    dataset_or_path : str, PathLike, dict or CocoDataset
+        A COCO instances file, its parsed JSON, or a dataset.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+    fmt : {"png", "tiff", "tif"}
+        Image format of the masks (uint16).
+    on_image : callable, optional
+        ``on_image(k)`` after image ``k``.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> [p.name for p in export_semantic(dataset, tmp)]
+    ['coins.png', 'classes.json']
     """
     ext = {"png": ".png", "tif": ".tif", "tiff": ".tif"}.get(str(fmt).lower())
     if ext is None:
@@ -165,6 +253,33 @@ def export_yolo(
     ``on_image(k)`` is called after image ``k`` is written (progress).
 
     Images without instances get an empty label file, as YOLO trainers expect.
+
+    Parameters
+    ----------
+    dataset_or_path : str, PathLike, dict or CocoDataset
+        A COCO instances file, its parsed JSON, or a dataset.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+    task : {"segment", "detect"}
+        Polygon lines or box lines (:func:`yolo_lines`).
+    on_image : callable, optional
+        ``on_image(k)`` after image ``k``.
+
+    Returns
+    -------
+    list of Path
+        The files written, ``data.yaml`` last.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> [p.name for p in export_yolo(dataset, tmp, task="detect")]
+    ['coins.txt', 'data.yaml']
     """
     dataset = _dataset(dataset_or_path)
     if task not in ("segment", "detect"):
@@ -206,7 +321,34 @@ def _file_object(dataset: CocoDataset) -> dict[str, Any]:
 def polygon_record(ann: Any, height: int, width: int) -> tuple[dict[str, Any], float, bool]:
     """An RLE annotation rewritten with polygons: (record, IoU of the polygons' mask with the
     original under pycocotools, whether the mask has holes). Polygon records come back as
-    they are (IoU 1)."""
+    they are (IoU 1).
+
+    Parameters
+    ----------
+    ann : CocoAnnotation
+        The annotation.
+    height, width : int
+        Size of its image.
+
+    Returns
+    -------
+    record : dict
+        The annotation record with a polygon ``segmentation``.
+    iou : float
+        IoU of the new mask with the old one under pycocotools.
+    holes : bool
+        Whether the old mask has holes (which a polygon loses).
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> record, iou, holes = polygon_record(dataset.image_annotations(0)[0], 303, 384)
+    >>> type(record["segmentation"]).__name__, iou, holes
+    ('list', 1.0, False)
+    """
     from pycocotools import mask as mask_utils
 
     from .encode import has_holes, polygons_to_rle
@@ -247,6 +389,27 @@ def export_polygons(
     dict
         ``{"path", "converted", "lossy": [{"annotation_id", "where", "iou", "holes"}...],
         "min_iou"}``.
+
+    Parameters
+    ----------
+    dataset_or_path : str, PathLike, dict or CocoDataset
+        A COCO instances file, its parsed JSON, or a dataset.
+    out_path : str or PathLike
+        The file to write.
+    on_image : callable, optional
+        ``on_image(k)`` after image ``k`` (progress).
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> report = export_polygons(dataset, tmp / "polygons.json")
+    >>> report["converted"], report["min_iou"]
+    (0, 1.0)
     """
     from .write import write_coco
 
@@ -273,7 +436,27 @@ def export_polygons(
 
 def split_images(n: int, ratios: dict[str, float], seed: int = 0) -> dict[str, np.ndarray]:
     """Image positions of each subset: a seeded shuffle cut by ``ratios`` (largest remainders
-    get the leftover images, so the counts add up to ``n``)."""
+    get the leftover images, so the counts add up to ``n``).
+
+    Parameters
+    ----------
+    n : int
+        Number of images.
+    ratios : dict of str to float
+        Subset name to fraction.
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    dict of str to ndarray of int
+        Image positions of each subset (sorted).
+
+    Examples
+    --------
+    >>> {name: p.tolist() for name, p in split_images(5, {"train": 0.6, "val": 0.4}).items()}
+    {'train': [2, 3, 4], 'val': [0, 1]}
+    """
     if not ratios or any(not isinstance(r, (int, float)) or r < 0 for r in ratios.values()):
         raise CocoError(f"`ratios` must map subset names to non-negative numbers, got {ratios}")
     total = float(sum(ratios.values()))
@@ -302,6 +485,33 @@ def export_split(
     """Split a COCO file by images into ``<name>.json`` per subset (default train 0.8 / val
     0.2), seeded: the same seed gives the same split. Each subset keeps every category (ids
     unchanged), the file's other top-level keys, and the annotations of its images.
+
+    Parameters
+    ----------
+    dataset_or_path : str, PathLike, dict or CocoDataset
+        A COCO instances file, its parsed JSON, or a dataset.
+    out_dir : str or PathLike
+        Output folder (created if needed).
+    ratios : dict of str to float, optional
+        Subset name to fraction of the images (normalised to sum 1).
+    seed : int
+        Seed of the shuffle.
+
+    Returns
+    -------
+    dict of str to Path
+        The file written for each subset.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> {name: path.name for name, path in export_split(dataset, tmp).items()}
+    {'train': 'train.json', 'val': 'val.json'}
     """
     ratios = {"train": 0.8, "val": 0.2} if ratios is None else dict(ratios)
     for name in ratios:

@@ -72,6 +72,16 @@ def instance_mask(dataset: CocoDataset, image_position: int) -> tuple[np.ndarray
         ``k`` (1-based) for the k-th drawable annotation of the image in file order.
     ids : list
         ``ids[k - 1]`` is the annotation id painted with value ``k``.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> labels, ids = instance_mask(dataset, 0)
+    >>> labels.dtype, int(labels.max()), ids[:3]
+    (dtype('uint32'), 24, [1, 2, 3])
     """
     anns = dataset.image_annotations(image_position)
     # The reader's label image (paint order and all), renumbered per image: position + 1 -> k.
@@ -172,6 +182,17 @@ def export_masks(
     CocoError
         For an unknown ``fmt``, a file that is not valid COCO, or more than 65,535 instances
         in one image with ``fmt="png"``.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> [p.name for p in export_masks(dataset, tmp)]
+    ['coins.png', 'large_coin_2.png', 'small_coin_1.png', 'index.json']
     """
     ext = FORMATS.get(str(fmt).lower())
     if ext is None:

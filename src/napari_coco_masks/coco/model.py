@@ -231,17 +231,55 @@ class CocoDataset:
         return self._ids
 
     def image_positions(self, image_position: int) -> np.ndarray:
-        """File positions of the annotations of one image that can be drawn (file order)."""
+        """File positions of the annotations of one image that can be drawn (file order).
+
+        Parameters
+        ----------
+        image_position : int
+            Position of the image in the file's ``images`` list.
+
+        Returns
+        -------
+        ndarray of int
+            Positions in the file's ``annotations`` list.
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> dataset.image_positions(0)[:3], len(dataset.image_positions(0))
+        (array([0, 1, 2]), 24)
+        """
         b = self._bounds
         return self._order[b[image_position] : b[image_position + 1]]
 
     def image_annotations(self, image_position: int) -> list[CocoAnnotation]:
         """The drawable annotations of one image, in file order (decoded on first use).
 
+        Parameters
+        ----------
+        image_position : int
+            Position of the image in the file's ``images`` list.
+
+        Returns
+        -------
+        list of CocoAnnotation
+            Their file positions, ids, category positions and decoded records.
+
         Raises
         ------
         CocoError
             If one of them is malformed (with ``invalid="raise"``), naming its JSON path.
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> annotations = dataset.image_annotations(0)
+        >>> len(annotations), annotations[0].id, dataset.category(annotations[0]).name
+        (24, 1, 'large coin')
         """
         cached = self._cache.get(image_position)
         if cached is not None:
@@ -281,7 +319,26 @@ class CocoDataset:
         return out
 
     def record(self, position: int) -> Any:
-        """The JSON object of annotation record ``position`` (decoded from its bytes)."""
+        """The JSON object of annotation record ``position`` (decoded from its bytes).
+
+        Parameters
+        ----------
+        position : int
+            Position of the record in the file's ``annotations`` list.
+
+        Returns
+        -------
+        dict
+            The record as in the file (skipped records too).
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> sorted(dataset.record(0))
+        ['area', 'bbox', 'category_id', 'id', 'image_id', 'iscrowd', 'segmentation']
+        """
         return self._records([position])[0]
 
     def _records(self, positions: Sequence[int]) -> list:
@@ -302,7 +359,22 @@ class CocoDataset:
         return out
 
     def check_all(self) -> None:
-        """Decode and validate every image's annotations (errors as :meth:`image_annotations`)."""
+        """Decode and validate every image's annotations (errors as :meth:`image_annotations`).
+
+        Raises
+        ------
+        CocoError
+            At the first malformed annotation (with ``invalid="raise"``), naming its JSON path.
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> dataset.check_all()
+        >>> dataset.skipped
+        []
+        """
         for i in range(len(self.images)):
             self.image_annotations(i)
         self._checked = True
@@ -316,7 +388,21 @@ class CocoDataset:
         return anns
 
     def iter_annotations(self) -> Iterator[CocoAnnotation]:
-        """Drawable annotations image by image (memory of one image at a time)."""
+        """Drawable annotations image by image (memory of one image at a time).
+
+        Yields
+        ------
+        CocoAnnotation
+            The drawable annotations of image 0, then of image 1, ...
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> sum(1 for _ in dataset.iter_annotations())
+        24
+        """
         for i in range(len(self.images)):
             yield from self.image_annotations(i)
 
@@ -341,7 +427,25 @@ class CocoDataset:
         return self._checked and any(a.keypoints is not None for a in self.iter_annotations())
 
     def category(self, ann: CocoAnnotation) -> CocoCategory:
-        """The category record of an annotation."""
+        """The category record of an annotation.
+
+        Parameters
+        ----------
+        ann : CocoAnnotation
+            One of the dataset's annotations.
+
+        Returns
+        -------
+        CocoCategory
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> from pathlib import Path
+        >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+        >>> dataset.category(dataset.image_annotations(0)[0])
+        CocoCategory(position=1, id=2, name='large coin', supercategory='coin')
+        """
         return self.categories[ann.category_position]
 
     def __repr__(self) -> str:
@@ -656,6 +760,16 @@ def load_coco(path: str | os.PathLike, *, invalid: str = "raise") -> CocoDataset
     CocoError
         If the file cannot be read or is malformed; the message names the file and the JSON
         path of the problem.
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> dataset
+    CocoDataset('.../coins.json', 1 images, 2 categories, 24 annotations)
+    >>> dataset.images[0].file_name, [c.name for c in dataset.categories]
+    ('coins.png', ['small coin', 'large coin'])
     """
     _check_invalid(invalid)
     path = Path(path)
@@ -807,6 +921,38 @@ def parse_coco(
 
     The annotation records are the object's own dicts (``dataset.record(k) is
     obj["annotations"][k]``); every annotation is validated at once.
+
+    Parameters
+    ----------
+    obj : dict
+        A parsed COCO instances JSON object (``images``, ``annotations``, ``categories``).
+    path : str or PathLike, optional
+        The file it came from, named in error messages and used to find the images.
+    invalid : {"raise", "skip"}
+        As :func:`load_coco`.
+
+    Returns
+    -------
+    CocoDataset
+
+    Raises
+    ------
+    CocoError
+        If the object is malformed; the message names the JSON path of the problem.
+
+    Examples
+    --------
+    >>> obj = {"images": [{"id": 1, "file_name": "a.png", "height": 4, "width": 6}],
+    ...        "categories": [{"id": 1, "name": "cell"}],
+    ...        "annotations": [{"id": 7, "image_id": 1, "category_id": 1, "iscrowd": 0,
+    ...                         "segmentation": [[1, 1, 4, 1, 4, 3, 1, 3]]}]}
+    >>> dataset = parse_coco(obj)
+    >>> dataset.record(0) is obj["annotations"][0], dataset.image_shapes
+    (True, [(4, 6)])
+    >>> parse_coco({"images": []})
+    Traceback (most recent call last):
+    ...
+    napari_coco_masks.coco.model.NotCocoError: ...
     """
     _check_invalid(invalid)
     path = None if path is None else Path(path)

@@ -52,12 +52,44 @@ _PIXEL_BUDGET = [1 << 28]
 
 
 def pixel_budget() -> int:
-    """The most pixels one image (or one batch of annotation windows) may allocate."""
+    """The most pixels one image (or one batch of annotation windows) may allocate.
+
+    Returns
+    -------
+    int
+        Pixels (default 2**28, a 16384 x 16384 image).
+
+    Examples
+    --------
+    >>> pixel_budget() >= 384 * 303
+    True
+    """
     return _PIXEL_BUDGET[0]
 
 
 def set_pixel_budget(pixels: int) -> int:
-    """Set the pixel budget of :func:`pixel_budget`; returns the previous value."""
+    """Set the pixel budget of :func:`pixel_budget`; returns the previous value.
+
+    Parameters
+    ----------
+    pixels : int
+        The new budget (positive).
+
+    Returns
+    -------
+    int
+        The previous budget, to restore it.
+
+    Examples
+    --------
+    >>> old = set_pixel_budget(1000)
+    >>> check_image_size(303, 384)
+    Traceback (most recent call last):
+    ...
+    napari_coco_masks.coco.errors.CocoError: ...
+    >>> set_pixel_budget(old)
+    1000
+    """
     if int(pixels) <= 0:
         raise ValueError(f"the pixel budget must be positive, got {pixels}")
     old = _PIXEL_BUDGET[0]
@@ -72,6 +104,29 @@ def check_image_size(height: Any, width: Any, *, path: Any = None, where: str | 
     ------
     CocoError
         Naming ``path``/``where`` (the image) before anything of that size is allocated.
+
+    Parameters
+    ----------
+    height, width : int-like
+        The image's ``height`` and ``width`` fields.
+    path : str or PathLike, optional
+        The file, for the message.
+    where : str, optional
+        The JSON path of the image, for the message.
+
+    Returns
+    -------
+    tuple of int
+        ``(height, width)``.
+
+    Examples
+    --------
+    >>> check_image_size(303, 384)
+    (303, 384)
+    >>> check_image_size(0, 384, where="images[0]")
+    Traceback (most recent call last):
+    ...
+    napari_coco_masks.coco.errors.CocoError: images[0]: ...
     """
     ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (height, width))
     if not ok or not (0 < height <= MAX_SIDE and 0 < width <= MAX_SIDE):
@@ -391,6 +446,13 @@ def annotation_window(ann: Any, height: int, width: int) -> tuple[int, int, np.n
     (row0, col0, mask) or None
         ``mask`` is a bool array; ``annotation_mask(ann, h, w)[row0:row0 + mh, col0:col0 + mw]``
         equals it and the full mask is zero elsewhere. None when the mask is empty.
+
+    Examples
+    --------
+    >>> ann = {"segmentation": [[1, 1, 4, 1, 4, 3, 1, 3]], "bbox": [1, 1, 3, 2]}
+    >>> row0, col0, mask = annotation_window(ann, 4, 6)
+    >>> row0, col0, mask.shape
+    (1, 1, (2, 3))
     """
     runs = _annotations_runs([_record(ann)], height, width)
     owner, starts, ends = _merge_runs(*_flatten_runs(runs), height * width)
@@ -408,6 +470,26 @@ def annotation_mask(ann: Any, height: int, width: int) -> np.ndarray:
     Identical to ``COCO.annToMask`` for polygons (multi-part: united), uncompressed and
     compressed RLE; a bbox-only annotation (``"segmentation": []``, on which ``annToMask``
     raises) gives its filled box as pycocotools rasterises ``[x, y, w, h]``.
+
+    Parameters
+    ----------
+    ann : dict or CocoAnnotation
+        The annotation (its ``segmentation`` and, for bbox-only ones, ``bbox``).
+    height, width : int
+        Size of its image.
+
+    Returns
+    -------
+    (height, width) ndarray of bool
+
+    Examples
+    --------
+    >>> ann = {"segmentation": [[1, 1, 4, 1, 4, 3, 1, 3]], "bbox": [1, 1, 3, 2]}
+    >>> annotation_mask(ann, 4, 6).astype(int)
+    array([[0, 0, 0, 0, 0, 0],
+           [0, 1, 1, 1, 0, 0],
+           [0, 1, 1, 1, 0, 0],
+           [0, 0, 0, 0, 0, 0]])
     """
     height, width = check_image_size(height, width)
     out = np.zeros((height, width), dtype=bool)
@@ -419,7 +501,23 @@ def annotation_mask(ann: Any, height: int, width: int) -> np.ndarray:
 
 
 def paint_order(areas: Sequence[int]) -> np.ndarray:
-    """Indices in paint order: larger first, smaller over them; ties keep file order."""
+    """Indices in paint order: larger first, smaller over them; ties keep file order.
+
+    Parameters
+    ----------
+    areas : sequence of int
+        Pixel count of each instance.
+
+    Returns
+    -------
+    ndarray of int
+        Positions into ``areas``.
+
+    Examples
+    --------
+    >>> paint_order([5, 9, 5, 1])
+    array([1, 0, 2, 3])
+    """
     areas = np.asarray(areas, dtype=np.int64)
     return np.lexsort((np.arange(areas.size), -areas))
 
@@ -536,6 +634,16 @@ def rasterize_image(
     -------
     (H, W) ndarray of int32
         With ``H, W`` the image's ``height`` and ``width`` (a view of ``out`` when given).
+
+    Examples
+    --------
+    >>> from importlib.resources import files
+    >>> from pathlib import Path
+    >>> from napari_coco_masks.coco import load_coco
+    >>> dataset = load_coco(Path(files("napari_coco_masks") / "data" / "coins.json"))
+    >>> labels = rasterize_image(dataset, 0)
+    >>> labels.shape, labels.dtype, int(labels.max())
+    ((303, 384), dtype('int32'), 24)
     """
     image = dataset.images[image_position]
     h, w = check_image_size(

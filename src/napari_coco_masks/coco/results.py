@@ -41,6 +41,27 @@ def find_ground_truth(results_path: str | os.PathLike) -> Path | None:
 
     Looked for among the ``.json`` files of the results file's folder and the folder above;
     the ground truth must hold every ``image_id`` and ``category_id`` the detections use.
+
+    Parameters
+    ----------
+    results_path : str or PathLike
+        A COCO results file (a JSON list of detections).
+
+    Returns
+    -------
+    Path or None
+
+    Examples
+    --------
+    >>> import json, shutil, tempfile
+    >>> from importlib.resources import files
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> _ = shutil.copy(files("napari_coco_masks") / "data" / "coins.json", tmp / "coins.json")
+    >>> (tmp / "runs").mkdir()
+    >>> detections = [{"image_id": 1, "category_id": 2, "bbox": [305, 16, 60, 56], "score": 0.9}]
+    >>> _ = (tmp / "runs" / "results.json").write_text(json.dumps(detections))
+    >>> find_ground_truth(tmp / "runs" / "results.json").name
+    'coins.json'
     """
     path = Path(results_path)
     dets = _detections(path)
@@ -71,11 +92,36 @@ def load_results(
     annotations (``score`` kept, ids 1..N). Its ``path`` is the ground truth's, so images are
     found as for it; it is read-only (it has no file of its own to save into).
 
+    Parameters
+    ----------
+    results_path : str or PathLike
+        A COCO results file (a JSON list of detections).
+    ground_truth : str or PathLike, optional
+        Its instances file; default: :func:`find_ground_truth`.
+
+    Returns
+    -------
+    CocoDataset
+        With ``results_path`` set to the results file.
+
     Raises
     ------
     CocoError
         When no single ground truth fits (name it with ``ground_truth``) or a detection names
         an image or category the ground truth lacks.
+
+    Examples
+    --------
+    >>> import json, shutil, tempfile
+    >>> from importlib.resources import files
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> _ = shutil.copy(files("napari_coco_masks") / "data" / "coins.json", tmp / "coins.json")
+    >>> (tmp / "runs").mkdir()
+    >>> detections = [{"image_id": 1, "category_id": 2, "bbox": [305, 16, 60, 56], "score": 0.9}]
+    >>> _ = (tmp / "runs" / "results.json").write_text(json.dumps(detections))
+    >>> predictions = load_results(tmp / "runs" / "results.json")
+    >>> predictions.path.name, predictions.image_annotations(0)[0].record["score"]
+    ('coins.json', 0.9)
     """
     path = Path(results_path)
     gt_path = Path(ground_truth) if ground_truth is not None else find_ground_truth(path)

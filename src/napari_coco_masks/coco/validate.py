@@ -74,10 +74,34 @@ def _key(v: Any) -> Any:
 def validate(source: Any) -> list[Problem]:
     """Every problem of a COCO instances file (a path) or of its parsed JSON object.
 
+    Parameters
+    ----------
+    source : str, PathLike or dict
+        The file, or its parsed JSON object.
+
+    Returns
+    -------
+    list of Problem
+        ``Problem(level, where, message, fix)``: ``level`` is ``"error"`` (a reader fails) or
+        ``"warning"`` (a consumer may), ``where`` the JSON path, ``fix`` what :func:`repair`
+        does about it (None: nothing).
+
     Raises
     ------
     CocoError
         Only when the file cannot be read or is not JSON.
+
+    Examples
+    --------
+    >>> import json
+    >>> from importlib.resources import files
+    >>> path = Path(files("napari_coco_masks") / "data" / "coins.json")
+    >>> validate(path)
+    []
+    >>> obj = json.loads(path.read_text())
+    >>> obj["annotations"][0]["bbox"] = [0, 0, 1, 1]
+    >>> [(p.level, p.where, p.fix) for p in validate(obj)]
+    [('warning', 'annotations[0].bbox', 'recomputed from the mask')]
     """
     obj, _ = _load(source)
     out: list[Problem] = []
@@ -329,6 +353,33 @@ def repair(source: Any) -> tuple[dict, list[str]]:
     duplicate category names (unused duplicates removed, others renamed ``"name (id)"``),
     duplicate annotation ids renumbered, missing, malformed or disagreeing boxes recomputed
     from the mask. Errors without a fix are left as they are.
+
+    Parameters
+    ----------
+    source : str, PathLike or dict
+        The file, or its parsed JSON object (not changed).
+
+    Returns
+    -------
+    repaired : dict
+        The repaired copy.
+    done : list of str
+        One line per change, ``"<JSON path>: <old> -> <new>"``.
+
+    Raises
+    ------
+    CocoError
+        When the file cannot be read, is not JSON or is not a dataset object.
+
+    Examples
+    --------
+    >>> import json
+    >>> from importlib.resources import files
+    >>> obj = json.loads((files("napari_coco_masks") / "data" / "coins.json").read_text())
+    >>> obj["annotations"][0]["bbox"] = [0, 0, 1, 1]
+    >>> fixed, done = repair(obj)
+    >>> done, fixed["annotations"][0]["bbox"], validate(fixed)
+    (['annotations[0].bbox: [0, 0, 1, 1] -> [305.0, 16.0, 60.0, 56.0]'], [305.0, 16.0, 60.0, 56.0], [])
     """
     obj, _ = _load(source)
     if not isinstance(obj, Mapping):

@@ -356,6 +356,18 @@ def dataset_from_labels(
     CocoError
         If ``labels`` cannot be COCO (float data, more than one non-image axis, negative
         values) or does not match ``source``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> labels = np.zeros((4, 6), np.uint8)
+    >>> labels[1:3, 1:3] = 1
+    >>> labels[0:2, 4:6] = 2
+    >>> dataset = dataset_from_labels(labels, image_names="a.png")
+    >>> dataset["images"], len(dataset["annotations"])
+    ([{'id': 1, 'file_name': 'a.png', 'height': 4, 'width': 6}], 2)
+    >>> {k: dataset["annotations"][0][k] for k in ("area", "bbox", "category_id")}
+    {'area': 4.0, 'bbox': [1.0, 1.0, 2.0, 2.0], 'category_id': 1}
     """
     check_mode(mode)
     rows = _feature_rows(features, "index")
@@ -721,6 +733,15 @@ def dataset_from_shapes(
     -------
     dict
         A COCO dataset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rectangle = np.array([[1.0, 1.0], [1.0, 4.0], [3.0, 4.0], [3.0, 1.0]])  # (row, col)
+    >>> dataset = dataset_from_shapes([rectangle], "rectangle", image_shapes=[(6, 8)])
+    >>> ann = dataset["annotations"][0]
+    >>> ann["segmentation"], ann["bbox"], ann["area"]
+    ([[1.5, 1.5, 4.5, 1.5, 4.5, 3.5, 1.5, 3.5]], [1.5, 1.5, 3.0, 2.0], 6.0)
     """
     types = [shape_types] * len(shapes) if isinstance(shape_types, str) else list(shape_types)
     if len(types) != len(shapes):
@@ -992,13 +1013,46 @@ def write_coco(dataset: Mapping[str, Any], path: str | os.PathLike) -> Path:
     -------
     Path
         ``path``.
+
+    Examples
+    --------
+    >>> from napari_coco_masks.coco import load_coco
+    >>> import numpy as np
+    >>> labels = np.zeros((4, 6), np.uint8)
+    >>> labels[1:3, 1:3] = 1
+    >>> labels[0:2, 4:6] = 2
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> path = write_coco(dataset_from_labels(labels, image_names="a.png"), tmp / "a.json")
+    >>> load_coco(path)
+    CocoDataset('.../a.json', 1 images, 1 categories, 2 annotations)
     """
     text = dumps_coco(dataset)
     return write_bytes(text.encode("utf-8"), path)
 
 
 def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
-    """Replace ``path`` with ``data`` atomically (temporary file, fsync, ``os.replace``)."""
+    """Replace ``path`` with ``data`` atomically (temporary file, fsync, ``os.replace``).
+
+    Parameters
+    ----------
+    data : bytes
+        The new content.
+    path : str or PathLike
+        The file to replace (or create).
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> write_bytes(b"{}", tmp / "empty.json").read_bytes()
+    b'{}'
+    """
     return write_atomic(path, lambda fh: _write_chunks(fh, data))
 
 
