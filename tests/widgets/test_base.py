@@ -165,3 +165,15 @@ def test_output_layer_follows_renames_and_forgets_removed_layers(make_napari_vie
         from napari_coco_masks._widgets._base import layer_geometry
 
         layer_geometry(image, ndim=3)
+
+
+def test_a_result_for_a_removed_input_layer_adds_nothing(make_napari_viewer):
+    """A job finishing after its input layer was removed must not add an orphan output (a late
+    output for a removed layer crashed vispy's draw in a shown viewer)."""
+    viewer = make_napari_viewer()
+    image = viewer.add_image(np.zeros((10, 20)))
+    output = OutputLayer(viewer, " out")
+    viewer.layers.remove(image)
+    with pytest.raises(ValueError, match="was removed from the viewer"):
+        output.put(np.ones((10, 20), np.uint8), image)
+    assert len(viewer.layers) == 0

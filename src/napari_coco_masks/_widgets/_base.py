@@ -326,8 +326,11 @@ class Runner:
             return
         if isinstance(result, Failure):
             self._report(task.fail_prefix + result.message, not preview)
-        else:
+            return
+        try:
             task.on_result(result)
+        except ValueError as error:  # e.g. its input layer was removed while the job ran
+            self._report(task.fail_prefix + str(error), not preview)
 
 
 def _alive(callback: Callable[[], None]) -> None:

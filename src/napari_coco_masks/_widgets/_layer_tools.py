@@ -174,6 +174,8 @@ def upsert_labels(
     """
     from napari.layers import Labels
 
+    if like not in viewer.layers:  # removed while the work ran: its output has nowhere to go
+        raise ValueError(f"the layer '{like.name}' was removed from the viewer; nothing was added")
     geometry = layer_geometry(like, ndim=np.ndim(data) if hasattr(data, "ndim") else None)
     existing = viewer.layers[name] if name in viewer.layers else None
     # `==`, not `is`: docked plugin widgets see proxies of the same layer.
