@@ -160,33 +160,6 @@ def shot_dock(out: Path) -> Path:
         return _save(viewer, out)
 
 
-def _coins_strokes():
-    """skimage's coins, and strokes on 3 coins (2) and the background (1) as a user paints."""
-    from scipy import ndimage as ndi
-    from skimage import data
-
-    from napari_coco_masks.demo import DATA
-    from napari_coco_masks.segment.classifier import coco_training_labels
-
-    image = data.coins()
-    labels, _ = coco_training_labels(DATA / "coins.json", by="object")
-    truth = labels[0] == 2
-    objects, _ = ndi.label(truth)
-    strokes = np.zeros(image.shape, np.uint8)
-    for k in (0, 12, 18):
-        rows, cols = ndi.find_objects(objects)[k]
-        cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
-        r = (rows.stop - rows.start) // 2
-        cross = np.zeros(image.shape, bool)
-        cross[cy - 1 : cy + 2, cx - r : cx + r] = True
-        cross[cy - r : cy + r, cx - 1 : cx + 2] = True
-        strokes[cross & (objects == k + 1)] = 2
-    lines = np.zeros(image.shape, bool)
-    lines[5:8, :] = lines[:, 5:8] = lines[140:143, :] = lines[295:298, :] = True
-    strokes[lines & ~ndi.binary_dilation(truth, iterations=4)] = 1
-    return image, strokes
-
-
 def shot_classifier(out: Path) -> Path:
     """Learn from examples: strokes on 3 coins and the background, every coin found."""
     import time
@@ -194,8 +167,9 @@ def shot_classifier(out: Path) -> Path:
     import napari
 
     from napari_coco_masks._widgets.classifier import ClassifierWidget
+    from napari_coco_masks.demo import coins_strokes
 
-    image, strokes = _coins_strokes()
+    image, _, strokes = coins_strokes()
     viewer = _viewer((1400, 900))
     viewer.add_image(image, name="coins", scale=(0.5, 0.5), units=("µm", "µm"))
     widget = ClassifierWidget(viewer)

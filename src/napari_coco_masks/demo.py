@@ -45,6 +45,40 @@ def match_objects(truth: np.ndarray, found: np.ndarray) -> tuple[int, float]:
     return len(ious), float(np.mean(ious)) if ious else 0.0
 
 
+def coins_strokes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coins photo, its coins (the bundled COCO annotations) and strokes as a user paints
+    them to learn from examples: crosses on 3 coins (class 2) and lines on the background (1).
+
+    Returns
+    -------
+    image : (303, 384) uint8 ndarray
+    truth : bool ndarray, the coins' pixels
+    strokes : uint8 ndarray, 0 where nothing is painted
+    """
+    from scipy import ndimage as ndi
+    from skimage import data
+
+    from .segment.classifier import coco_training_labels
+
+    image = data.coins()
+    labels, _ = coco_training_labels(DATA / "coins.json", by="object")
+    truth = labels[0] == 2
+    objects, _ = ndi.label(truth)
+    strokes = np.zeros(image.shape, np.uint8)
+    for k in (0, 12, 18):  # a large bright coin, a middle one, a dark one of the bottom row
+        rows, cols = ndi.find_objects(objects)[k]
+        cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
+        r = (rows.stop - rows.start) // 2
+        cross = np.zeros(image.shape, bool)
+        cross[cy - 1 : cy + 2, cx - r : cx + r] = True
+        cross[cy - r : cy + r, cx - 1 : cx + 2] = True
+        strokes[cross & (objects == k + 1)] = 2
+    lines = np.zeros(image.shape, bool)
+    lines[5:8, :] = lines[:, 5:8] = lines[140:143, :] = lines[295:298, :] = True
+    strokes[lines & ~ndi.binary_dilation(truth, iterations=4)] = 1
+    return image, truth, strokes
+
+
 def run_demo(out: Path, *, show: bool = False) -> dict[str, Path]:
     """Run the coins recipe on the coins sample and write its results into ``out``.
 

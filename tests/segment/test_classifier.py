@@ -15,6 +15,7 @@ from skimage.feature import multiscale_basic_features
 from skimage.future import predict_segmenter
 from sklearn.preprocessing import FunctionTransformer
 
+from napari_coco_masks.demo import coins_strokes
 from napari_coco_masks.segment import classifier as cl
 from napari_coco_masks.segment.classifier import (
     FeatureSettings,
@@ -70,26 +71,7 @@ def texture_strokes(truth: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def coins() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The coins image, its truth (the bundled COCO annotations) and strokes on 3 coins + background."""
-    image = data.coins()
-    labels, _ = coco_training_labels(COINS_JSON, by="object")
-    truth = labels[0] == 2
-    objects, _ = ndi.label(truth)
-    strokes = np.zeros(image.shape, np.uint8)
-    for k in (0, 12, 18):  # a large bright coin, a middle one, a dark one of the bottom row
-        rows, cols = ndi.find_objects(objects)[k]
-        cy, cx, r = (
-            (rows.start + rows.stop) // 2,
-            (cols.start + cols.stop) // 2,
-            (rows.stop - rows.start) // 2,
-        )
-        cross = np.zeros(image.shape, bool)
-        cross[cy - 1 : cy + 2, cx - r : cx + r] = True
-        cross[cy - r : cy + r, cx - 1 : cx + 2] = True
-        strokes[cross & (objects == k + 1)] = 2
-    lines = np.zeros(image.shape, bool)
-    lines[5:8, :] = lines[:, 5:8] = lines[140:143, :] = lines[295:298, :] = True
-    strokes[lines & ~ndi.binary_dilation(truth, iterations=4)] = 1
-    return image, truth, strokes
+    return coins_strokes()
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,9 @@ from importlib.resources import files
 
 import numpy as np
 import pytest
-from scipy import ndimage as ndi
-from skimage import data
 
 from napari_coco_masks._widgets.classifier import ClassifierWidget
+from napari_coco_masks.demo import coins_strokes
 from napari_coco_masks.segment import classifier as cl
 
 COINS_JSON = str(files("napari_coco_masks") / "data" / "coins.json")
@@ -22,24 +21,8 @@ def _wait(qtbot, widget: ClassifierWidget) -> None:
 
 @pytest.fixture(scope="module")
 def coins():
-    """The coins image, the COCO truth, and strokes on 3 coins and the background."""
-    image = data.coins()
-    labels, _ = cl.coco_training_labels(COINS_JSON, by="object")
-    truth = labels[0] == 2
-    objects, _ = ndi.label(truth)
-    strokes = np.zeros(image.shape, np.uint8)
-    for k in (0, 12, 18):
-        rows, cols = ndi.find_objects(objects)[k]
-        cy, cx = (rows.start + rows.stop) // 2, (cols.start + cols.stop) // 2
-        r = (rows.stop - rows.start) // 2
-        cross = np.zeros(image.shape, bool)
-        cross[cy - 1 : cy + 2, cx - r : cx + r] = True
-        cross[cy - r : cy + r, cx - 1 : cx + 2] = True
-        strokes[cross & (objects == k + 1)] = 2
-    lines = np.zeros(image.shape, bool)
-    lines[5:8, :] = lines[:, 5:8] = lines[140:143, :] = lines[295:298, :] = True
-    strokes[lines & ~ndi.binary_dilation(truth, iterations=4)] = 1
-    return image, truth, strokes
+    """The coins image, its truth (the bundled COCO annotations) and strokes on 3 coins + background."""
+    return coins_strokes()
 
 
 def _setup(make_napari_viewer, image, **kwargs):
