@@ -384,9 +384,21 @@ def main() -> None:
     import napari_coco_masks._widgets.measure  # noqa: F401
 
     tmp_root = Path(tempfile.mkdtemp(prefix="fuzz_widgets_"))
-    # Save as CSV: a temporary file instead of the dialog
+    # File dialogs are modal: a temporary file or folder instead (Save as CSV, Save / Load
+    # recipe, exports), named after the dialog's default so a saved recipe is what Load reads.
+    def _named(default: object, fallback: str) -> str:
+        return str(tmp_root / (Path(str(default or "")).name or fallback))
+
     QFileDialog.getSaveFileName = staticmethod(  # type: ignore[method-assign]
-        lambda *a, **kw: (str(tmp_root / "measurements.csv"), "CSV (*.csv)")
+        lambda parent=None, caption="", directory="", *a, **kw: (
+            _named(directory, "measurements.csv"), "")
+    )
+    QFileDialog.getOpenFileName = staticmethod(  # type: ignore[method-assign]
+        lambda parent=None, caption="", directory="", *a, **kw: (
+            _named(directory, "recipe.yaml"), "")
+    )
+    QFileDialog.getExistingDirectory = staticmethod(  # type: ignore[method-assign]
+        lambda *a, **kw: str(tmp_root)
     )
     viewer = napari.Viewer(show=False)
     app = QApplication.instance()
