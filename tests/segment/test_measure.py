@@ -464,3 +464,22 @@ def test_to_csv_writes_units_in_headers(coins_labels, tmp_path):
     back = pd.read_csv(path)
     assert list(back.columns) == ["label", "area [µm²]", "intensity_mean"]
     np.testing.assert_allclose(back["area [µm²]"], df["area"])
+
+
+def test_to_csv_writes_a_nul_character_on_every_python_and_atomically(tmp_path):
+    """Python 3.10's csv refuses NUL (a fuzz case's category name): it becomes U+FFFD there;
+    the file is replaced whole, with no temporary file left."""
+    from napari_coco_masks.segment.measure import to_csv
+    from napari_coco_masks.segment.measure.tables import _without_nul
+
+    df = pd.DataFrame({"label": [1, 2], "category": ["a\x00b", "c"], "area": [1.5, 2.0]})
+    df.attrs["units"] = {"area": "µm²"}
+    path = tmp_path / "m.csv"
+    path.write_text("old")
+    to_csv(df, path)
+    back = pd.read_csv(path)
+    assert back["category"].tolist()[1] == "c" and back["category"][0] in ("a\x00b", "a\ufffdb")
+    assert back["area [µm²]"].tolist() == [1.5, 2.0]
+    assert [p.name for p in tmp_path.iterdir()] == ["m.csv"]
+    cleaned = _without_nul(df.astype({"category": object}).rename(columns={"area": "ar\x00ea"}))
+    assert cleaned["category"].tolist() == ["a\ufffdb", "c"] and "ar\ufffdea" in cleaned.columns

@@ -146,9 +146,38 @@ def to_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     ...     to_csv(df, Path(tmp) / "m.csv").read_text(encoding="utf-8").splitlines()
     ['label,area [mm²]', '1,2.5']
     """
+    import csv
+    import tempfile
+
     path = Path(path)
-    with_unit_headers(df).to_csv(path, index=False, encoding="utf-8")
+    table = with_unit_headers(df)
+    try:
+        text = table.to_csv(index=False)
+    except csv.Error:  # Python 3.10's csv cannot write a NUL character: U+FFFD instead
+        table = _without_nul(table)
+        text = table.to_csv(index=False)
+    # atomically: a failed write never leaves half a table where a previous one was
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _without_nul(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every NUL in its headers and text cells replaced by U+FFFD."""
+    def clean(v: object) -> object:
+        return v.replace("\x00", "\ufffd") if isinstance(v, str) else v
+
+    out = df.rename(columns=clean)
+    for column in out.columns:
+        if out[column].dtype == object:
+            out[column] = out[column].map(clean)
+    return out
 
 
 def with_units(df: pd.DataFrame, units: tuple[str, ...], spacing: tuple[float, ...]) -> pd.DataFrame:
