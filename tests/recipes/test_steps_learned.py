@@ -146,11 +146,17 @@ def test_a_classifier_saved_by_the_widget_runs_in_a_batch(make_napari_viewer, qt
     images = tmp_path / "images"
     images.mkdir()
     shutil.copy(DATA / "coins.png", images / "coins.png")
-    monkeypatch.chdir(folder)  # relative paths: the recipe's folder
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # relative paths are found beside the recipe, not in the cwd
     report = run_recipe(folder / "recipe.yaml", [images], tmp_path / "out", client=client,
                         progress=False)
-    assert report.done == 1
-    expected = apply_recipe(recipe, GREY, spacing=SPACING)
+    assert report.done == 1, report.failed
+    with pytest.raises(ValueError, match="no file at"):  # built in memory: no folder of its own
+        apply_recipe(recipe, GREY, spacing=SPACING)
+    loaded = Recipe.load(folder / "recipe.yaml")
+    assert loaded == recipe and loaded.folder == str(folder.resolve())
+    expected = apply_recipe(loaded, GREY, spacing=SPACING)
     assert report.objects == expected.labels.max() > 5
     table = pd.read_csv(tmp_path / "out" / "measurements.csv")
     np.testing.assert_allclose(np.sort(table.filter(like="area [").iloc[:, 0]),

@@ -65,7 +65,8 @@ def apply_recipe(
     spacing = tuple(float(s) for s in spacing)
     if len(spacing) == 1:
         spacing = spacing * ndim
-    return run_steps(recipe.steps, State(data, bool(rgb), spacing, units or recipe.units))
+    return run_steps(recipe.steps, State(data, bool(rgb), spacing, units or recipe.units,
+                                         recipe_dir=recipe.folder))
 
 
 #: Keyword arguments of the segment functions that describe the layer, not the recipe: the

@@ -218,7 +218,8 @@ def _stream(client: Any, todo: Sequence[Job], recipe: Recipe, spacing: Any, out:
     spacing = None if spacing is None else list(spacing)
     futures = {
         client.submit(process_image, str(j.path.resolve()), j.file_name, doc, spacing,
-                      key=f"napari-coco-masks-{run}-{j.index}", pure=False): j
+                      folder=recipe.folder, key=f"napari-coco-masks-{run}-{j.index}",
+                      pure=False): j
         for j in todo
     }  # fmt: skip
     failed = []

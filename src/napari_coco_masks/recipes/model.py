@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +96,9 @@ class Recipe:
     spacing: tuple[float, ...] | None = None
     plugin_version: str = __version__
     description: str = ""
+    #: The folder of the file it was loaded from: relative file paths in steps (a classifier, a
+    #: model) are found there. Not part of the document.
+    folder: str | None = field(default=None, compare=False, repr=False)
 
     # ----------------------------------------------------------------------------- building
 
@@ -261,7 +264,8 @@ class Recipe:
             line = f" (line {where.line + 1})" if where is not None else ""
             raise RecipeError(f"not a YAML or JSON recipe{line}: {getattr(exc, 'problem', exc)}",
                               path=path) from None
-        return cls.from_dict(obj, path=path)
+        recipe = cls.from_dict(obj, path=path)
+        return replace(recipe, folder=str(Path(path).resolve().parent))
 
     def digest(self) -> str:
         """A short hash of what the recipe computes (steps, category, units, spacing)."""

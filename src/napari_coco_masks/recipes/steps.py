@@ -55,6 +55,9 @@ class State:
     grey: np.ndarray | None = None
     labels: np.ndarray | None = None
     table: pd.DataFrame | None = None
+    #: The recipe's folder, where relative file paths of steps are found (None: the working
+    #: directory).
+    recipe_dir: str | None = None
 
     def intensity(self) -> np.ndarray:
         """The grey image (the widgets' luminance of RGB, in the image's own range)."""

@@ -94,6 +94,7 @@ def process_image(
     spacing: Sequence[float] | None = None,
     *,
     overlay: bool = True,
+    folder: str | None = None,
 ) -> dict[str, Any]:
     """Run ``recipe`` on one image file; what a worker returns to the client.
 
@@ -116,7 +117,8 @@ def process_image(
                                        recipe_units=recipe.units)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            state = run_steps(recipe.steps, State(image.data, image.rgb, space, units))
+            state = run_steps(recipe.steps, State(image.data, image.rgb, space, units,
+                                                  recipe_dir=folder or recipe.folder))
         labels = np.asarray(state.labels, dtype=np.int32)
         table = state.table.copy()
         table.insert(0, "file_name", file_name)
