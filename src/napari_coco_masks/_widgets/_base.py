@@ -57,6 +57,7 @@ from napari_coco_masks._widgets._qt_tools import (
 
 __all__ = [
     "DockWatcher",
+    "one_step",
     "Failure",
     "KeepsLayerChoices",
     "OutputLayer",
@@ -98,6 +99,12 @@ class Failure:
     """A bad-input message raised inside a worker, returned instead of a traceback."""
 
     message: str
+
+
+def one_step(function: Callable[[], Any]) -> Generator[Any, None, Any]:
+    """A job of a single step for the :class:`Runner`: ``function()`` is its result."""
+    yield 0
+    return function()
 
 
 def catching(steps: Generator[Any, None, Any]) -> Generator[Any, None, Any]:

@@ -10,7 +10,6 @@ layer of the user). Every output keeps the image's scale, translate and units.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from napari_coco_masks._widgets._base import (
     layer_geometry,
     layer_spacing,
     level0,
+    one_step,
     points_to_image,
     wrap_status,
 )
@@ -73,10 +73,6 @@ def picked_objects(segments: np.ndarray, coords: np.ndarray, labels: np.ndarray)
             picked[int(label)] = ids
     return picked
 
-
-def _once(function: Any) -> Generator[Any, None, Any]:
-    yield 0
-    return function()
 
 
 class ClustersWidget(KeepsLayerChoices, ScrollingNative, Container):
@@ -210,7 +206,7 @@ class ClustersWidget(KeepsLayerChoices, ScrollingNative, Container):
                   "sigma": float(self.sigma.value), "min_size": float(self.min_size.value)}  # fmt: skip
         job = partial(compute_segments, data, image.rgb, self.method.value,
                       layer_spacing(image, image.ndim), **params)  # fmt: skip
-        return Task(_once(job), partial(self._show_segments, image))
+        return Task(one_step(job), partial(self._show_segments, image))
 
     def _show_segments(self, image: Image, segments: np.ndarray) -> None:
         if image not in self._viewer.layers:  # removed while computing: nothing to show

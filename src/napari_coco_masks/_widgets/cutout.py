@@ -13,7 +13,6 @@ pycocotools'); any other Labels layer exports its labels.
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from napari_coco_masks._widgets._base import (
     displayed_index,
     layer_geometry,
     level0,
+    one_step,
     wrap_status,
 )
 from napari_coco_masks.segment import cutout as co
@@ -71,10 +71,6 @@ def mask_of(layer: Labels | Shapes, image: Image, index: int | None = None) -> n
     flat = Shapes(shapes, shape_type=list(layer.shape_type))
     return flat.to_labels(labels_shape=shape) != 0
 
-
-def _once(function: Any) -> Generator[Any, None, Any]:
-    yield 0
-    return function()
 
 
 class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
@@ -182,7 +178,7 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
         def job() -> list[Path]:
             return co.export_cutouts(frame, source, folder, image_position=position, name=name)
 
-        return self._runner.run(Task(_once(job), self._exported, total=0,
+        return self._runner.run(Task(one_step(job), self._exported, total=0,
                                      desc="exporting cut-outs"))  # fmt: skip
 
     def composite(self, _value: Any = None) -> Any:
@@ -215,7 +211,7 @@ class CutoutWidget(KeepsLayerChoices, ScrollingNative, Container):
             path = write_bytes(json.dumps(dataset).encode(), folder / f"{stem}.json")
             return image, dataset, path
 
-        return self._runner.run(Task(_once(job), partial(self._composited, target, stem),
+        return self._runner.run(Task(one_step(job), partial(self._composited, target, stem),
                                      total=0, desc="composite"))  # fmt: skip
 
     def _composited(self, target: Image, stem: str, result: tuple) -> None:

@@ -11,7 +11,6 @@ in the image's physical units; every output keeps the image's scale, translate a
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +36,7 @@ from napari_coco_masks._widgets._base import (
     layer_geometry,
     layer_spacing,
     level0,
+    one_step,
     points_to_image,
     wrap_status,
 )
@@ -73,10 +73,6 @@ def compute_edges(grey: np.ndarray, method: str, spacing: tuple[float, ...], *, 
         return ed.laplacian_of_gaussian(grey, sigma if sigma > 0 else 1.0, spacing=spacing)
     return ed.edge_magnitude(grey, method, sigma=sigma, spacing=spacing)
 
-
-def _once(function: Any) -> Generator[Any, None, Any]:
-    yield 0
-    return function()
 
 
 class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
@@ -181,7 +177,7 @@ class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
         if inputs is None:
             return None
         image, grey, spacing = inputs
-        return Task(_once(self._edges(grey, spacing)), partial(self._show_edges, image))
+        return Task(one_step(self._edges(grey, spacing)), partial(self._show_edges, image))
 
     def _show_edges(self, image: Image, result: np.ndarray) -> None:
         if image not in self._viewer.layers:  # removed while computing: nothing to show
@@ -215,7 +211,7 @@ class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
         def job() -> np.ndarray:
             return ed.edges_to_objects(edges(), min_size=min_size, spacing=spacing)
 
-        return self._runner.run(Task(_once(job), partial(self._put, self._objects, image),
+        return self._runner.run(Task(one_step(job), partial(self._put, self._objects, image),
                                      total=0, desc="fill closed edges"))  # fmt: skip
 
     def flood(self, _value: Any = None) -> Any:
@@ -242,7 +238,7 @@ class EdgesWidget(KeepsLayerChoices, ScrollingNative, Container):
             elevation = ed.edge_magnitude(grey, method, sigma=sigma, spacing=spacing)
             return watershed(elevation, markers, compactness=compactness)
 
-        return self._runner.run(Task(_once(job), partial(self._put, self._flooded, image),
+        return self._runner.run(Task(one_step(job), partial(self._put, self._flooded, image),
                                      total=0, desc="edge watershed"))  # fmt: skip
 
     def _put(self, output: OutputLayer, image: Image, labels: np.ndarray) -> None:
